@@ -12,6 +12,7 @@ not care which, it only needs `EventSource.read(after, limit)`.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 import time
@@ -200,9 +201,9 @@ class ListEventSource:
         self.events.extend(events)
 
     def read(self, after: int, limit: int) -> Sequence[PublicEvent]:
-        # Positions increase along the list; bisect would do, a scan keeps it obviously right.
-        out = [e for e in self.events if e.position > after]
-        return out[:limit]
+        # Positions increase along the list (appended in log order).
+        start = bisect.bisect_right(self.events, after, key=lambda e: e.position)
+        return self.events[start : start + limit]
 
     def max_position(self) -> int:
         return self.events[-1].position if self.events else 0

@@ -1,0 +1,68 @@
+"""Every date rule of the alerts, written once (documented in docs/alerts.md).
+
+Day N counts from starts_on = day 0. Month arithmetic is calendar arithmetic
+(`dateutil.relativedelta`): a month added to the 31st lands on the last day of a shorter month,
+so a journey started 2026-01-31 turns green on 2026-04-30. Each function returns the FIRST day an
+alert is on; the rules in `rules.py` only compare `as_of` with these days.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from dateutil.relativedelta import relativedelta
+
+# Duration lights: (calendar months since starts_on, level), lowest first.
+DURATION_LEVELS: tuple[tuple[int, str], ...] = ((3, "green"), (6, "yellow"), (12, "red"))
+
+PLAN_DUE_SOON_DAY = 50  # plan_due_soon from day 50 ...
+PLAN_DUE_DAY = 60  # ... through day 60 (the plan is due on day 60)
+FOLLOW_UP_MONTHS = 6  # follow-up due exited_on + 6 calendar months
+FOLLOW_UP_OVERDUE_DAYS = 30  # forstarkt: overdue 30 days after the due date
+BONUS_REVIEW_DAYS = 14  # a claim may wait 14 days; pending from the 15th
+
+
+def add_months(day: date, months: int) -> date:
+    """Calendar months; the day is clipped to the end of a shorter month."""
+    result: date = day + relativedelta(months=months)
+    return result
+
+
+def duration_level_from(starts_on: date, months: int) -> date:
+    """First day of the duration level reached after `months` calendar months."""
+    return add_months(starts_on, months)
+
+
+def plan_due_soon_from(starts_on: date) -> date:
+    """Day 50."""
+    return starts_on + timedelta(days=PLAN_DUE_SOON_DAY)
+
+
+def plan_due_on(starts_on: date) -> date:
+    """Day 60: the last day a plan is on time."""
+    return starts_on + timedelta(days=PLAN_DUE_DAY)
+
+
+def plan_overdue_from(starts_on: date) -> date:
+    """Day 61: the first day without a plan is overdue."""
+    return plan_due_on(starts_on) + timedelta(days=1)
+
+
+def internship_late_from(planned_start: date) -> date:
+    """The day after the planned internship start: late once as_of > planned start."""
+    return planned_start + timedelta(days=1)
+
+
+def follow_up_due_on(exited_on: date) -> date:
+    """exited_on + 6 calendar months."""
+    return add_months(exited_on, FOLLOW_UP_MONTHS)
+
+
+def follow_up_overdue_from(exited_on: date) -> date:
+    """30 days after the follow-up due date."""
+    return follow_up_due_on(exited_on) + timedelta(days=FOLLOW_UP_OVERDUE_DAYS)
+
+
+def bonus_claim_pending_from(claimed_on: date) -> date:
+    """Waiting for review for MORE than 14 days: from claimed_on + 15 days."""
+    return claimed_on + timedelta(days=BONUS_REVIEW_DAYS + 1)

@@ -1,0 +1,563 @@
+"""The lifecycle application: one use case per method (load → decide → save atomically).
+
+Built on `eventsourcing.Application`: aggregates are saved with optimistic concurrency (a stale
+write fails on the unique (stream, version) key), and all aggregates of one command are saved in
+one transaction, so a command records all of its events or none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Notification, Transcoding
+from eventsourcing.utils import get_topic
+
+from contracts.events import INSATS_TYPES, TARGET_GROUPS, PublicEvent
+from contracts.rates import default_rates
+from services.lifecycle.domain.base import CommandContext, Fact, event_id
+from services.lifecycle.domain.errors import Conflict, DomainError, NotFound
+from services.lifecycle.domain.idempotency import IdempotentRequest, idempotency_stream_id
+from services.lifecycle.domain.journey import Journey, journey_id_for
+from services.lifecycle.domain.person import PersonJourneys, person_stream_id
+from services.lifecycle.domain.personnummer import parse_person_id
+from services.lifecycle.domain.provider import (
+    Provider,
+    normalise_org_number,
+    provider_stream_id,
+)
+from services.lifecycle.domain.rates import RATES_STREAM_ID, Rates, RateTable
+
+MIN_AGE, MAX_AGE, YOUTH_MAX_AGE = 18, 65, 24
+
+PUBLIC_EVENT_CLASSES: dict[str, tuple[type[Fact], str]] = {
+    cls.__name__: (cls, stream_type)
+    for cls, stream_type in [
+        (Journey.DecisionRegistered, "journey"),
+        (Journey.ProviderChosen, "journey"),
+        (Journey.ProviderChanged, "journey"),
+        (Journey.PlanRegistered, "journey"),
+        (Journey.LanguageInternshipStarted, "journey"),
+        (Journey.LanguageInternshipEnded, "journey"),
+        (Journey.VoucherGranted, "journey"),
+        (Journey.JourneyExited, "journey"),
+        (Journey.FollowUpRecorded, "journey"),
+        (Journey.BonusClaimReviewed, "journey"),
+        (Journey.DecisionWithdrawn, "journey"),
+        (Journey.Corrected, "journey"),
+        (Provider.ProviderAuthorised, "provider"),
+        (Provider.ProviderDeauthorised, "provider"),
+        (Rates.RatesSet, "rates"),
+    ]
+}
+STREAM_TYPE_BY_CLASS = {cls: st for cls, st in PUBLIC_EVENT_CLASSES.values()}
+PUBLIC_TOPICS: tuple[str, ...] = tuple(get_topic(cls) for cls, _ in PUBLIC_EVENT_CLASSES.values())
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command did: HTTP status and the resource to show, at the version it produced."""
+
+    status: int
+    resource: dict[str, Any]
+    position: int | None = None
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    key: str
+    fingerprint: str
+
+
+class PersonRefKey:
+    """Keyed pseudonyms for persons: stable within an installation, not reversible without the
+    key (a plain hash of a personnummer is, by trying all numbers)."""
+
+    def __init__(self, key: bytes):
+        if len(key) < 16:
+            raise ValueError("the person reference key must be at least 16 bytes")
+        self._key = key
+
+    def ref(self, person_number: str) -> str:
+        return hmac.new(self._key, person_number.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+class LifecycleApp(Application[UUID]):
+    name = "Lifecycle"
+    env = {"COMPRESSOR_TOPIC": "", "IS_SNAPSHOTTING_ENABLED": "n"}
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        person_key: PersonRefKey,
+        today: Callable[[], date],
+    ) -> None:
+        super().__init__(env)
+        self.person_key = person_key
+        self.today = today
+        self._saved = threading.Condition()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # --- infrastructure helpers --------------------------------------------------------------
+
+    def wait_for_save(self, timeout: float) -> None:
+        """Wakes the in-process read-model feed as soon as something was saved."""
+        with self._saved:
+            self._saved.wait(timeout)
+
+    def _save(self, *aggregates: Aggregate) -> int | None:
+        recordings = self.save(*aggregates)
+        with self._saved:
+            self._saved.notify_all()
+        ids = [r.notification.id for r in recordings if r.notification is not None]
+        return max(ids) if ids else None
+
+    def context(self, actor: str, source_system: str, correlation_id: str) -> CommandContext:
+        return CommandContext(actor, source_system, correlation_id, self.today())
+
+    def _load(self, cls: type[Any], stream_id: UUID, what: str, field: str | None) -> Any:
+        try:
+            agg = self.repository.get(stream_id)
+        except AggregateNotFoundError:
+            raise NotFound("not_found", f"unknown {what}", field) from None
+        if not isinstance(agg, cls):
+            raise NotFound("not_found", f"unknown {what}", field)
+        return agg
+
+    def journey(self, journey_id: UUID | str, version: int | None = None) -> Journey:
+        jid = _uuid(journey_id, "journey_id")
+        try:
+            agg = self.repository.get(jid, version=version)
+        except AggregateNotFoundError:
+            raise NotFound("journey_not_found", "unknown journey", "journey_id") from None
+        if not isinstance(agg, Journey):
+            raise NotFound("journey_not_found", "unknown journey", "journey_id")
+        return agg
+
+    def journey_known_at(self, journey_id: UUID | str, known_at: datetime) -> Journey:
+        """The journey from the facts recorded at or before `known_at` (auditors' view)."""
+        jid = _uuid(journey_id, "journey_id")
+        journey: Any = None
+        for event in self.events.get(jid):
+            if event.timestamp > known_at:
+                break
+            journey = event.mutate(journey)
+        if not isinstance(journey, Journey):
+            raise NotFound("journey_not_found", "the journey was not known then", "known_at")
+        return journey
+
+    def journey_events(self, journey_id: UUID | str) -> list[Fact]:
+        self.journey(journey_id)
+        return [e for e in self.events.get(_uuid(journey_id, "journey_id")) if isinstance(e, Fact)]
+
+    def provider(self, provider_id: str) -> Provider:
+        pid = normalise_org_number(provider_id)
+        agg: Provider = self._load(
+            Provider, provider_stream_id(pid), f"provider {pid}", "provider_id"
+        )
+        return agg
+
+    def rates(self) -> Rates | None:
+        try:
+            agg = self.repository.get(RATES_STREAM_ID)
+        except AggregateNotFoundError:
+            return None
+        return agg if isinstance(agg, Rates) else None
+
+    def rate_table_on(self, day: date) -> RateTable | None:
+        rates = self.rates()
+        return rates.in_force(day) if rates else None
+
+    # --- command execution -------------------------------------------------------------------
+
+    def _execute(
+        self,
+        ctx: CommandContext,
+        decide: Callable[[], tuple[list[Aggregate], CommandResult]],
+        *,
+        idempotency: Idempotency | None = None,
+        retry_on_conflict: bool = True,
+    ) -> CommandResult:
+        """Run `decide` against fresh state and save what it produced in one transaction.
+
+        A concurrent writer that got there first makes the save fail on the stream version; the
+        command is then decided again on the new state (unless the caller pinned a version with
+        If-Match, which is then stale: 409)."""
+        for _ in range(5):
+            if idempotency is not None:
+                previous = self._idempotent_result(ctx, idempotency)
+                if previous is not None:
+                    return previous
+            aggregates, result = decide()
+            if not any(a.pending_events for a in aggregates):
+                return result
+            if idempotency is not None:
+                aggregates.append(
+                    IdempotentRequest.record(
+                        ctx.actor,
+                        idempotency.key,
+                        idempotency.fingerprint,
+                        result.status,
+                        result.resource,
+                    )
+                )
+            try:
+                position = self._save(*aggregates)
+            except IntegrityError:
+                if not retry_on_conflict:
+                    raise Conflict(
+                        "stale_version", "the journey changed since the version you read"
+                    ) from None
+                continue
+            return CommandResult(result.status, result.resource, position)
+        raise Conflict("concurrent_update", "too many concurrent updates; try again")
+
+    def _idempotent_result(self, ctx: CommandContext, idem: Idempotency) -> CommandResult | None:
+        try:
+            record = self.repository.get(idempotency_stream_id(ctx.actor, idem.key))
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(record, IdempotentRequest)
+        if record.fingerprint != idem.fingerprint:
+            raise Conflict(
+                "idempotency_key_reused",
+                "this Idempotency-Key was used for a different request",
+                "Idempotency-Key",
+            )
+        return CommandResult(record.status_code, record.resource, None, replayed=True)
+
+    # --- providers and rates -----------------------------------------------------------------
+
+    def authorise_provider(
+        self, ctx: CommandContext, idem: Idempotency | None = None, **fields: Any
+    ) -> CommandResult:
+        def decide() -> tuple[list[Aggregate], CommandResult]:
+            pid = normalise_org_number(fields["provider_id"])
+            try:
+                existing = self.repository.get(provider_stream_id(pid))
+            except AggregateNotFoundError:
+                existing = None
+            if isinstance(existing, Provider):
+                if existing.same_authorisation(**fields):
+                    return [], CommandResult(200, {"kind": "provider", "provider_id": pid})
+                raise Conflict(
+                    "provider_exists",
+                    f"provider {pid} is already authorised with other details",
+                    "provider_id",
+                )
+            provider = Provider.authorise(ctx, **fields)
+            return [provider], CommandResult(201, {"kind": "provider", "provider_id": pid})
+
+        return self._execute(ctx, decide, idempotency=idem)
+
+    def deauthorise_provider(
+        self,
+        ctx: CommandContext,
+        provider_id: str,
+        *,
+        effective_on: date,
+        reason: str,
+        idem: Idempotency | None = None,
+    ) -> CommandResult:
+        def decide() -> tuple[list[Aggregate], CommandResult]:
+            provider = self.provider(provider_id)
+            provider.deauthorise(ctx, effective_on=effective_on, reason=reason)
+            return [provider], CommandResult(
+                200, {"kind": "provider", "provider_id": provider.provider_id}
+            )
+
+        return self._execute(ctx, decide, idempotency=idem)
+
+    def set_rates(
+        self, ctx: CommandContext, idem: Idempotency | None = None, **fields: Any
+    ) -> CommandResult:
+        def decide() -> tuple[list[Aggregate], CommandResult]:
+            rates = self.rates() or Rates.open()
+            rates.set_rates(ctx, **fields)
+            return [rates], CommandResult(201, {"kind": "rates", "version": rates.version})
+
+        return self._execute(ctx, decide, idempotency=idem)
+
+    def ensure_default_rates(self) -> bool:
+        """Record the shipped default table when no rates exist yet (first start)."""
+        if self.rates() is not None:
+            return False
+        data = default_rates()
+        ctx = CommandContext("system:insats", "insats-default-rates", "default-rates", self.today())
+        try:
+            self.set_rates(
+                ctx,
+                effective_from=date.fromisoformat(data["effective_from"]),
+                monthly=data["monthly"],
+                bonus=data["bonus"],
+                voucher_min=data["voucher_min"],
+                voucher_max=data["voucher_max"],
+                min_days_before_payment=int(data["min_days_before_payment"]),
+            )
+        except Conflict:
+            return False  # another process recorded them first
+        return True
+
+    # --- decisions ---------------------------------------------------------------------------
+
+    def register_decision(
+        self,
+        ctx: CommandContext,
+        *,
+        external_ref: dict[str, str],
+        person_id: str,
+        insats: str,
+        decided_on: date,
+        decided_by: str,
+        target_group: str,
+        transfer_from: dict[str, Any] | None = None,
+        idem: Idempotency | None = None,
+    ) -> CommandResult:
+        person = parse_person_id(person_id, ctx.today)
+        if insats not in INSATS_TYPES:
+            raise DomainError(
+                "invalid_insats", f"insats must be one of {', '.join(INSATS_TYPES)}", "insats"
+            )
+        if target_group not in TARGET_GROUPS:
+            raise DomainError(
+                "invalid_target_group",
+                f"target_group must be one of {', '.join(TARGET_GROUPS)}",
+                "target_group",
+            )
+        age = person.age_on(decided_on)
+        if not MIN_AGE <= age <= MAX_AGE:
+            raise DomainError(
+                "age_out_of_range",
+                f"the customer is {age} on decided_on; an insats is for ages 18–65",
+                "person_id",
+            )
+        if target_group == "youth" and age > YOUTH_MAX_AGE:
+            raise DomainError(
+                "age_out_of_range",
+                f"the customer is {age}; target group youth is for ages 18–24",
+                "target_group",
+            )
+        if not external_ref.get("system") or not external_ref.get("decision_id"):
+            raise DomainError(
+                "invalid_external_ref", "external_ref needs system and decision_id", "external_ref"
+            )
+        journey_id = journey_id_for(external_ref["system"], external_ref["decision_id"])
+        person_ref = self.person_key.ref(person.number)
+        old_id = str(_uuid(transfer_from["journey_id"], "transfer_from.journey_id")) if (
+            transfer_from
+        ) else None
+        decision = {
+            "person_id": person.number,
+            "insats": insats,
+            "decided_on": decided_on,
+            "decided_by": decided_by,
+            "target_group": target_group,
+            "transfer_from": old_id,
+        }
+
+        def decide() -> tuple[list[Aggregate], CommandResult]:
+            resource = {"kind": "journey", "journey_id": str(journey_id)}
+            try:
+                existing = self.repository.get(journey_id)
+            except AggregateNotFoundError:
+                existing = None
+            if isinstance(existing, Journey):
+                if existing.same_decision(**decision):
+                    return [], CommandResult(200, {**resource, "version": existing.version})
+                raise Conflict(
+                    "duplicate_external_ref",
+                    "this external_ref was registered with other content",
+                    "external_ref",
+                )
+            try:
+                lock = self.repository.get(person_stream_id(person_ref))
+            except AggregateNotFoundError:
+                lock = PersonJourneys.open_for(person_ref)
+            assert isinstance(lock, PersonJourneys)
+            saved: list[Aggregate] = []
+            if old_id is not None:
+                assert transfer_from is not None
+                old = self.journey(old_id)
+                if old.facts.person_ref != person_ref:
+                    raise DomainError(
+                        "transfer_other_person",
+                        "the journey transferred from belongs to another person",
+                        "transfer_from",
+                    )
+                if lock.open_journey_id != old_id:
+                    raise Conflict(
+                        "transfer_not_open", "the journey transferred from is not open",
+                        "transfer_from",
+                    )
+                old.exit(
+                    ctx,
+                    details={
+                        "exited_on": transfer_from.get("exited_on"),
+                        "reason": "other_insats",
+                    },
+                    next_journey_id=str(journey_id),
+                )
+                lock.journey_closed(old_id)
+                saved.append(old)
+            elif lock.open_journey_id is not None:
+                raise Conflict(
+                    "open_journey_exists",
+                    "the person already has an open journey; exit it or transfer from it "
+                    f"(journey {lock.open_journey_id})",
+                    "person_id",
+                )
+            journey = Journey.register(
+                ctx,
+                journey_id=journey_id,
+                external_ref={
+                    "system": external_ref["system"],
+                    "decision_id": external_ref["decision_id"],
+                },
+                person_id=person.number,
+                person_ref=person_ref,
+                person_id_kind=person.kind,
+                insats=insats,
+                decided_on=decided_on,
+                decided_by=decided_by,
+                target_group=target_group,
+                transfer_from=old_id,
+            )
+            lock.journey_opened(str(journey_id))
+            return [journey, lock, *saved], CommandResult(201, {**resource, "version": 1})
+
+        return self._execute(ctx, decide, idempotency=idem)
+
+    # --- journey commands --------------------------------------------------------------------
+
+    def journey_command(
+        self,
+        ctx: CommandContext,
+        journey_id: UUID | str,
+        act: Callable[[Journey], dict[str, Any] | None],
+        *,
+        expected_version: int | None = None,
+        idem: Idempotency | None = None,
+        status: int = 200,
+    ) -> CommandResult:
+        """Load the journey, check If-Match, apply `act` (which raises or triggers events) and
+        save. When the journey stops being open, the person's lock is released in the same
+        transaction."""
+
+        def decide() -> tuple[list[Aggregate], CommandResult]:
+            journey = self.journey(journey_id)
+            if expected_version is not None and journey.version != expected_version:
+                raise Conflict(
+                    "stale_version",
+                    f"the journey is at version {journey.version}, not {expected_version}",
+                    "If-Match",
+                )
+            was_open = journey.is_open
+            extra = act(journey) or {}
+            aggregates: list[Aggregate] = [journey]
+            if was_open and not journey.is_open:
+                lock = self.repository.get(person_stream_id(journey.facts.person_ref))
+                assert isinstance(lock, PersonJourneys)
+                lock.journey_closed(str(journey.id))
+                aggregates.append(lock)
+            resource = {
+                "kind": "journey",
+                "journey_id": str(journey.id),
+                "version": journey.version,
+                **extra,
+            }
+            return aggregates, CommandResult(status, resource)
+
+        return self._execute(
+            ctx, decide, idempotency=idem, retry_on_conflict=expected_version is None
+        )
+
+    # --- the public log ----------------------------------------------------------------------
+
+    def to_public(self, notification: Notification, *, include_person_id: bool = False) -> (
+        PublicEvent | None
+    ):
+        event = self.mapper.to_domain_event(notification)
+        if not isinstance(event, Fact) or type(event) not in STREAM_TYPE_BY_CLASS:
+            return None
+        return public_event(notification.id, event, include_person_id=include_person_id)
+
+    def public_events(
+        self, after: int, limit: int, *, include_person_id: bool = False
+    ) -> list[PublicEvent]:
+        notifications = self.recorder.select_notifications(
+            start=after, limit=limit, topics=PUBLIC_TOPICS, inclusive_of_start=False
+        )
+        out = []
+        for n in notifications:
+            e = self.to_public(n, include_person_id=include_person_id)
+            if e is not None:
+                out.append(e)
+        return out
+
+    def iter_public_events(
+        self, *, include_person_id: bool = False, batch: int = 1000
+    ) -> Iterator[PublicEvent]:
+        after = 0
+        while True:
+            page = self.public_events(after, batch, include_person_id=include_person_id)
+            if not page:
+                return
+            yield from page
+            after = page[-1].position
+
+    def max_position(self) -> int:
+        return int(self.recorder.max_notification_id() or 0)
+
+
+def public_event(position: int, event: Fact, *, include_person_id: bool = False) -> PublicEvent:
+    return PublicEvent(
+        position=position,
+        event_id=event_id(event.originator_id, event.originator_version),
+        stream_id=str(event.originator_id),
+        stream_type=STREAM_TYPE_BY_CLASS[type(event)],
+        type=type(event).__name__,
+        version=event.originator_version,
+        effective_date=event.effective_date.isoformat(),
+        recorded_at=event.timestamp.isoformat().replace("+00:00", "Z"),
+        actor=event.actor,
+        source_system=event.source_system,
+        correlation_id=event.correlation_id,
+        payload=event.payload(include_person_id=include_person_id),
+    )
+
+
+def _uuid(value: UUID | str, field: str) -> UUID:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise NotFound("journey_not_found", "unknown journey", field) from None
+
+
+def public_types() -> Sequence[str]:
+    return list(PUBLIC_EVENT_CLASSES)

@@ -1,0 +1,879 @@
+"""A customer journey: one insats decision, from decision to final follow-up (SPEC §3).
+
+Each command method checks the rules against the facts recorded so far and either raises a
+`DomainError` (recording nothing) or triggers exactly the events that state the new facts.
+Collaborators the journey cannot know by itself (providers, rates, today's date) are passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+from dateutil.relativedelta import relativedelta
+from eventsourcing.domain import Aggregate
+
+from contracts.events import EXIT_REASONS, SELF_SUFFICIENT_REASONS
+from services.lifecycle.domain.base import CommandContext, Fact, stable_id
+from services.lifecycle.domain.errors import Conflict, DomainError
+from services.lifecycle.domain.provider import Provider
+from services.lifecycle.domain.rates import RateTable, parse_money
+
+PLAN_DUE_DAYS = 60
+FOLLOW_UP_AFTER = relativedelta(months=6)
+EMPLOYMENT_FORMS = ("permanent", "fixed_term", "full_time_hourly")
+SUBSIDIES = ("none", "extratjanst", "nystartsjobb", "instegsjobb", "other")
+MIN_SAI_INTERNSHIP_SHARE = 50
+
+
+def journey_id_for(system: str, decision_id: str) -> UUID:
+    """The same decision (external reference) always maps to the same journey."""
+    return stable_id("decision", system, decision_id)
+
+
+def follow_up_due(exited_on: date) -> date:
+    return exited_on + FOLLOW_UP_AFTER
+
+
+def plan_due(starts_on: date) -> date:
+    return starts_on + timedelta(days=PLAN_DUE_DAYS)
+
+
+def qualifies_for_bonus(exit: dict[str, Any] | None) -> bool:
+    """SPEC §4.2: work with a permanent, ≥ 6 months fixed-term or full-time hourly contract (any
+    subsidy), or CSN-eligible studies."""
+    if not exit:
+        return False
+    if exit["reason"] == "work":
+        form = exit.get("employment_form")
+        return form in ("permanent", "full_time_hourly") or (
+            form == "fixed_term" and (exit.get("contract_months") or 0) >= 6
+        )
+    return exit["reason"] == "studies" and bool(exit.get("csn_eligible"))
+
+
+@dataclass
+class Assignment:
+    provider_id: str
+    starts_on: date
+    ends_on: date | None = None
+
+
+@dataclass
+class Internship:
+    employer: str
+    started_on: date
+    share_percent: int
+    ended_on: date | None = None
+
+
+@dataclass
+class FollowUp:
+    followed_up_on: date
+    outcome: str
+    evidence: list[dict[str, str]]
+    due_on: date
+    bonus_claim: bool
+
+
+@dataclass
+class Review:
+    reviewed_on: date
+    decision: str
+    reason: str | None
+
+
+@dataclass
+class JourneyFacts:
+    """Everything known about a journey; the aggregate keeps one, views are computed from it."""
+
+    external_ref: dict[str, str] = field(default_factory=dict)
+    person_id: str = ""
+    person_ref: str = ""
+    person_id_kind: str = ""
+    insats: str = ""
+    decided_on: date = date.min
+    decided_by: str = ""
+    target_group: str = ""
+    transfer_from: str | None = None
+    assignments: list[Assignment] = field(default_factory=list)
+    plan: dict[str, Any] | None = None
+    internships: list[Internship] = field(default_factory=list)
+    vouchers: list[dict[str, Any]] = field(default_factory=list)
+    exit: dict[str, Any] | None = None
+    follow_ups: list[FollowUp] = field(default_factory=list)
+    reviews: list[Review] = field(default_factory=list)
+    withdrawn: dict[str, Any] | None = None
+    corrections: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Journey(Aggregate):
+    # --- events ----------------------------------------------------------------------------
+
+    class DecisionRegistered(Fact, Aggregate.Created):
+        external_ref: dict[str, str]
+        person_id: str
+        person_ref: str
+        person_id_kind: str
+        insats: str
+        decided_on: date
+        decided_by: str
+        target_group: str
+        transfer_from: str | None
+
+        def apply(self, j: Journey) -> None:
+            f = j.facts
+            f.external_ref = dict(self.external_ref)
+            f.person_id, f.person_ref, f.person_id_kind = (
+                self.person_id,
+                self.person_ref,
+                self.person_id_kind,
+            )
+            f.insats, f.decided_on, f.decided_by = self.insats, self.decided_on, self.decided_by
+            f.target_group, f.transfer_from = self.target_group, self.transfer_from
+
+    class ProviderChosen(Fact):
+        provider_id: str
+        starts_on: date
+
+        def apply(self, j: Journey) -> None:
+            j.facts.assignments.append(Assignment(self.provider_id, self.starts_on))
+
+    class ProviderChanged(Fact):
+        provider_id: str
+        starts_on: date
+        previous_provider_id: str
+
+        def apply(self, j: Journey) -> None:
+            j.facts.assignments[-1].ends_on = self.starts_on - timedelta(days=1)
+            j.facts.assignments.append(Assignment(self.provider_id, self.starts_on))
+
+    class PlanRegistered(Fact):
+        established_on: date
+        due_on: date
+        late: bool
+        planned_internship_start: date | None
+        planned_internship_share_percent: int | None
+
+        def apply(self, j: Journey) -> None:
+            j.facts.plan = {
+                "established_on": self.established_on,
+                "planned_internship_start": self.planned_internship_start,
+                "planned_internship_share_percent": self.planned_internship_share_percent,
+            }
+
+    class LanguageInternshipStarted(Fact):
+        employer: str
+        started_on: date
+        share_percent: int
+
+        def apply(self, j: Journey) -> None:
+            j.facts.internships.append(
+                Internship(self.employer, self.started_on, self.share_percent)
+            )
+
+    class LanguageInternshipEnded(Fact):
+        ended_on: date
+
+        def apply(self, j: Journey) -> None:
+            j.facts.internships[-1].ended_on = self.ended_on
+
+    class VoucherGranted(Fact):
+        voucher_id: str
+        amount: Decimal
+        purpose: str
+        granted_on: date
+
+        def apply(self, j: Journey) -> None:
+            j.facts.vouchers.append(
+                {
+                    "voucher_id": self.voucher_id,
+                    "amount": self.amount,
+                    "purpose": self.purpose,
+                    "granted_on": self.granted_on,
+                }
+            )
+
+    class JourneyExited(Fact):
+        exited_on: date
+        reason: str
+        employment_form: str | None
+        contract_months: int | None
+        subsidy: str | None
+        csn_eligible: bool | None
+        next_journey_id: str | None
+
+        def apply(self, j: Journey) -> None:
+            j.facts.exit = {
+                "exited_on": self.exited_on,
+                "reason": self.reason,
+                "employment_form": self.employment_form,
+                "contract_months": self.contract_months,
+                "subsidy": self.subsidy,
+                "csn_eligible": self.csn_eligible,
+                "next_journey_id": self.next_journey_id,
+            }
+            j.facts.assignments[-1].ends_on = self.exited_on
+
+    class FollowUpRecorded(Fact):
+        followed_up_on: date
+        outcome: str
+        evidence: list[dict[str, str]]
+        due_on: date
+        bonus_claim: bool
+
+        def apply(self, j: Journey) -> None:
+            j.facts.follow_ups.append(
+                FollowUp(
+                    self.followed_up_on,
+                    self.outcome,
+                    [dict(e) for e in self.evidence],
+                    self.due_on,
+                    self.bonus_claim,
+                )
+            )
+
+    class BonusClaimReviewed(Fact):
+        reviewed_on: date
+        decision: str
+        reason: str | None
+
+        def apply(self, j: Journey) -> None:
+            j.facts.reviews.append(Review(self.reviewed_on, self.decision, self.reason))
+
+    class DecisionWithdrawn(Fact):
+        withdrawn_on: date
+        reason: str
+
+        def apply(self, j: Journey) -> None:
+            j.facts.withdrawn = {"withdrawn_on": self.withdrawn_on, "reason": self.reason}
+
+    class Corrected(Fact):
+        what: str
+        old: Any
+        new: Any
+        reason: str
+        provider_id: str | None
+
+        def apply(self, j: Journey) -> None:
+            f = j.facts
+            f.corrections.append(
+                {"what": self.what, "old": self.old, "new": self.new, "reason": self.reason}
+            )
+            if self.what == "starts_on":
+                f.assignments[0].starts_on = date.fromisoformat(self.new)
+            elif self.what == "exited_on":
+                assert f.exit is not None
+                f.exit["exited_on"] = date.fromisoformat(self.new)
+                f.assignments[-1].ends_on = f.exit["exited_on"]
+            elif self.what == "exit":
+                new = dict(self.new)
+                new["exited_on"] = date.fromisoformat(new["exited_on"])
+                f.exit = new
+                f.assignments[-1].ends_on = new["exited_on"]
+            elif self.what == "provider_starts_on":
+                i = _assignment_index(f, self.provider_id, date.fromisoformat(self.old))
+                f.assignments[i].starts_on = date.fromisoformat(self.new)
+                f.assignments[i - 1].ends_on = f.assignments[i].starts_on - timedelta(days=1)
+
+    def __init__(self) -> None:
+        self.facts = JourneyFacts()
+
+    # --- reading -----------------------------------------------------------------------------
+
+    @property
+    def starts_on(self) -> date | None:
+        return self.facts.assignments[0].starts_on if self.facts.assignments else None
+
+    @property
+    def is_open(self) -> bool:
+        """Counts against "one open journey per person": not exited, not withdrawn."""
+        return self.facts.exit is None and self.facts.withdrawn is None
+
+    @property
+    def current_provider_id(self) -> str | None:
+        return self.facts.assignments[-1].provider_id if self.facts.assignments else None
+
+    def bonus_status(self) -> str:
+        """none | not_qualified | awaiting_claim | claimed | returned | approved"""
+        f = self.facts
+        if f.exit is None or f.exit["reason"] not in SELF_SUFFICIENT_REASONS:
+            return "none"
+        if not qualifies_for_bonus(f.exit):
+            return "not_qualified"
+        if any(r.decision == "approved" for r in f.reviews):
+            return "approved"
+        claims = [u for u in f.follow_ups if u.bonus_claim]
+        if not claims:
+            return "awaiting_claim"
+        return "claimed" if len(claims) > len(f.reviews) else "returned"
+
+    # --- commands ----------------------------------------------------------------------------
+
+    @classmethod
+    def register(
+        cls,
+        ctx: CommandContext,
+        *,
+        journey_id: UUID,
+        external_ref: dict[str, str],
+        person_id: str,
+        person_ref: str,
+        person_id_kind: str,
+        insats: str,
+        decided_on: date,
+        decided_by: str,
+        target_group: str,
+        transfer_from: str | None,
+    ) -> Journey:
+        """Rules on the person (valid number, age, one open journey) are checked by the caller,
+        which alone can see the person's other journeys."""
+        if decided_on > ctx.today:
+            raise DomainError("date_in_future", "decided_on must not be in the future", "decided_on")
+        if not decided_by.strip():
+            raise DomainError("decided_by_required", "decided_by is required", "decided_by")
+        return cls._create(
+            cls.DecisionRegistered,
+            id=journey_id,
+            external_ref=dict(external_ref),
+            person_id=person_id,
+            person_ref=person_ref,
+            person_id_kind=person_id_kind,
+            insats=insats,
+            decided_on=decided_on,
+            decided_by=decided_by.strip(),
+            target_group=target_group,
+            transfer_from=transfer_from,
+            **ctx.meta(decided_on),
+        )
+
+    def same_decision(self, **d: Any) -> bool:
+        f = self.facts
+        return (
+            f.person_id == d["person_id"]
+            and f.insats == d["insats"]
+            and f.decided_on == d["decided_on"]
+            and f.decided_by == d["decided_by"].strip()
+            and f.target_group == d["target_group"]
+            and f.transfer_from == d["transfer_from"]
+        )
+
+    def _require_not_withdrawn(self) -> None:
+        if self.facts.withdrawn is not None:
+            raise Conflict("journey_withdrawn", "the decision has been withdrawn")
+
+    def _require_started(self) -> date:
+        self._require_not_withdrawn()
+        if self.starts_on is None:
+            raise Conflict("journey_not_started", "no provider has been chosen yet")
+        return self.starts_on
+
+    def _require_active(self) -> date:
+        starts_on = self._require_started()
+        if self.facts.exit is not None:
+            raise Conflict("journey_exited", "the journey has ended")
+        return starts_on
+
+    @staticmethod
+    def _not_future(day: date, ctx: CommandContext, name: str) -> None:
+        if day > ctx.today:
+            raise DomainError("date_in_future", f"{name} must not be in the future", name)
+
+    def choose_provider(
+        self, ctx: CommandContext, *, provider: Provider, starts_on: date
+    ) -> None:
+        """First call: the customer's provider choice (the insats starts). Later: a change."""
+        self._require_not_withdrawn()
+        if self.facts.exit is not None:
+            raise Conflict("journey_exited", "the journey has ended")
+        if not provider.is_authorised_for(self.facts.insats, starts_on):
+            raise DomainError(
+                "provider_not_authorised",
+                f"provider {provider.provider_id} is not authorised for {self.facts.insats} "
+                f"on {starts_on}",
+                "provider_id",
+            )
+        if not self.facts.assignments:
+            if starts_on < self.facts.decided_on:
+                raise DomainError(
+                    "invalid_date", "starts_on must not be before decided_on", "starts_on"
+                )
+            self.trigger_event(
+                self.ProviderChosen,
+                provider_id=provider.provider_id,
+                starts_on=starts_on,
+                **ctx.meta(starts_on),
+            )
+            return
+        current = self.facts.assignments[-1]
+        if starts_on <= current.starts_on:
+            raise DomainError(
+                "invalid_date",
+                f"a provider change must start after the current assignment ({current.starts_on})",
+                "starts_on",
+            )
+        if current.provider_id == provider.provider_id and provider.deauthorised_on is None:
+            raise Conflict(
+                "already_assigned", "the customer already has this provider", "provider_id"
+            )
+        self.trigger_event(
+            self.ProviderChanged,
+            provider_id=provider.provider_id,
+            starts_on=starts_on,
+            previous_provider_id=current.provider_id,
+            **ctx.meta(starts_on),
+        )
+
+    def register_plan(
+        self,
+        ctx: CommandContext,
+        *,
+        established_on: date,
+        planned_internship_start: date | None,
+        planned_internship_share_percent: int | None,
+    ) -> None:
+        starts_on = self._require_active()
+        if self.facts.plan is not None:
+            raise Conflict("plan_exists", "a genomförandeplan is already registered")
+        if established_on < starts_on:
+            raise DomainError(
+                "invalid_date", "established_on must not be before the insats started",
+                "established_on",
+            )
+        self._not_future(established_on, ctx, "established_on")
+        if self.facts.insats == "sai":
+            if planned_internship_start is None:
+                raise DomainError(
+                    "internship_start_required",
+                    "an SAI plan must give the planned start of the language internship",
+                    "planned_internship_start",
+                )
+            if (
+                planned_internship_share_percent is None
+                or not MIN_SAI_INTERNSHIP_SHARE <= planned_internship_share_percent <= 100
+            ):
+                raise DomainError(
+                    "internship_share_too_low",
+                    "the language internship must cover at least 50 % of the planned insats",
+                    "planned_internship_share_percent",
+                )
+            if planned_internship_start < starts_on:
+                raise DomainError(
+                    "invalid_date",
+                    "the planned internship cannot start before the insats",
+                    "planned_internship_start",
+                )
+        elif planned_internship_start is not None or planned_internship_share_percent is not None:
+            raise DomainError(
+                "not_sai",
+                "a language internship is planned only for Språk- och arbetsintroduktion",
+                "planned_internship_start",
+            )
+        due = plan_due(starts_on)
+        self.trigger_event(
+            self.PlanRegistered,
+            established_on=established_on,
+            due_on=due,
+            late=established_on > due,
+            planned_internship_start=planned_internship_start,
+            planned_internship_share_percent=planned_internship_share_percent,
+            **ctx.meta(established_on),
+        )
+
+    def start_internship(
+        self, ctx: CommandContext, *, employer: str, started_on: date, share_percent: int
+    ) -> None:
+        starts_on = self._require_active()
+        if self.facts.insats != "sai":
+            raise DomainError(
+                "not_sai", "language internships belong to Språk- och arbetsintroduktion", None
+            )
+        if self.facts.internships and self.facts.internships[-1].ended_on is None:
+            raise Conflict("internship_running", "a language internship is already running")
+        if not employer.strip():
+            raise DomainError("employer_required", "employer is required", "employer")
+        if not 1 <= share_percent <= 100:
+            raise DomainError("invalid_share", "share_percent must be 1–100", "share_percent")
+        if started_on < starts_on:
+            raise DomainError(
+                "invalid_date", "the internship cannot start before the insats", "started_on"
+            )
+        if self.facts.internships and started_on <= (self.facts.internships[-1].ended_on or date.min):
+            raise DomainError(
+                "invalid_date", "must start after the previous internship ended", "started_on"
+            )
+        self._not_future(started_on, ctx, "started_on")
+        self.trigger_event(
+            self.LanguageInternshipStarted,
+            employer=employer.strip(),
+            started_on=started_on,
+            share_percent=share_percent,
+            **ctx.meta(started_on),
+        )
+
+    def end_internship(self, ctx: CommandContext, *, ended_on: date) -> None:
+        self._require_started()
+        if not self.facts.internships or self.facts.internships[-1].ended_on is not None:
+            raise Conflict("no_internship_running", "no language internship is running")
+        if ended_on < self.facts.internships[-1].started_on:
+            raise DomainError("invalid_date", "ended_on is before the internship started", "ended_on")
+        self._not_future(ended_on, ctx, "ended_on")
+        self.trigger_event(self.LanguageInternshipEnded, ended_on=ended_on, **ctx.meta(ended_on))
+
+    def grant_voucher(
+        self,
+        ctx: CommandContext,
+        *,
+        amount: Any,
+        purpose: str,
+        granted_on: date,
+        rates: RateTable | None,
+    ) -> str:
+        starts_on = self._require_active()
+        if granted_on < starts_on:
+            raise DomainError(
+                "journey_not_active", "the journey was not active on granted_on", "granted_on"
+            )
+        self._not_future(granted_on, ctx, "granted_on")
+        value = parse_money(amount, "amount")
+        if rates is None:
+            raise DomainError(
+                "rate_missing", f"no rate table is in force on {granted_on}", "granted_on"
+            )
+        if not rates.voucher_min <= value <= rates.voucher_max:
+            raise DomainError(
+                "amount_out_of_range",
+                f"a tilläggscheck is {rates.voucher_min:.2f}–{rates.voucher_max:.2f} SEK",
+                "amount",
+            )
+        if not purpose.strip():
+            raise DomainError("purpose_required", "purpose is required", "purpose")
+        voucher_id = str(uuid4())
+        self.trigger_event(
+            self.VoucherGranted,
+            voucher_id=voucher_id,
+            amount=value,
+            purpose=purpose.strip(),
+            granted_on=granted_on,
+            **ctx.meta(granted_on),
+        )
+        return voucher_id
+
+    def exit(
+        self, ctx: CommandContext, *, details: dict[str, Any], next_journey_id: str | None = None
+    ) -> None:
+        self._require_active()
+        exit = validate_exit(self, details, ctx, next_journey_id=next_journey_id)
+        self.trigger_event(self.JourneyExited, **exit, **ctx.meta(exit["exited_on"]))
+
+    def record_follow_up(
+        self,
+        ctx: CommandContext,
+        *,
+        followed_up_on: date,
+        outcome: str,
+        evidence: list[dict[str, str]],
+    ) -> None:
+        self._require_not_withdrawn()
+        f = self.facts
+        if f.exit is None or f.exit["reason"] not in SELF_SUFFICIENT_REASONS:
+            raise Conflict(
+                "not_self_sufficient_exit",
+                "follow-ups are recorded for exits to work, studies or own business",
+            )
+        if outcome not in ("sustained", "deviation"):
+            raise DomainError("invalid_outcome", "outcome is sustained or deviation", "outcome")
+        if followed_up_on < f.exit["exited_on"]:
+            raise DomainError(
+                "invalid_date", "followed_up_on must not be before the exit", "followed_up_on"
+            )
+        self._not_future(followed_up_on, ctx, "followed_up_on")
+        due = follow_up_due(f.exit["exited_on"])
+        claim = (
+            outcome == "sustained"
+            and bool(evidence)
+            and followed_up_on >= due
+            and qualifies_for_bonus(f.exit)
+        )
+        if outcome == "sustained" and followed_up_on >= due and not evidence:
+            raise DomainError(
+                "evidence_required",
+                "a sustained follow-up after six months needs evidence "
+                "(employment or study certificate)",
+                "evidence",
+            )
+        if claim:
+            status = self.bonus_status()
+            if status == "claimed":
+                raise Conflict("claim_pending", "a bonus claim is already waiting for review")
+            if status == "approved":
+                raise Conflict("bonus_approved", "the bonus claim has already been approved")
+        self.trigger_event(
+            self.FollowUpRecorded,
+            followed_up_on=followed_up_on,
+            outcome=outcome,
+            evidence=[
+                {"type": e["type"], "id": e["id"], "date": e["date"].isoformat()}
+                for e in evidence
+            ],
+            due_on=due,
+            bonus_claim=claim,
+            **ctx.meta(followed_up_on),
+        )
+
+    def review_bonus_claim(
+        self, ctx: CommandContext, *, reviewed_on: date, decision: str, reason: str | None
+    ) -> None:
+        self._require_not_withdrawn()
+        if self.bonus_status() != "claimed":
+            raise Conflict("no_claim_pending", "there is no bonus claim waiting for review")
+        if decision not in ("approved", "returned"):
+            raise DomainError("invalid_decision", "decision is approved or returned", "decision")
+        if decision == "returned" and not (reason or "").strip():
+            raise DomainError("reason_required", "say why the claim is returned", "reason")
+        claim = [u for u in self.facts.follow_ups if u.bonus_claim][-1]
+        if reviewed_on < claim.followed_up_on:
+            raise DomainError(
+                "invalid_date", "reviewed_on is before the claim was made", "reviewed_on"
+            )
+        self._not_future(reviewed_on, ctx, "reviewed_on")
+        self.trigger_event(
+            self.BonusClaimReviewed,
+            reviewed_on=reviewed_on,
+            decision=decision,
+            reason=(reason or "").strip() or None,
+            **ctx.meta(reviewed_on),
+        )
+
+    def withdraw(self, ctx: CommandContext, *, withdrawn_on: date, reason: str) -> None:
+        self._require_not_withdrawn()
+        if self.facts.exit is not None:
+            raise Conflict("journey_exited", "the journey has ended")
+        if self.starts_on is not None and self.starts_on <= withdrawn_on:
+            raise Conflict(
+                "journey_started",
+                "a decision can be withdrawn only before the insats started",
+                "withdrawn_on",
+            )
+        if withdrawn_on < self.facts.decided_on:
+            raise DomainError("invalid_date", "withdrawn_on is before decided_on", "withdrawn_on")
+        self._not_future(withdrawn_on, ctx, "withdrawn_on")
+        if not reason.strip():
+            raise DomainError("reason_required", "a reason is required", "reason")
+        self.trigger_event(
+            self.DecisionWithdrawn,
+            withdrawn_on=withdrawn_on,
+            reason=reason.strip(),
+            **ctx.meta(withdrawn_on),
+        )
+
+    def correct(self, ctx: CommandContext, *, what: str, value: Any, reason: str) -> None:
+        """A correction of an earlier fact; payments and statistics follow it (SPEC §4.4)."""
+        self._require_started()
+        if not reason.strip():
+            raise DomainError("reason_required", "a correction needs a reason", "reason")
+        f = self.facts
+        provider_id: str | None = None
+        if what == "starts_on":
+            new = _date_value(value)
+            old = f.assignments[0].starts_on
+            upper = (
+                f.assignments[1].starts_on - timedelta(days=1)
+                if len(f.assignments) > 1
+                else (f.exit["exited_on"] if f.exit else None)
+            )
+            if new < f.decided_on or (upper is not None and new > upper):
+                raise DomainError(
+                    "invalid_date",
+                    "the corrected start must lie between the decision and the next fact",
+                    "value",
+                )
+            old_v, new_v, effective = old.isoformat(), new.isoformat(), min(old, new)
+        elif what == "exited_on":
+            if f.exit is None:
+                raise Conflict("journey_not_exited", "the journey has not ended", "field")
+            new = _date_value(value)
+            if new < f.assignments[-1].starts_on:
+                raise DomainError(
+                    "invalid_date", "exited_on must not be before the last assignment started",
+                    "value",
+                )
+            self._not_future(new, ctx, "value")
+            old = f.exit["exited_on"]
+            old_v, new_v, effective = old.isoformat(), new.isoformat(), min(old, new)
+        elif what == "exit":
+            if f.exit is None:
+                raise Conflict("journey_not_exited", "the journey has not ended", "field")
+            if not isinstance(value, dict):
+                raise DomainError("invalid_value", "value must be an exit object", "value")
+            if f.exit["reason"] == "other_insats" or value.get("reason") == "other_insats":
+                raise DomainError(
+                    "invalid_value",
+                    "a transfer to another insats cannot be corrected; register a new decision",
+                    "value",
+                )
+            details = {"exited_on": f.exit["exited_on"].isoformat(), **value}
+            new_exit = validate_exit(self, details, ctx, next_journey_id=None)
+            old_v = _exit_json(f.exit)
+            new_v = _exit_json(new_exit)
+            effective = min(f.exit["exited_on"], new_exit["exited_on"])
+        elif what == "provider_starts_on":
+            if len(f.assignments) < 2:
+                raise Conflict(
+                    "no_provider_change", "there is no provider change to correct", "field"
+                )
+            if isinstance(value, dict):
+                provider_id = value.get("provider_id")
+                new = _date_value(value.get("starts_on"))
+            else:
+                new = _date_value(value)
+            if provider_id is None:
+                provider_id = f.assignments[-1].provider_id
+            idx = _assignment_index(f, provider_id, None)
+            old = f.assignments[idx].starts_on
+            lower = f.assignments[idx - 1].starts_on
+            upper = (
+                f.assignments[idx + 1].starts_on - timedelta(days=1)
+                if idx + 1 < len(f.assignments)
+                else (f.exit["exited_on"] if f.exit else None)
+            )
+            if new <= lower or (upper is not None and new > upper):
+                raise DomainError(
+                    "invalid_date",
+                    "the corrected change date must lie after the previous assignment's start "
+                    "and before the next fact",
+                    "value",
+                )
+            old_v, new_v, effective = old.isoformat(), new.isoformat(), min(old, new)
+        else:
+            raise DomainError(
+                "invalid_field",
+                "field is one of starts_on, exited_on, exit, provider_starts_on",
+                "field",
+            )
+        if old_v == new_v:
+            raise DomainError("nothing_to_correct", "the value is already recorded", "value")
+        self.trigger_event(
+            self.Corrected,
+            what=what,
+            old=old_v,
+            new=new_v,
+            reason=reason.strip(),
+            provider_id=provider_id,
+            **ctx.meta(effective),
+        )
+
+
+def _assignment_index(f: JourneyFacts, provider_id: str | None, starts_on: date | None) -> int:
+    for i in range(len(f.assignments) - 1, 0, -1):
+        a = f.assignments[i]
+        if (provider_id is None or a.provider_id == provider_id) and (
+            starts_on is None or a.starts_on == starts_on
+        ):
+            return i
+    raise DomainError(
+        "unknown_assignment", "no provider change for that provider", "value"
+    )
+
+
+def _date_value(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise DomainError("invalid_date", "value must be a date YYYY-MM-DD", "value") from None
+
+
+def _exit_json(exit: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in exit.items()}
+
+
+def validate_exit(
+    journey: Journey,
+    details: dict[str, Any],
+    ctx: CommandContext,
+    *,
+    next_journey_id: str | None,
+) -> dict[str, Any]:
+    """The exit's facts, complete and consistent with its reason (SPEC §3 JourneyExited)."""
+    starts_on = journey.starts_on
+    assert starts_on is not None
+    exited_on = _date_value(details.get("exited_on"))
+    if exited_on < journey.facts.assignments[-1].starts_on:
+        raise DomainError(
+            "invalid_date", "exited_on must not be before the insats (assignment) started",
+            "exited_on",
+        )
+    if exited_on > ctx.today:
+        raise DomainError("date_in_future", "exited_on must not be in the future", "exited_on")
+    reason = details.get("reason")
+    if reason not in EXIT_REASONS:
+        raise DomainError(
+            "invalid_reason", f"reason must be one of {', '.join(EXIT_REASONS)}", "reason"
+        )
+    form = details.get("employment_form")
+    months = details.get("contract_months")
+    subsidy = details.get("subsidy")
+    csn = details.get("csn_eligible")
+    if reason == "work":
+        if form not in EMPLOYMENT_FORMS:
+            raise DomainError(
+                "employment_form_required",
+                f"an exit to work needs employment_form ({', '.join(EMPLOYMENT_FORMS)})",
+                "employment_form",
+            )
+        if form == "fixed_term":
+            if not isinstance(months, int) or months < 1:
+                raise DomainError(
+                    "contract_months_required",
+                    "a fixed-term contract needs contract_months ≥ 1",
+                    "contract_months",
+                )
+        elif months is not None:
+            raise DomainError(
+                "unexpected_field", "contract_months is only for fixed_term", "contract_months"
+            )
+        subsidy = subsidy or "none"
+        if subsidy not in SUBSIDIES:
+            raise DomainError(
+                "invalid_subsidy", f"subsidy must be one of {', '.join(SUBSIDIES)}", "subsidy"
+            )
+    else:
+        for name, v in (
+            ("employment_form", form),
+            ("contract_months", months),
+            ("subsidy", subsidy),
+        ):
+            if v is not None:
+                raise DomainError("unexpected_field", f"{name} is only for exits to work", name)
+    if reason == "studies":
+        if not isinstance(csn, bool):
+            raise DomainError(
+                "csn_eligible_required",
+                "an exit to studies must say whether the studies are CSN-eligible",
+                "csn_eligible",
+            )
+    elif csn is not None:
+        raise DomainError(
+            "unexpected_field", "csn_eligible is only for exits to studies", "csn_eligible"
+        )
+    if reason == "other_insats" and next_journey_id is None:
+        raise DomainError(
+            "transfer_required",
+            "an exit to another insats is recorded by registering the new decision with "
+            "transfer_from",
+            "reason",
+        )
+    return {
+        "exited_on": exited_on,
+        "reason": reason,
+        "employment_form": form,
+        "contract_months": months,
+        "subsidy": subsidy,
+        "csn_eligible": csn,
+        "next_journey_id": next_journey_id,
+    }

@@ -181,6 +181,23 @@ class LifecycleApp(Application[UUID]):
         )
         return agg
 
+    def provider_ids(self) -> list[str]:
+        """Every provider ever authorised (read from the log, filtered by event topic)."""
+        topic = get_topic(Provider.ProviderAuthorised)
+        ids: set[str] = set()
+        after = 0
+        while True:
+            page = self.recorder.select_notifications(
+                start=after, limit=1000, topics=[topic], inclusive_of_start=False
+            )
+            if not page:
+                return sorted(ids)
+            for n in page:
+                event = self.mapper.to_domain_event(n)
+                assert isinstance(event, Provider.ProviderAuthorised)
+                ids.add(event.provider_id)
+            after = page[-1].id
+
     def rates(self) -> Rates | None:
         try:
             agg = self.repository.get(RATES_STREAM_ID)

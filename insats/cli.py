@@ -1,0 +1,280 @@
+"""`insats` — the command line (API.md "CLI")."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from insats.bootstrap import Container, build, config_from_env, keys_path
+from services.platform.auth import KeyStore
+
+app = typer.Typer(help="Insatser under kundval: the lifecycle service and its outputs.")
+keys_app = typer.Typer(help="API keys.")
+audit_app = typer.Typer(help="Read-only tools for auditors.")
+events_app = typer.Typer(help="Import and export of the public event contract (JSON Lines).")
+readmodels_app = typer.Typer(help="Read models fed from the event log.")
+contracts_app = typer.Typer(help="The public contract files in contracts/.")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+app.add_typer(events_app, name="events")
+app.add_typer(readmodels_app, name="readmodels")
+app.add_typer(contracts_app, name="contracts")
+
+DbOption = Annotated[
+    Path | None, typer.Option("--db", help="SQLite event store file (default var/insats.db)")
+]
+PgOption = Annotated[
+    str | None,
+    typer.Option("--postgres", help="PostgreSQL URL (or INSATS_POSTGRES_URL)", show_default=False),
+]
+
+
+@contextmanager
+def opened(db: Path | None, postgres: str | None, *, default_rates: bool = True) -> Any:
+    container = build(config_from_env(db, postgres), record_default_rates=default_rates)
+    try:
+        yield container
+    finally:
+        container.close()
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def main_callback(ctx: typer.Context) -> None:
+    """Most commands open the store named by --db/--postgres or the environment."""
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    db: DbOption = None,
+    postgres: PgOption = None,
+) -> None:
+    """Serve the HTTP API (embedded default: SQLite under ./var/, read models in-process)."""
+    import uvicorn
+
+    from insats.web import create_app
+
+    container = build(config_from_env(db, postgres))
+    container.feed.catch_up()
+    where = container.config.postgres_url and "PostgreSQL" or str(container.config.sqlite_file)
+    typer.echo(f"insats: event store {where}; API keys in {keys_path(container.config)}")
+    if not container.keys.path.exists():
+        typer.echo("insats: no API keys yet — create one with `insats keys add --role admin --name me`")
+    try:
+        uvicorn.run(create_app(container), host=host, port=port, log_level="info")
+    finally:
+        container.close()
+
+
+@keys_app.command("add")
+def keys_add(
+    role: Annotated[str, typer.Option(help="admin, publisher, counsellor, provider, clerk, auditor")],
+    name: Annotated[str, typer.Option(help="A label for the key's holder")],
+    provider_id: Annotated[
+        str | None, typer.Option("--provider-id", help="Organisation number (role provider)")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Create an API key: prints the token once and stores only its SHA-256."""
+    config = config_from_env(db, None)
+    if provider_id is not None:
+        from services.lifecycle.domain.errors import DomainError
+        from services.lifecycle.domain.provider import normalise_org_number
+
+        try:
+            provider_id = normalise_org_number(provider_id)
+        except DomainError as exc:
+            fail(exc.message, 2)
+    try:
+        token = KeyStore(keys_path(config)).add(role, name, provider_id)
+    except ValueError as exc:
+        fail(str(exc), 2)
+    typer.echo(token)
+
+
+@audit_app.command("history")
+def audit_history(
+    journey_id: str,
+    db: DbOption = None,
+    postgres: PgOption = None,
+) -> None:
+    """Every recorded fact of one journey, oldest first, with who recorded it and when."""
+    from services.lifecycle.domain.errors import DomainError
+
+    with opened(db, postgres) as c:
+        try:
+            events = c.lifecycle.journey_events(journey_id)
+        except DomainError as exc:
+            fail(exc.message)
+        for e in events:
+            payload = json.dumps(e.payload(), ensure_ascii=False, sort_keys=True)
+            typer.echo(
+                f"v{e.originator_version:<3} {e.timestamp.isoformat(timespec='seconds')} "
+                f"{type(e).__name__:<26} effective {e.effective_date}  by {e.actor} "
+                f"({e.source_system})\n      {payload}"
+            )
+
+
+@audit_app.command("as-of")
+def audit_as_of(
+    journey_id: str,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Date YYYY-MM-DD")] = None,
+    known_at: Annotated[
+        str | None, typer.Option("--known-at", help="Timestamp, e.g. 2026-05-01T12:00:00Z")
+    ] = None,
+    db: DbOption = None,
+    postgres: PgOption = None,
+) -> None:
+    """A journey as it stood on a date, from what was known at a time."""
+    from services.lifecycle.domain.errors import DomainError
+    from services.lifecycle.domain.view import journey_view
+    from services.platform.clock import today
+
+    with opened(db, postgres) as c:
+        try:
+            journey = (
+                c.lifecycle.journey_known_at(
+                    journey_id, datetime.fromisoformat(known_at.replace("Z", "+00:00"))
+                )
+                if known_at
+                else c.lifecycle.journey(journey_id)
+            )
+            day = date.fromisoformat(as_of) if as_of else today()
+        except (DomainError, ValueError) as exc:
+            fail(getattr(exc, "message", str(exc)))
+        view = journey_view(journey, as_of=day, deauthorised={}, include_person_id=False)
+        typer.echo(json.dumps(view, ensure_ascii=False, indent=2))
+
+
+@audit_app.command("verify")
+def audit_verify(db: DbOption = None, postgres: PgOption = None) -> None:
+    """Replay every event into fresh read models and compare them (and every closed payout
+    run's files) with what is stored. Exits non-zero on any difference."""
+    from insats.audit import verify_read_models
+    from insats.bootstrap import fresh_projections, service_verifications
+
+    with opened(db, postgres) as c:
+        problems = verify_read_models(c, lambda: fresh_projections(c))
+        for check in service_verifications(c):
+            problems.extend(check())
+        if problems:
+            for p in problems:
+                typer.secho(f"DIFFERENCE: {p}", fg=typer.colors.RED)
+            raise typer.Exit(1)
+        typer.secho(
+            f"OK: {c.lifecycle.max_position()} log positions replayed; read models and files "
+            "reproduced exactly",
+            fg=typer.colors.GREEN,
+        )
+
+
+@events_app.command("export")
+def events_export(
+    file: Annotated[Path, typer.Argument(help="Output file (- for standard output)")],
+    include_person_ids: Annotated[
+        bool,
+        typer.Option(help="Add person_id to decisions (needed to import elsewhere; personal data!)"),
+    ] = False,
+    db: DbOption = None,
+    postgres: PgOption = None,
+) -> None:
+    """Write every public event, in log order, as JSON Lines."""
+    from services.lifecycle.transfer import export_events
+
+    with opened(db, postgres, default_rates=False) as c:
+        if str(file) == "-":
+            n = export_events(c.lifecycle, sys.stdout, include_person_ids=include_person_ids)
+        else:
+            with file.open("w", encoding="utf-8") as out:
+                n = export_events(c.lifecycle, out, include_person_ids=include_person_ids)
+    typer.echo(f"exported {n} events", err=True)
+
+
+@events_app.command("import")
+def events_import(
+    file: Annotated[Path, typer.Argument(help="JSON Lines file made by `insats events export`")],
+    db: DbOption = None,
+    postgres: PgOption = None,
+) -> None:
+    """Load an export into an empty store (all or nothing)."""
+    from services.lifecycle.transfer import ImportError_, import_events
+
+    if not file.exists():
+        fail(f"{file}: no such file", 2)
+    with opened(db, postgres, default_rates=False) as c:
+        try:
+            with file.open(encoding="utf-8") as lines:
+                n = import_events(c.lifecycle, lines)
+        except ImportError_ as exc:
+            fail(f"nothing imported: {exc}")
+        c.lifecycle.ensure_default_rates()
+        c.feed.catch_up()
+    typer.echo(f"imported {n} events")
+
+
+@readmodels_app.command("rebuild")
+def readmodels_rebuild(
+    name: Annotated[str | None, typer.Argument(help="One read model; all when left out")] = None,
+    db: DbOption = None,
+    postgres: PgOption = None,
+) -> None:
+    """Forget a read model (or all) and rebuild it from the whole event log."""
+    with opened(db, postgres) as c:
+        names = [name] if name else sorted(c.feed.projections)
+        for n in names:
+            if n not in c.feed.projections:
+                fail(f"unknown read model {n!r}; known: {', '.join(sorted(c.feed.projections))}", 2)
+            count = c.feed.rebuild(n)
+            typer.echo(f"{n}: rebuilt from {count} events")
+
+
+@readmodels_app.command("status")
+def readmodels_status(db: DbOption = None, postgres: PgOption = None) -> None:
+    """Each read model's position in the event log."""
+    with opened(db, postgres) as c:
+        head = c.lifecycle.max_position()
+        for n, pos in sorted(c.feed.positions().items()):
+            typer.echo(f"{n:<16} {pos:>10} / {head}")
+
+
+@contracts_app.command("write")
+def contracts_write() -> None:
+    """Regenerate contracts/openapi.json and the event JSON Schemas from the code."""
+    from contracts.schemas import write_all
+    from insats.openapi import write_openapi
+
+    for p in write_all():
+        typer.echo(str(p))
+    typer.echo(str(write_openapi()))
+
+
+def register_service_commands(container_app: typer.Typer) -> None:
+    from insats.bootstrap import service_cli
+
+    service_cli(container_app)
+
+
+def main() -> None:
+    register_service_commands(app)
+    app()
+
+
+def open_container(ctx: typer.Context, db: Path | None, postgres: str | None) -> Container:
+    """For services' commands: open the store and close it when the command ends."""
+    container = build(config_from_env(db, postgres))
+    ctx.call_on_close(container.close)
+    container.feed.catch_up()
+    ctx.obj = container
+    return container

@@ -1,0 +1,134 @@
+"""The FastAPI application: every service's router, errors as API.md says, health and metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from insats.bootstrap import Container
+from services.lifecycle.api import router as lifecycle_router
+from services.lifecycle.domain.errors import DomainError
+from services.platform.api import ApiError, error_response, require
+from services.platform.auth import Principal
+
+API_TITLE = "insats"
+API_VERSION = "1.0.0"
+
+
+def create_app(container: Container, *, run_feed: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if run_feed:
+            container.feed.start()
+        for service in container.services.values():
+            starter = getattr(service, "start", None)
+            if run_feed and callable(starter):
+                starter()
+        try:
+            yield
+        finally:
+            for service in container.services.values():
+                stopper = getattr(service, "stop", None)
+                if callable(stopper):
+                    stopper()
+            container.feed.stop()
+
+    app = FastAPI(
+        title=API_TITLE,
+        version=API_VERSION,
+        description="Insatser under kundval: journeys, payouts, alerts and statistics (API v1).",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    app.state.lifecycle = container.lifecycle
+    app.state.readmodel_db = container.readmodel_db
+    app.state.keys = container.keys
+    app.state.feed = container.feed
+    for name, service in container.services.items():
+        setattr(app.state, name, service)
+
+    registry = CollectorRegistry()
+    requests = Counter(
+        "insats_http_requests", "HTTP requests", ["method", "route", "status"], registry=registry
+    )
+    latency = Histogram(
+        "insats_http_request_seconds", "HTTP request latency", ["method", "route"],
+        registry=registry,
+    )
+    positions = Gauge(
+        "insats_readmodel_position", "Last event position applied", ["readmodel"],
+        registry=registry,
+    )
+    head = Gauge("insats_event_log_position", "Last position in the event log", registry=registry)
+
+    @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        requests.labels(request.method, path, str(response.status_code)).inc()
+        latency.labels(request.method, path).observe(time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_input(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first: dict[str, Any] = exc.errors()[0] if exc.errors() else {}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        return error_response(
+            422, "invalid_input", str(first.get("msg", "invalid input")), ".".join(loc) or None
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    def readyz() -> JSONResponse:
+        try:
+            container.lifecycle.max_position()
+            with container.readmodel_db.transaction() as tx:
+                tx.execute("SELECT 1")
+        except Exception as exc:  # any store failure means not ready
+            return JSONResponse(status_code=503, content={"status": "unavailable", "detail": str(exc)})
+        return JSONResponse(content={"status": "ready"})
+
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    def metrics(_: Principal = Depends(require("admin", "auditor", "clerk", "counsellor"))) -> Response:
+        for name, pos in container.feed.positions().items():
+            positions.labels(name).set(pos)
+        head.set(container.lifecycle.max_position())
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(lifecycle_router)
+    for router in _service_routers(container):
+        app.include_router(router)
+    return app
+
+
+def _service_routers(container: Container) -> list[Any]:
+    return []

@@ -1,0 +1,92 @@
+"""HTTP: GET /v1/alerts and GET /v1/alerts/changes (API.md). The service is
+`request.app.state.alerts`."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from services.alerts.rules import KINDS, LEVELS
+from services.alerts.service import MAX_CHANGES_PAGE, AlertsService
+from services.platform.api import ApiError, require
+from services.platform.auth import Principal
+
+router = APIRouter(tags=["alerts"])
+
+READERS = ("counsellor", "auditor", "admin", "provider")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_INTEGER = re.compile(r"^\d{1,18}$")
+
+
+def _service(request: Request) -> AlertsService:
+    service: AlertsService = request.app.state.alerts
+    return service
+
+
+def _date(value: str, field: str) -> date:
+    if _ISO_DATE.match(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ApiError(422, "invalid_date", f"{field} must be a date YYYY-MM-DD", field)
+
+
+def _integer(value: str, field: str, lowest: int, highest: int) -> int:
+    number = int(value) if _INTEGER.match(value.strip()) else None
+    if number is None or not lowest <= number <= highest:
+        raise ApiError(
+            422, "invalid_parameter", f"{field} must be an integer {lowest}–{highest}", field
+        )
+    return number
+
+
+def _scope(principal: Principal, provider_id: str | None) -> str | None:
+    """A provider sees its own journeys only; asking for another provider's is refused."""
+    if principal.role != "provider":
+        return provider_id
+    if provider_id is not None and provider_id != principal.provider_id:
+        raise ApiError(403, "forbidden", "a provider sees its own journeys only", "provider_id")
+    return principal.provider_id
+
+
+@router.get("/v1/alerts")
+def list_alerts(
+    request: Request,
+    as_of: str | None = None,
+    kind: str | None = None,
+    level: str | None = None,
+    provider_id: str | None = None,
+    principal: Principal = Depends(require(*READERS)),
+) -> dict[str, Any]:
+    service = _service(request)
+    day = _date(as_of, "as_of") if as_of is not None else service.today()
+    if kind is not None and kind not in KINDS:
+        raise ApiError(422, "invalid_kind", f"kind is one of {', '.join(KINDS)}", "kind")
+    if level is not None and level not in LEVELS:
+        raise ApiError(422, "invalid_level", f"level is one of {', '.join(LEVELS)}", "level")
+    scoped = _scope(principal, provider_id)
+    alerts = service.alerts(
+        day, kind=kind, level=level, provider_id=scoped, held_only=principal.role == "provider"
+    )
+    return {"as_of": day.isoformat(), "alerts": [a.to_dict() for a in alerts]}
+
+
+@router.get("/v1/alerts/changes")
+def list_changes(
+    request: Request,
+    after: str = "0",
+    limit: str = "100",
+    principal: Principal = Depends(require(*READERS)),
+) -> dict[str, Any]:
+    """The ordered feed of raised and cleared alerts; `next` is the `after` of the next page."""
+    start = _integer(after, "after", 0, 10**18)
+    size = _integer(limit, "limit", 1, MAX_CHANGES_PAGE)
+    changes = _service(request).changes(start, size, provider_id=_scope(principal, None))
+    return {
+        "changes": [c.to_dict() for c in changes],
+        "next": changes[-1].seq if changes else start,
+    }

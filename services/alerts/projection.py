@@ -1,0 +1,78 @@
+"""The 'alerts' projection: folds journey and provider events into stored facts and records the
+changed journeys' alert changes for today, in the feed's transaction (exactly once)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date
+
+from contracts.events import PublicEvent
+from services.alerts import store
+from services.alerts.facts import (
+    JOURNEY_EVENT_TYPES,
+    PROVIDER_EVENT_TYPES,
+    JourneyFacts,
+    apply_journey_event,
+    apply_provider_event,
+)
+from services.platform import clock
+from services.platform.db import Tx
+
+
+class AlertsProjection:
+    """A `services.platform.feed.Projection`.
+
+    `head` (optional, e.g. the source's `max_position`): while a batch ends before the head of
+    the log — a first start or a rebuild catching up — the changed journeys are only marked, and
+    evaluated once the batch reaching the head arrives. Otherwise a journey whose events straddle
+    two batches would have alerts raised and cleared for a state that never was current."""
+
+    name = "alerts"
+
+    def __init__(
+        self,
+        *,
+        today: Callable[[], date] = clock.today,
+        head: Callable[[], int] | None = None,
+    ):
+        self._today = today
+        self._head = head
+
+    def setup(self, tx: Tx) -> None:
+        store.setup(tx)
+
+    def reset(self, tx: Tx) -> None:
+        store.reset_facts(tx)
+
+    def handle(self, tx: Tx, events: Sequence[PublicEvent]) -> None:
+        journey_ids = sorted({e.stream_id for e in events if e.type in JOURNEY_EVENT_TYPES})
+        journeys: dict[str, JourneyFacts] = store.load_journeys(tx, journey_ids)
+        providers = store.load_providers(tx)
+        changed_providers: set[str] = set()
+        for event in events:
+            if event.type in JOURNEY_EVENT_TYPES:
+                journeys[event.stream_id] = apply_journey_event(
+                    journeys.get(event.stream_id), event
+                )
+            elif event.type in PROVIDER_EVENT_TYPES:
+                pid = event.payload["provider_id"]
+                providers[pid] = apply_provider_event(providers.get(pid, ()), event)
+                changed_providers.add(pid)
+        store.save_journeys(tx, journeys.values())
+        touched = set(journeys)
+        for pid in sorted(changed_providers):
+            store.save_provider(tx, pid, providers[pid])
+            touched.update(store.journeys_of_provider(tx, pid))
+        if self._head is not None and events[-1].position < self._head():
+            if touched:
+                tx.executemany(
+                    "INSERT INTO alerts_dirty (journey_id) VALUES (%s) "
+                    "ON CONFLICT (journey_id) DO NOTHING",
+                    [(j,) for j in sorted(touched)],
+                )
+            return
+        dirty = [r[0] for r in tx.execute("SELECT journey_id FROM alerts_dirty").fetchall()]
+        if touched or dirty:
+            store.reconcile(tx, touched.union(dirty), self._today(), providers)
+        if dirty:
+            tx.execute("DELETE FROM alerts_dirty")

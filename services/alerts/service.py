@@ -1,0 +1,119 @@
+"""The alerts service: alerts for any date, the change feed and the daily scan."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from services.alerts import store
+from services.alerts.projection import AlertsProjection
+from services.alerts.rules import KINDS, LEVELS
+from services.alerts.store import AlertChange, JourneyAlert
+from services.platform import clock
+from services.platform.db import Database
+
+MAX_CHANGES_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    as_of: date
+    journeys: int
+    changes: list[AlertChange]
+
+
+def sort_key(alert: JourneyAlert) -> tuple[int, str, str]:
+    """Kind (in the order of docs/alerts.md), then longest-standing first, then journey."""
+    return (KINDS.index(alert.kind), alert.since.isoformat(), alert.journey_id)
+
+
+class AlertsService:
+    """Reads and records alerts in `db` (the same database the 'alerts' projection writes)."""
+
+    def __init__(self, db: Database, *, today: Callable[[], date] = clock.today):
+        self.db = db
+        self.today = today
+        with db.transaction() as tx:
+            store.setup(tx)
+
+    def projection(self, head: Callable[[], int] | None = None) -> AlertsProjection:
+        """The projection to give the FeedRunner; `head` = the source's `max_position`."""
+        return AlertsProjection(today=self.today, head=head)
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def alerts(
+        self,
+        as_of: date,
+        kind: str | None = None,
+        level: str | None = None,
+        provider_id: str | None = None,
+        *,
+        held_only: bool = False,
+    ) -> list[JourneyAlert]:
+        """Every journey's alerts on `as_of`, evaluated from the stored facts.
+
+        `provider_id` keeps the journeys that provider is responsible for on `as_of`;
+        `held_only` also drops journeys it no longer holds because it was de-authorised
+        (a provider's own view)."""
+        if kind is not None and kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}")
+        if level is not None and level not in LEVELS:
+            raise ValueError(f"unknown level {level!r}")
+        with self.db.transaction() as tx:
+            providers = store.load_providers(tx)
+            if provider_id is not None:
+                ids = store.journeys_of_provider(tx, provider_id)
+            else:
+                ids = [
+                    r[0]
+                    for r in tx.execute(
+                        "SELECT journey_id FROM alerts_journeys WHERE status <> 'withdrawn'"
+                    ).fetchall()
+                ]
+            found: list[JourneyAlert] = []
+            for part in store.chunks(ids):
+                journeys = store.load_journeys(tx, part)
+                for alerts in store.evaluate_journeys(journeys.values(), as_of, providers).values():
+                    if held_only and any(a.kind == "provider_deauthorised" for a in alerts):
+                        continue
+                    found.extend(
+                        a
+                        for a in alerts
+                        if (kind is None or a.kind == kind)
+                        and (level is None or a.level == level)
+                        and (provider_id is None or a.provider_id == provider_id)
+                    )
+        return sorted(found, key=sort_key)
+
+    def changes(
+        self, after: int = 0, limit: int = 100, provider_id: str | None = None
+    ) -> list[AlertChange]:
+        """The change feed in order: changes with seq > after, at most `limit`."""
+        limit = max(1, min(limit, MAX_CHANGES_PAGE))
+        with self.db.transaction() as tx:
+            return store.read_changes(tx, after, limit, provider_id)
+
+    # --- the daily scan --------------------------------------------------------------------------
+
+    def daily_scan(self, as_of: date) -> ScanResult:
+        """Evaluate every journey on `as_of` and record what changed (idempotent: a second run
+        for the same date finds nothing new). One transaction, logged in alerts_scans."""
+        with self.db.transaction() as tx:
+            store.lock_sequence(tx)  # before reading the ids: a concurrent batch commits first
+            ids = store.scan_ids(tx)
+            changes = store.reconcile(tx, ids, as_of, store.load_providers(tx))
+            tx.execute("DELETE FROM alerts_dirty")  # every journey was just evaluated
+            store.record_scan(
+                tx, as_of, clock.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"), len(ids), len(changes)
+            )
+        return ScanResult(as_of, len(ids), changes)
+
+    def has_scanned(self, as_of: date) -> bool:
+        with self.db.transaction() as tx:
+            return store.has_scanned(tx, as_of)
+
+    def last_scanned(self) -> date | None:
+        with self.db.transaction() as tx:
+            return store.last_scanned(tx)

@@ -1,0 +1,727 @@
+"""HTTP API v1 of the lifecycle service (API.md): providers, rates, decisions, journey commands,
+journey reads and the auditors' global event feed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.events import (
+    EmploymentForm,
+    ExitReason,
+    FollowUpOutcome,
+    Insats,
+    ReviewDecision,
+    Subsidy,
+    TargetGroup,
+)
+from services.lifecycle.application import CommandResult, Idempotency, LifecycleApp
+from services.lifecycle.domain.base import CommandContext
+from services.lifecycle.domain.errors import NotFound
+from services.lifecycle.domain.journey import Journey
+from services.lifecycle.domain.view import journey_view
+from services.lifecycle.journey_list import decode_cursor, encode_cursor, search
+from services.platform.api import ApiError, require
+from services.platform.auth import Principal
+from services.platform.clock import today
+from services.platform.db import Database
+
+router = APIRouter()
+
+ALL_ROLES = ("admin", "publisher", "counsellor", "provider", "clerk", "auditor")
+JOURNEY_READERS = ("admin", "publisher", "counsellor", "auditor", "provider")
+FACT_WRITERS = ("publisher", "counsellor")
+PROVIDER_FACT_WRITERS = ("publisher", "counsellor", "provider")
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExternalRefIn(Body):
+    system: str = Field(min_length=1, max_length=100)
+    decision_id: str = Field(min_length=1, max_length=200)
+
+
+class TransferIn(Body):
+    journey_id: str
+    exited_on: date
+
+
+class DecisionIn(Body):
+    external_ref: ExternalRefIn
+    person_id: str = Field(min_length=10, max_length=13)
+    insats: Insats
+    decided_on: date
+    decided_by: str = Field(min_length=1, max_length=200)
+    target_group: TargetGroup
+    transfer_from: TransferIn | None = None
+
+
+class ProviderIn(Body):
+    provider_id: str
+    name: str = Field(min_length=1, max_length=200)
+    insats_types: list[Insats] = Field(min_length=1)
+    authorised_from: date
+    bankgiro: str | None = Field(default=None, pattern=r"^\d{3,4}-\d{4}$")
+    iban: str | None = Field(default=None, pattern=r"^SE\d{22}$")
+
+
+class DeauthorisationIn(Body):
+    effective_on: date
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class PerInsatsIn(Body):
+    grund: str | None = None
+    forstarkt: str | None = None
+    sai: str | None = None
+
+
+class RatesIn(Body):
+    effective_from: date
+    monthly: PerInsatsIn
+    bonus: PerInsatsIn
+    voucher_min: str
+    voucher_max: str
+    min_days_before_payment: int = Field(ge=0, le=366)
+
+
+class ProviderChoiceIn(Body):
+    provider_id: str
+    starts_on: date
+
+
+class PlanIn(Body):
+    established_on: date
+    planned_internship_start: date | None = None
+    planned_internship_share_percent: int | None = None
+
+
+class InternshipStartIn(Body):
+    employer: str = Field(min_length=1, max_length=200)
+    started_on: date
+    share_percent: int
+
+
+class InternshipEndIn(Body):
+    ended_on: date
+
+
+class VoucherIn(Body):
+    amount: str
+    purpose: str = Field(min_length=1, max_length=200)
+    granted_on: date
+
+
+class ExitIn(Body):
+    exited_on: date
+    reason: ExitReason
+    employment_form: EmploymentForm | None = None
+    contract_months: int | None = None
+    subsidy: Subsidy | None = None
+    csn_eligible: bool | None = None
+
+
+class EvidenceIn(Body):
+    type: str = Field(min_length=1, max_length=100)
+    id: str = Field(min_length=1, max_length=200)
+    date: date
+
+
+class FollowUpIn(Body):
+    followed_up_on: date
+    outcome: FollowUpOutcome
+    evidence: list[EvidenceIn] = Field(default_factory=list)
+
+
+class BonusReviewIn(Body):
+    reviewed_on: date
+    decision: ReviewDecision
+    reason: str | None = None
+
+
+class WithdrawalIn(Body):
+    withdrawn_on: date
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class CorrectionIn(Body):
+    field: Literal["starts_on", "exited_on", "exit", "provider_starts_on"]
+    value: Any
+    reason: str = Field(min_length=1, max_length=500)
+
+
+# --- plumbing ---------------------------------------------------------------------------------
+
+
+def lifecycle(request: Request) -> LifecycleApp:
+    app: LifecycleApp = request.app.state.lifecycle
+    return app
+
+
+def readmodels(request: Request) -> Database:
+    db: Database = request.app.state.readmodel_db
+    return db
+
+
+def command_context(request: Request, principal: Principal) -> CommandContext:
+    source = request.headers.get("x-source-system") or principal.name
+    correlation = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+    return CommandContext(principal.actor, source[:100], correlation[:100], today())
+
+
+def idempotency(request: Request, body: BaseModel | None) -> Idempotency | None:
+    key = request.headers.get("idempotency-key")
+    if not key:
+        return None
+    if len(key) > 200:
+        raise ApiError(422, "invalid_idempotency_key", "at most 200 characters", "Idempotency-Key")
+    content = body.model_dump(mode="json") if body is not None else None
+    fingerprint = hashlib.sha256(
+        json.dumps(
+            [request.method, request.url.path, content], sort_keys=True, separators=(",", ":")
+        ).encode()
+    ).hexdigest()
+    return Idempotency(key, fingerprint)
+
+
+def if_match(value: str | None) -> int | None:
+    if value is None:
+        return None
+    text = value.strip().strip('"').removeprefix("W/").strip('"')
+    try:
+        return int(text)
+    except ValueError:
+        raise ApiError(422, "invalid_if_match", "If-Match must be a journey version", "If-Match") from None
+
+
+def deauthorised_map(app: LifecycleApp, journey: Journey) -> dict[str, date]:
+    out: dict[str, date] = {}
+    for a in journey.facts.assignments:
+        if a.provider_id not in out:
+            try:
+                p = app.provider(a.provider_id)
+            except NotFound:
+                continue
+            if p.deauthorised_on is not None:
+                out[a.provider_id] = p.deauthorised_on
+    return out
+
+
+def render_journey(
+    app: LifecycleApp, journey: Journey, principal: Principal, as_of: date | None = None
+) -> dict[str, Any]:
+    view = journey_view(
+        journey,
+        as_of=as_of or today(),
+        deauthorised=deauthorised_map(app, journey),
+        include_person_id=principal.sees_person_id,
+    )
+    if view is None:
+        raise ApiError(404, "journey_not_found", "the journey did not exist on as_of", "as_of")
+    return view
+
+
+def holders_of(journey: Journey) -> set[str]:
+    return {a.provider_id for a in journey.facts.assignments}
+
+
+def check_provider_scope(principal: Principal, journey: Journey, *, acting: str | None) -> None:
+    """A provider sees journeys it holds or held (404 otherwise, not to reveal them) and acts
+    only on those it holds now, or — for follow-ups — held at the exit."""
+    if principal.role != "provider":
+        return
+    if principal.provider_id not in holders_of(journey):
+        raise ApiError(404, "journey_not_found", "unknown journey", "journey_id")
+    if acting is None:
+        return
+    current = journey.current_provider_id
+    if current != principal.provider_id:
+        raise ApiError(
+            403, "not_your_customer", "only the provider holding the journey may do this", None
+        )
+
+
+def respond(
+    app: LifecycleApp,
+    result: CommandResult,
+    principal: Principal,
+    response: Response,
+) -> dict[str, Any]:
+    """The response of a command, rebuilt from the resource at the version it produced, so a
+    replayed Idempotency-Key gets the same answer."""
+    response.status_code = result.status
+    if result.position is not None:
+        response.headers["X-Insats-Position"] = str(result.position)
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    r = result.resource
+    if r["kind"] == "journey":
+        journey = app.journey(r["journey_id"], version=r.get("version"))
+        view = render_journey(app, journey, principal)
+        response.headers["ETag"] = f'"{journey.version}"'
+        if "voucher_id" in r:
+            voucher = next(v for v in view["vouchers"] if v["voucher_id"] == r["voucher_id"])
+            return {**voucher, "journey_id": view["journey_id"], "version": view["version"]}
+        return view
+    if r["kind"] == "provider":
+        return app.provider(r["provider_id"]).view()
+    if r["kind"] == "rates":
+        rates = app.rates()
+        assert rates is not None
+        table = next(t for t in rates.tables if t.version == r["version"])
+        return table.view()
+    raise AssertionError(f"unknown resource {r}")
+
+
+# --- providers and rates ------------------------------------------------------------------------
+
+
+@router.post("/v1/providers", status_code=201, tags=["providers"])
+def authorise_provider(
+    body: ProviderIn,
+    request: Request,
+    response: Response,
+    principal: Principal = Depends(require("admin")),
+) -> dict[str, Any]:
+    app = lifecycle(request)
+    result = app.authorise_provider(
+        command_context(request, principal), idempotency(request, body), **body.model_dump()
+    )
+    return respond(app, result, principal, response)
+
+
+@router.post("/v1/providers/{provider_id}/deauthorisation", tags=["providers"])
+def deauthorise_provider(
+    provider_id: str,
+    body: DeauthorisationIn,
+    request: Request,
+    response: Response,
+    principal: Principal = Depends(require("admin")),
+) -> dict[str, Any]:
+    app = lifecycle(request)
+    result = app.deauthorise_provider(
+        command_context(request, principal),
+        provider_id,
+        effective_on=body.effective_on,
+        reason=body.reason,
+        idem=idempotency(request, body),
+    )
+    return respond(app, result, principal, response)
+
+
+@router.get("/v1/providers", tags=["providers"])
+def list_providers(
+    request: Request, principal: Principal = Depends(require(*ALL_ROLES))
+) -> dict[str, Any]:
+    app = lifecycle(request)
+    return {"providers": [app.provider(pid).view() for pid in app.provider_ids()]}
+
+
+@router.get("/v1/providers/{provider_id}", tags=["providers"])
+def get_provider(
+    provider_id: str, request: Request, principal: Principal = Depends(require(*ALL_ROLES))
+) -> dict[str, Any]:
+    return lifecycle(request).provider(provider_id).view()
+
+
+@router.post("/v1/rates", status_code=201, tags=["rates"])
+def set_rates(
+    body: RatesIn,
+    request: Request,
+    response: Response,
+    principal: Principal = Depends(require("admin")),
+) -> dict[str, Any]:
+    app = lifecycle(request)
+    result = app.set_rates(
+        command_context(request, principal),
+        idempotency(request, body),
+        effective_from=body.effective_from,
+        monthly=body.monthly.model_dump(),
+        bonus=body.bonus.model_dump(),
+        voucher_min=body.voucher_min,
+        voucher_max=body.voucher_max,
+        min_days_before_payment=body.min_days_before_payment,
+    )
+    return respond(app, result, principal, response)
+
+
+@router.get("/v1/rates", tags=["rates"])
+def list_rates(
+    request: Request, principal: Principal = Depends(require(*ALL_ROLES))
+) -> dict[str, Any]:
+    rates = lifecycle(request).rates()
+    tables = sorted(rates.tables, key=lambda t: (t.effective_from, t.version)) if rates else []
+    return {"rates": [t.view() for t in tables]}
+
+
+# --- decisions and journey commands -------------------------------------------------------------
+
+
+@router.post("/v1/decisions", status_code=201, tags=["journeys"])
+def register_decision(
+    body: DecisionIn,
+    request: Request,
+    response: Response,
+    principal: Principal = Depends(require(*FACT_WRITERS)),
+) -> dict[str, Any]:
+    app = lifecycle(request)
+    result = app.register_decision(
+        command_context(request, principal),
+        external_ref=body.external_ref.model_dump(),
+        person_id=body.person_id,
+        insats=body.insats,
+        decided_on=body.decided_on,
+        decided_by=body.decided_by,
+        target_group=body.target_group,
+        transfer_from=body.transfer_from.model_dump() if body.transfer_from else None,
+        idem=idempotency(request, body),
+    )
+    return respond(app, result, principal, response)
+
+
+def _journey_command(
+    request: Request,
+    response: Response,
+    principal: Principal,
+    journey_id: str,
+    body: BaseModel,
+    act: Any,
+    *,
+    expected: str | None,
+    provider_acting: bool = False,
+    status: int = 200,
+) -> dict[str, Any]:
+    app = lifecycle(request)
+    ctx = command_context(request, principal)
+
+    def scoped(journey: Journey) -> dict[str, Any] | None:
+        check_provider_scope(principal, journey, acting="act" if provider_acting else None)
+        result: dict[str, Any] | None = act(journey, ctx, app)
+        return result
+
+    result = app.journey_command(
+        ctx,
+        journey_id,
+        scoped,
+        expected_version=if_match(expected),
+        idem=idempotency(request, body),
+        status=status,
+    )
+    return respond(app, result, principal, response)
+
+
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+
+
+@router.post("/v1/journeys/{journey_id}/provider", tags=["journeys"])
+def choose_provider(
+    journey_id: str,
+    body: ProviderChoiceIn,
+    request: Request,
+    response: Response,
+    if_match_header: IfMatch = None,
+    principal: Principal = Depends(require(*FACT_WRITERS)),
+) -> dict[str, Any]:
+    def act(j: Journey, ctx: CommandContext, app: LifecycleApp) -> None:
+        j.choose_provider(ctx, provider=app.provider(body.provider_id), starts_on=body.starts_on)
+
+    return _journey_command(
+        request, response, principal, journey_id, body, act, expected=if_match_header
+    )
+
+
+@router.post("/v1/journeys/{journey_id}/plan", tags=["journeys"])
+def register_plan(
+    journey_id: str,
+    body: PlanIn,
+    request: Request,
+    response: Response,
+    if_match_header: IfMatch = None,
+    principal: Principal = Depends(require(*PROVIDER_FACT_WRITERS)),
+) -> dict[str, Any]:
+    def act(j: Journey, ctx: CommandContext, app: LifecycleApp) -> None:
+        j.register_plan(
+            ctx,
+            established_on=body.established_on,
+            planned_internship_start=body.planned_internship_start,
+            planned_internship_share_percent=body.planned_internship_share_percent,
+        )
+
+    return _journey_command(
+        request, response, principal, journey_id, body, act,
+        expected=if_match_header, provider_acting=True,
+    )
+
+
+@router.post("/v1/journeys/{journey_id}/internship/start", tags=["journeys"])
+def start_internship(
+    journey_id: str,
+    body: InternshipStartIn,
+    request: Request,
+    response: Response,
+    if_match_header: IfMatch = None,
+    principal: Principal = Depends(require(*PROVIDER_FACT_WRITERS)),
+) -> dict[str, Any]:
+    def act(j: Journey, ctx: CommandContext, app: LifecycleApp) -> None:
+        j.start_internship(
+            ctx, employer=body.employer, started_on=body.started_on, share_percent=body.share_percent
+        )
+
+    return _journey_command(
+        request, response, principal, journey_id, body, act,
+        expected=if_match_header, provider_acting=True,
+    )
+
+
+@router.post("/v1/journeys/{journey_id}/internship/end", tags=["journeys"])
+def end_internship(
+    journey_id: str,
+    body: InternshipEndIn,
+    request: Request,
+    response: Response,
+    if_match_header: IfMatch = None,
+    principal: Principal = Depends(require(*PROVIDER_FACT_WRITERS)),
+) -> dict[str, Any]:
+    def act(j: Journey, ctx: CommandContext, app: LifecycleApp) -> None:
+        j.end_internship(ctx, ended_on=body.ended_on)
+
+    return _journey_command(
+        request, response, principal, journey_id, body, act,
+        expected=if_match_header, provider_acting=True,
+    )
+
+
+@router.post("/v1/journeys/{journey_id}/vouchers", status_code=201, tags=["journeys"])
+def grant_voucher(
+    journey_id: str,
+    body: VoucherIn,
+    request: Request,
+    response: Response,
+    if_match_header: IfMatch = None,
+    principal: Principal = Depends(require(*FACT_WRITERS)),
+) -> dict[str, Any]:
+    def act(j: Journey, ctx: CommandContext, app: LifecycleApp) -> dict[str, Any]:
+        voucher_id = j.grant_voucher(
+            ctx,
+            amount=body.amount,
+            purpose=body.purpose,
+            granted_on=body.granted_on,
+            rates=app.rate_table_on(body.granted_on),
+        )
+        return {"voucher_id": voucher_id}
+
+    return _journey_command(
+        request, response, principal, journey_id, body, act, expected=if_match_header, status=201
+    )
+
+
+@router.post("/v1/journeys/{journey_id}/exit", tags=["journeys"])
+def exit_journey(
+    journey_id: str,
+    body: ExitIn,
+    request: Request,
+    response: Response,
+    if_match_header: IfMatch = None,
+    principal: Principal = Depends(require(*PROVIDER_FACT_WRITERS)),
+) -> dict[str, Any]:
+    def act(j: Journey, ctx: CommandContext, app: LifecycleApp) -> None:
+        j.exit(ctx, details=body.model_dump())
+
+    return _journey_command(
+        request, response, principal, journey_id, body, act,
+        expected=if_match_header, provider_acting=True,
+    )
+
+
+@router.post("/v1/journeys/{journey_id}/follow-up", tags=["journeys"])
+def record_follow_up(
+    journey_id: str,
+    body: FollowUpIn,
+    request: Request,
+    response: Response,
+    if_match_header: IfMatch = None,
+    principal: Principal = Depends(require(*PROVIDER_FACT_WRITERS)),
+) -> dict[str, Any]:
+    def act(j: Journey, ctx: CommandContext, app: LifecycleApp) -> None:
+        j.record_follow_up(
+            ctx,
+            followed_up_on=body.followed_up_on,
+            outcome=body.outcome,
+            evidence=[e.model_dump() for e in body.evidence],
+        )
+
+    return _journey_command(
+        request, response, principal, journey_id, body, act,
+        expected=if_match_header, provider_acting=True,
+    )
+
+
+@router.post("/v1/journeys/{journey_id}/bonus-review", tags=["journeys"])
+def review_bonus_claim(
+    journey_id: str,
+    body: BonusReviewIn,
+    request: Request,
+    response: Response,
+    if_match_header: IfMatch = None,
+    principal: Principal = Depends(require("counsellor")),
+) -> dict[str, Any]:
+    def act(j: Journey, ctx: CommandContext, app: LifecycleApp) -> None:
+        j.review_bonus_claim(
+            ctx, reviewed_on=body.reviewed_on, decision=body.decision, reason=body.reason
+        )
+
+    return _journey_command(
+        request, response, principal, journey_id, body, act, expected=if_match_header
+    )
+
+
+@router.post("/v1/journeys/{journey_id}/withdrawal", tags=["journeys"])
+def withdraw_decision(
+    journey_id: str,
+    body: WithdrawalIn,
+    request: Request,
+    response: Response,
+    if_match_header: IfMatch = None,
+    principal: Principal = Depends(require(*FACT_WRITERS)),
+) -> dict[str, Any]:
+    def act(j: Journey, ctx: CommandContext, app: LifecycleApp) -> None:
+        j.withdraw(ctx, withdrawn_on=body.withdrawn_on, reason=body.reason)
+
+    return _journey_command(
+        request, response, principal, journey_id, body, act, expected=if_match_header
+    )
+
+
+@router.post("/v1/journeys/{journey_id}/corrections", tags=["journeys"])
+def correct_journey(
+    journey_id: str,
+    body: CorrectionIn,
+    request: Request,
+    response: Response,
+    if_match_header: IfMatch = None,
+    principal: Principal = Depends(require(*FACT_WRITERS)),
+) -> dict[str, Any]:
+    def act(j: Journey, ctx: CommandContext, app: LifecycleApp) -> None:
+        j.correct(ctx, what=body.field, value=body.value, reason=body.reason)
+
+    return _journey_command(
+        request, response, principal, journey_id, body, act, expected=if_match_header
+    )
+
+
+# --- reads --------------------------------------------------------------------------------------
+
+
+@router.get("/v1/journeys/{journey_id}", tags=["journeys"])
+def get_journey(
+    journey_id: str,
+    request: Request,
+    response: Response,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+    principal: Principal = Depends(require(*JOURNEY_READERS)),
+) -> dict[str, Any]:
+    app = lifecycle(request)
+    if known_at is not None:
+        if known_at.tzinfo is None:
+            raise ApiError(422, "invalid_timestamp", "known_at needs a time zone (Z)", "known_at")
+        current = app.journey(journey_id)
+        check_provider_scope(principal, current, acting=None)
+        journey = app.journey_known_at(journey_id, known_at)
+    else:
+        journey = app.journey(journey_id)
+    check_provider_scope(principal, journey, acting=None)
+    response.headers["ETag"] = f'"{journey.version}"'
+    return render_journey(app, journey, principal, as_of)
+
+
+@router.get("/v1/journeys/{journey_id}/events", tags=["journeys"])
+def journey_history(
+    journey_id: str,
+    request: Request,
+    principal: Principal = Depends(require(*JOURNEY_READERS)),
+) -> list[dict[str, Any]]:
+    app = lifecycle(request)
+    journey = app.journey(journey_id)
+    check_provider_scope(principal, journey, acting=None)
+    from services.lifecycle.domain.base import event_id
+
+    return [
+        {
+            "event_id": event_id(e.originator_id, e.originator_version),
+            "type": type(e).__name__,
+            "version": e.originator_version,
+            "effective_date": e.effective_date.isoformat(),
+            "recorded_at": e.timestamp.isoformat().replace("+00:00", "Z"),
+            "actor": e.actor,
+            "source_system": e.source_system,
+            "correlation_id": e.correlation_id,
+            "payload": e.payload(include_person_id=principal.sees_person_id),
+        }
+        for e in app.journey_events(journey_id)
+    ]
+
+
+@router.get("/v1/journeys", tags=["journeys"])
+def list_journeys(
+    request: Request,
+    provider_id: str | None = None,
+    status: Literal["decided", "active", "exited", "withdrawn"] | None = None,
+    insats: Insats | None = None,
+    person_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+    principal: Principal = Depends(require(*JOURNEY_READERS)),
+) -> dict[str, Any]:
+    app = lifecycle(request)
+    person_ref = None
+    if person_id is not None:
+        if not principal.sees_person_id:
+            raise ApiError(403, "forbidden", "this role may not search by person_id", "person_id")
+        from services.lifecycle.domain.personnummer import parse_person_id
+
+        person_ref = app.person_key.ref(parse_person_id(person_id, today()).number)
+    try:
+        after = decode_cursor(cursor) if cursor else 0
+    except ValueError:
+        raise ApiError(422, "invalid_cursor", "cursor is not one this API gave out", "cursor") from None
+    held_by = principal.provider_id if principal.role == "provider" else None
+    with readmodels(request).transaction() as tx:
+        rows, last = search(
+            tx,
+            provider_id=provider_id,
+            held_by=held_by,
+            status=status,
+            insats=insats,
+            person_ref=person_ref,
+            after_position=after,
+            limit=limit,
+        )
+    items = [
+        {k: v for k, v in r.items() if k not in ("created_position", "person_ref")}
+        | ({"person_ref": r["person_ref"]} if principal.role != "provider" else {})
+        for r in rows
+    ]
+    return {"journeys": items, "next_cursor": encode_cursor(last) if last is not None else None}
+
+
+@router.get("/v1/events", tags=["audit"])
+def event_feed(
+    request: Request,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    principal: Principal = Depends(require("auditor", "admin")),
+) -> dict[str, Any]:
+    events = lifecycle(request).public_events(after, limit)
+    return {
+        "events": [e.to_dict() for e in events],
+        "next": events[-1].position if events else after,
+    }

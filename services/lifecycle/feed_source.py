@@ -1,0 +1,64 @@
+"""The lifecycle event store as a source for the read-model feed."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+import psycopg
+
+from contracts.events import PublicEvent
+from services.lifecycle.application import LifecycleApp
+
+log = logging.getLogger(__name__)
+
+
+class StoreEventSource:
+    """Reads public events from the store's ordered log.
+
+    In one process a save wakes the feed at once. On PostgreSQL, writes from other processes are
+    announced by the recorder's NOTIFY; a lost notification only delays the feed until the next
+    timed poll (SPEC §10), it never loses an event, because positions are read from the log."""
+
+    def __init__(self, app: LifecycleApp, postgres_url: str | None = None, channel: str = ""):
+        self.app = app
+        self._postgres_url = postgres_url
+        self._channel = channel
+        self._notified = threading.Event()
+        self._listener: threading.Thread | None = None
+        self._stopping = threading.Event()
+        if postgres_url and channel:
+            self._listener = threading.Thread(target=self._listen, name="pg-listen", daemon=True)
+            self._listener.start()
+
+    def read(self, after: int, limit: int) -> Sequence[PublicEvent]:
+        return self.app.public_events(after, limit)
+
+    def max_position(self) -> int:
+        return self.app.max_position()
+
+    def wait_for_new(self, timeout: float) -> None:
+        if self._listener is not None:
+            self._notified.wait(timeout)
+            self._notified.clear()
+        else:
+            self.app.wait_for_save(timeout)
+
+    def _listen(self) -> None:
+        assert self._postgres_url is not None
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(self._postgres_url, autocommit=True) as conn:
+                    conn.execute(
+                        psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(self._channel))
+                    )
+                    while not self._stopping.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            self._notified.set()
+            except psycopg.Error:
+                log.warning("LISTEN connection lost; relying on polling until it is back")
+                self._stopping.wait(1.0)
+
+    def close(self) -> None:
+        self._stopping.set()

@@ -1,0 +1,538 @@
+"""What providers have earned (SPEC §4.1–4.2, §4.4) — pure functions, no I/O.
+
+A journey's public events are folded into `JourneyFacts` (latest fact wins, corrections
+included). From those facts, the providers' de-authorisations and the rate tables,
+`journey_entitlement` computes what has been earned **as known at the closing of month M**:
+only periods up to M, and monthly compensation only when the insats had lasted
+`min_days_before_payment` days by the end of M (a journey that exited earlier earns none).
+
+An entitlement is a dict keyed by `(journey_id, provider_id, period 'YYYY-MM', line type,
+voucher_id or '')`; a payout run pays the difference between it and what earlier runs paid
+(`run_lines`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import calendar
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from typing import Any, Literal, NamedTuple
+
+from contracts.events import PublicEvent
+
+LineType = Literal["monthly", "bonus", "voucher"]
+LINE_TYPES: tuple[LineType, ...] = ("monthly", "bonus", "voucher")
+LINE_ORDER: dict[str, int] = {t: i for i, t in enumerate(LINE_TYPES)}
+
+# (journey_id, provider_id, period 'YYYY-MM', line type, voucher_id or '')
+Key = tuple[str, str, str, str, str]
+
+ORE = Decimal("0.01")
+ZERO = Decimal("0.00")
+DEFAULT_MIN_DAYS = 14
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+# --- months -------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def parse_month(month: str) -> tuple[int, int]:
+    """'YYYY-MM' → (year, month); ValueError for anything else."""
+    m = _MONTH.match(month) if isinstance(month, str) else None
+    if m is None:
+        raise ValueError(f"month must be YYYY-MM, got {month!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def month_of(d: date) -> str:
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def first_day(month: str) -> date:
+    y, m = parse_month(month)
+    return date(y, m, 1)
+
+
+def last_day(month: str) -> date:
+    y, m = parse_month(month)
+    return date(y, m, calendar.monthrange(y, m)[1])
+
+
+def next_month(month: str) -> str:
+    y, m = parse_month(month)
+    return f"{y + m // 12:04d}-{m % 12 + 1:02d}"
+
+
+def half_up(value: Decimal) -> Decimal:
+    return value.quantize(ORE, rounding=ROUND_HALF_UP)
+
+
+# --- rates ----------------------------------------------------------------------------------------
+
+
+class RateMissing(Exception):
+    """No rate is set for an insats type in a period: the run refuses (SPEC §4.1)."""
+
+    def __init__(self, insats: str, month: str, kind: str = "monthly"):
+        self.insats = insats
+        self.month = month
+        self.kind = kind
+        what = "monthly compensation" if kind == "monthly" else "result bonus"
+        super().__init__(
+            f"no {what} rate is set for insats {insats!r} in {month}; "
+            f"record a rate table (RatesSet) that covers it before running payouts"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RateTable:
+    effective_from: date
+    monthly: Mapping[str, Decimal | None]
+    bonus: Mapping[str, Decimal | None]
+    min_days_before_payment: int = DEFAULT_MIN_DAYS
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> RateTable:
+        def per_insats(values: Mapping[str, Any] | None) -> dict[str, Decimal | None]:
+            return {
+                k: (None if v is None else Decimal(str(v))) for k, v in (values or {}).items()
+            }
+
+        return cls(
+            effective_from=date.fromisoformat(payload["effective_from"]),
+            monthly=per_insats(payload.get("monthly")),
+            bonus=per_insats(payload.get("bonus")),
+            min_days_before_payment=int(payload.get("min_days_before_payment", DEFAULT_MIN_DAYS)),
+        )
+
+
+class RateSchedule:
+    """The effective-dated rate tables; the table in force on a day is the latest one whose
+    effective_from is on or before it (one table per effective_from: a later RatesSet with the
+    same effective_from replaced the earlier one before it got here)."""
+
+    def __init__(self, tables: Iterable[RateTable] = ()):
+        by_day = {t.effective_from: t for t in tables}
+        self.tables: tuple[RateTable, ...] = tuple(by_day[d] for d in sorted(by_day))
+        self._starts = [t.effective_from for t in self.tables]
+        self._monthly: dict[tuple[str, str], Decimal] = {}
+
+    def in_force(self, day: date) -> RateTable | None:
+        i = bisect.bisect_right(self._starts, day)
+        return self.tables[i - 1] if i else None
+
+    def monthly(self, insats: str, month: str) -> Decimal:
+        """The monthly cheque in force on the month's first day."""
+        cached = self._monthly.get((insats, month))
+        if cached is not None:
+            return cached
+        table = self.in_force(first_day(month))
+        rate = table.monthly.get(insats) if table is not None else None
+        if rate is None:
+            raise RateMissing(insats, month)
+        self._monthly[(insats, month)] = rate
+        return rate
+
+    def bonus(self, insats: str, on: date) -> Decimal:
+        table = self.in_force(on)
+        rate = table.bonus.get(insats) if table is not None else None
+        if rate is None:
+            raise RateMissing(insats, month_of(on), kind="bonus")
+        return rate
+
+    def min_days(self, on: date) -> int:
+        table = self.in_force(on) or (self.tables[0] if self.tables else None)
+        return table.min_days_before_payment if table is not None else DEFAULT_MIN_DAYS
+
+
+# --- journey facts ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    provider_id: str
+    starts_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class Exit:
+    exited_on: date
+    reason: str
+    employment_form: str | None = None
+    contract_months: int | None = None
+    subsidy: str | None = None
+    csn_eligible: bool | None = None
+
+    @classmethod
+    def from_payload(cls, p: Mapping[str, Any]) -> Exit:
+        months = p.get("contract_months")
+        return cls(
+            exited_on=date.fromisoformat(p["exited_on"]),
+            reason=p["reason"],
+            employment_form=p.get("employment_form"),
+            contract_months=None if months is None else int(months),
+            subsidy=p.get("subsidy"),
+            csn_eligible=p.get("csn_eligible"),
+        )
+
+    @property
+    def qualifies_for_bonus(self) -> bool:
+        """Work with a permanent, ≥ 6-month fixed-term or full-time hourly contract (any
+        subsidy), or CSN-eligible studies (SPEC §4.2)."""
+        if self.reason == "work":
+            if self.employment_form in ("permanent", "full_time_hourly"):
+                return True
+            return self.employment_form == "fixed_term" and (self.contract_months or 0) >= 6
+        return self.reason == "studies" and self.csn_eligible is True
+
+
+@dataclass(frozen=True, slots=True)
+class Voucher:
+    voucher_id: str
+    amount: Decimal
+    granted_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyFacts:
+    """What payments need to know about one journey, as currently known."""
+
+    journey_id: str
+    insats: str | None = None
+    withdrawn: bool = False
+    assignments: tuple[Assignment, ...] = ()  # ordered by starts_on
+    exit: Exit | None = None
+    vouchers: tuple[Voucher, ...] = ()
+    bonus_approved_on: date | None = None
+
+    @property
+    def starts_on(self) -> date | None:
+        return self.assignments[0].starts_on if self.assignments else None
+
+
+def _sorted(assignments: Iterable[Assignment]) -> tuple[Assignment, ...]:
+    return tuple(sorted(assignments, key=lambda a: a.starts_on))  # stable: log order on ties
+
+
+def apply_event(facts: JourneyFacts | None, event: PublicEvent) -> JourneyFacts:
+    """Fold one journey event into the facts (events arrive in recording order)."""
+    f = facts if facts is not None else JourneyFacts(journey_id=event.stream_id)
+    p = event.payload
+    t = event.type
+    if t == "DecisionRegistered":
+        return replace(f, insats=p["insats"])
+    if t in ("ProviderChosen", "ProviderChanged"):
+        new = Assignment(p["provider_id"], date.fromisoformat(p["starts_on"]))
+        return replace(f, assignments=_sorted((*f.assignments, new)))
+    if t == "VoucherGranted":
+        voucher = Voucher(
+            p["voucher_id"], Decimal(str(p["amount"])), date.fromisoformat(p["granted_on"])
+        )
+        others = tuple(v for v in f.vouchers if v.voucher_id != voucher.voucher_id)
+        return replace(f, vouchers=(*others, voucher))
+    if t == "JourneyExited":
+        return replace(f, exit=Exit.from_payload(p))
+    if t == "BonusClaimReviewed":
+        if p["decision"] == "approved" and f.bonus_approved_on is None:
+            return replace(f, bonus_approved_on=date.fromisoformat(p["reviewed_on"]))
+        return f
+    if t == "DecisionWithdrawn":
+        return replace(f, withdrawn=True)
+    if t == "Corrected":
+        return _apply_correction(f, p)
+    return f  # plans, internships, follow-ups: nothing to pay on
+
+
+def _apply_correction(f: JourneyFacts, p: Mapping[str, Any]) -> JourneyFacts:
+    what = p["what"]
+    if what == "starts_on" and f.assignments:
+        first = replace(f.assignments[0], starts_on=date.fromisoformat(p["new"]))
+        return replace(f, assignments=_sorted((first, *f.assignments[1:])))
+    if what == "provider_starts_on":
+        old, new = date.fromisoformat(p["old"]), date.fromisoformat(p["new"])
+        provider = p.get("provider_id")
+        candidates = [i for i, a in enumerate(f.assignments) if a.provider_id == provider]
+        exact = [i for i in candidates if f.assignments[i].starts_on == old]
+        chosen = exact[-1] if exact else (candidates[-1] if candidates else None)
+        if chosen is None:
+            return f
+        moved = list(f.assignments)
+        moved[chosen] = replace(moved[chosen], starts_on=new)
+        return replace(f, assignments=_sorted(moved))
+    if what == "exited_on" and f.exit is not None:
+        return replace(f, exit=replace(f.exit, exited_on=date.fromisoformat(p["new"])))
+    if what == "exit":
+        return replace(f, exit=Exit.from_payload(p["new"]) if p.get("new") else None)
+    return f
+
+
+def fold(events: Iterable[PublicEvent], facts: JourneyFacts | None = None) -> JourneyFacts | None:
+    for event in events:
+        facts = apply_event(facts, event)
+    return facts
+
+
+# --- providers ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderFacts:
+    provider_id: str
+    name: str = ""
+    bankgiro: str | None = None
+    iban: str | None = None
+    deauthorised_on: tuple[date, ...] = field(default=())
+
+
+def apply_provider_event(facts: ProviderFacts | None, event: PublicEvent) -> ProviderFacts:
+    p = event.payload
+    f = facts if facts is not None else ProviderFacts(provider_id=p["provider_id"])
+    if event.type == "ProviderAuthorised":
+        return replace(f, name=p["name"], bankgiro=p.get("bankgiro"), iban=p.get("iban"))
+    if event.type == "ProviderDeauthorised":
+        day = date.fromisoformat(p["effective_on"])
+        return replace(f, deauthorised_on=tuple(sorted({*f.deauthorised_on, day})))
+    return f
+
+
+# --- entitlement --------------------------------------------------------------------------------
+
+
+class Line(NamedTuple):
+    """One entitlement line: days (monthly only), the rate used, the amount.
+
+    A named tuple, not a dataclass: runs build hundreds of thousands of them."""
+
+    days: int | None
+    rate: Decimal | None
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One provider's part of a journey; `ends_on` None while it runs."""
+
+    provider_id: str
+    starts_on: date
+    ends_on: date | None
+
+    def holds(self, day: date) -> bool:
+        return self.starts_on <= day and (self.ends_on is None or day <= self.ends_on)
+
+
+def assignment_spans(
+    facts: JourneyFacts, deauthorised: Mapping[str, Sequence[date]] | None = None
+) -> list[Span]:
+    """Each assignment runs to the day before the next provider's start, to the exit
+    (inclusive), or to the day before its provider's de-authorisation, whichever is first."""
+    exit_on = facts.exit.exited_on if facts.exit is not None else None
+    spans: list[Span] = []
+    assignments = facts.assignments
+    for i, a in enumerate(assignments):
+        end = assignments[i + 1].starts_on - timedelta(days=1) if i + 1 < len(assignments) else None
+        if exit_on is not None and (end is None or exit_on < end):
+            end = exit_on
+        for day in (deauthorised or {}).get(a.provider_id, ()):
+            if day >= a.starts_on and (end is None or day - timedelta(days=1) < end):
+                end = day - timedelta(days=1)
+        if end is not None and end < a.starts_on:
+            continue
+        spans.append(Span(a.provider_id, a.starts_on, end))
+    return spans
+
+
+def holder_on(spans: Sequence[Span], day: date) -> str | None:
+    """The provider holding the journey on `day`, if any."""
+    for span in spans:
+        if span.holds(day):
+            return span.provider_id
+    return None
+
+
+def has_lasted(facts: JourneyFacts, min_days: int, by: date) -> bool:
+    """True when the insats had lasted `min_days` days (inclusive) by `by` — counting from its
+    start up to `by` or its exit, whichever is first."""
+    start = facts.starts_on
+    if start is None:
+        return False
+    threshold = start + timedelta(days=min_days - 1)
+    if threshold > by:
+        return False
+    return facts.exit is None or facts.exit.exited_on >= threshold
+
+
+# Month arithmetic on day ordinals, cached: runs touch the same few dozen months over and over.
+_MONTH_BOUNDS: dict[tuple[int, int], tuple[int, int, int, str]] = {}
+
+
+def _month_bounds(y: int, m: int) -> tuple[int, int, int, str]:
+    """(first day ordinal, last day ordinal, days in month, 'YYYY-MM')."""
+    b = _MONTH_BOUNDS.get((y, m))
+    if b is None:
+        dim = calendar.monthrange(y, m)[1]
+        first = date(y, m, 1).toordinal()
+        b = (first, first + dim - 1, dim, f"{y:04d}-{m:02d}")
+        _MONTH_BOUNDS[(y, m)] = b
+    return b
+
+
+_PRORATA: dict[tuple[Decimal, int, int], Decimal] = {}
+
+
+def prorata(rate: Decimal, days: int, days_in_month: int) -> Decimal:
+    """rate × days / days in month, rounded half-up to öre."""
+    key = (rate, days, days_in_month)
+    amount = _PRORATA.get(key)
+    if amount is None:
+        amount = half_up(rate * days / days_in_month)
+        if len(_PRORATA) < 100_000:
+            _PRORATA[key] = amount
+    return amount
+
+
+def journey_entitlement(
+    facts: JourneyFacts,
+    rates: RateSchedule,
+    deauthorised: Mapping[str, Sequence[date]],
+    through: str,
+    *,
+    after: str | None = None,
+) -> dict[Key, Line]:
+    """What the journey has earned as known at the closing of month `through`.
+
+    With `after` (a month before `through`): only what was added between the closing of
+    `after` and that of `through` with the same facts — exactly the keys of
+    `journey_entitlement(.., through)` that `journey_entitlement(.., after)` lacks (the two agree
+    on the keys they share). Runs use it for journeys whose facts did not change since the last
+    closed run, so they need not recompute (or compare) a journey's whole history."""
+    out: dict[Key, Line] = {}
+    start = facts.starts_on
+    insats = facts.insats
+    if facts.withdrawn or start is None or insats is None:
+        return out
+    jid = facts.journey_id
+    through_end = last_day(through)
+    spans = assignment_spans(facts, deauthorised)
+
+    min_days = rates.min_days(start)
+    if has_lasted(facts, min_days, through_end):
+        limit = through_end.toordinal()
+        floor = 0
+        if after is not None and has_lasted(facts, min_days, last_day(after)):
+            floor = last_day(after).toordinal() + 1  # earlier months were earned at `after`
+        days: dict[tuple[str, int, int], int] = {}
+        for span in spans:
+            lo = max(span.starts_on.toordinal(), floor)
+            hi = limit if span.ends_on is None else min(span.ends_on.toordinal(), limit)
+            if lo > hi:
+                continue
+            d = date.fromordinal(lo)
+            y, m = d.year, d.month
+            while lo <= hi:
+                first, last, _, _ = _month_bounds(y, m)
+                k = (span.provider_id, y, m)
+                days[k] = days.get(k, 0) + min(hi, last) - lo + 1
+                lo = last + 1
+                y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+        for (provider, y, m), n in days.items():
+            _, _, dim, period = _month_bounds(y, m)
+            rate = rates.monthly(insats, period)
+            out[(jid, provider, period, "monthly", "")] = Line(n, rate, prorata(rate, n, dim))
+
+    lowest = after or ""  # bonus and vouchers: periods in (after, through]
+    exit_ = facts.exit
+    approved = facts.bonus_approved_on
+    if approved is not None and exit_ is not None and exit_.qualifies_for_bonus:
+        period = month_of(approved)
+        holder = holder_on(spans, exit_.exited_on)
+        if lowest < period <= through and holder is not None:
+            bonus = rates.bonus(insats, exit_.exited_on)
+            out[(jid, holder, period, "bonus", "")] = Line(None, bonus, bonus)
+
+    for voucher in facts.vouchers:
+        period = month_of(voucher.granted_on)
+        if lowest < period <= through:
+            holder = holder_on(spans, voucher.granted_on)
+            if holder is not None:
+                key = (jid, holder, period, "voucher", voucher.voucher_id)
+                out[key] = Line(None, None, voucher.amount)
+    return out
+
+
+def entitlement(
+    journeys: Iterable[JourneyFacts],
+    rates: RateSchedule,
+    deauthorised: Mapping[str, Sequence[date]],
+    through: str,
+) -> dict[Key, Line]:
+    """Every journey's entitlement as known at the closing of `through`."""
+    out: dict[Key, Line] = {}
+    for facts in journeys:
+        out.update(journey_entitlement(facts, rates, deauthorised, through))
+    return out
+
+
+def deauthorisations(providers: Iterable[ProviderFacts]) -> dict[str, tuple[date, ...]]:
+    return {p.provider_id: p.deauthorised_on for p in providers if p.deauthorised_on}
+
+
+# --- runs ---------------------------------------------------------------------------------------
+
+
+def add_paid(paid: dict[Key, Line], key: Key, line: Line) -> None:
+    """Accumulate one run line into what has been paid per key (sums of days and amounts; the
+    rate last used)."""
+    before = paid.get(key)
+    if before is None:
+        paid[key] = line
+        return
+    days = None if before.days is None and line.days is None else (before.days or 0) + (
+        line.days or 0
+    )
+    paid[key] = Line(days, line.rate, before.amount + line.amount)
+
+
+def run_lines(
+    month: str, earned: Mapping[Key, Line], paid: Mapping[Key, Line]
+) -> list[tuple[Key, Line]]:
+    """What a run for `month` pays: per key with period ≤ month, earned minus already paid.
+    Days of a monthly line are the difference in days too; keys that net to nothing are left
+    out. Sorted by provider, period, journey, line type, voucher."""
+    out: list[tuple[Key, Line]] = []
+    for key in earned.keys() | paid.keys():
+        if key[2] > month:
+            continue
+        e = earned.get(key)
+        p = paid.get(key)
+        e_amount = e.amount if e is not None else ZERO
+        p_amount = p.amount if p is not None else ZERO
+        amount = e_amount - p_amount
+        days: int | None = None
+        if key[3] == "monthly":
+            days = ((e.days or 0) if e else 0) - ((p.days or 0) if p else 0)
+        if amount == 0 and not days:
+            continue
+        rate = e.rate if e is not None else (p.rate if p is not None else None)
+        out.append((key, Line(days, rate, amount)))
+    out.sort(key=line_sort_key)
+    return out
+
+
+def line_sort_key(item: tuple[Key, Line]) -> tuple[str, str, str, int, str]:
+    (jid, provider, period, kind, voucher), _ = item
+    return (provider, period, jid, LINE_ORDER[kind], voucher)
+
+
+def totals(lines: Iterable[tuple[Key, Line]]) -> tuple[dict[str, Decimal], Decimal]:
+    """Per-provider sums of the lines, and the grand total (a sum of lines, never re-rounded)."""
+    per_provider: dict[str, Decimal] = {}
+    for (_, provider, _, _, _), line in lines:
+        per_provider[provider] = per_provider.get(provider, ZERO) + line.amount
+    return dict(sorted(per_provider.items())), sum(per_provider.values(), ZERO)

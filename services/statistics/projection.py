@@ -1,0 +1,181 @@
+"""The 'statistics' read model: one compact row per journey, plus provider names and
+de-authorisations.
+
+A batch of events is applied by loading the rows of the journeys it touches (one query per 500
+ids), folding the events in memory (`facts.apply`) and writing every touched row back with one
+`executemany` upsert. A period's figures then need one indexed query:
+`last_relevant_on >= from AND starts_on <= to` selects exactly the journeys that can matter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Final
+
+from contracts.events import SELF_SUFFICIENT_REASONS, PublicEvent
+from services.platform.db import Tx
+from services.statistics.facts import ROW_COLUMNS, STATE_COLUMNS, JourneyFacts, JourneyState, apply
+
+JOURNEYS: Final = "statistics_journeys"
+PROVIDERS: Final = "statistics_providers"
+DEAUTHORISATIONS: Final = "statistics_deauthorisations"
+
+_DDL: Final[tuple[str, ...]] = (
+    f"CREATE TABLE IF NOT EXISTS {JOURNEYS} ("
+    "journey_id TEXT PRIMARY KEY, "
+    "version BIGINT NOT NULL, "
+    "insats TEXT, "
+    "target_group TEXT, "
+    "person_ref TEXT, "
+    "decided_on TEXT, "
+    "starts_on TEXT, "
+    "exited_on TEXT, "
+    "exit_reason TEXT, "
+    "exit_days INTEGER, "
+    "providers TEXT NOT NULL, "  # JSON [[starts_on, provider_id], ...] sorted by start
+    "plan_established_on TEXT, "
+    "plan_due_on TEXT, "
+    "follow_ups TEXT, "  # JSON [[followed_up_on, outcome], ...] in recording order, or null
+    "withdrawn INTEGER NOT NULL, "
+    "last_relevant_on TEXT)",  # null: counts nowhere (withdrawn or never started)
+    f"CREATE INDEX IF NOT EXISTS {JOURNEYS}_relevant ON {JOURNEYS} (last_relevant_on)",
+    f"CREATE TABLE IF NOT EXISTS {PROVIDERS} (provider_id TEXT PRIMARY KEY, name TEXT NOT NULL)",
+    f"CREATE TABLE IF NOT EXISTS {DEAUTHORISATIONS} ("
+    "provider_id TEXT NOT NULL, effective_on TEXT NOT NULL, "
+    "PRIMARY KEY (provider_id, effective_on))",
+)
+
+_UPSERT: Final = (
+    f"INSERT INTO {JOURNEYS} ({', '.join(ROW_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(ROW_COLUMNS))}) "
+    "ON CONFLICT (journey_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in ROW_COLUMNS if c != "journey_id")
+)
+
+_LOAD_CHUNK: Final = 500
+
+
+class StatisticsProjection:
+    """`services.platform.feed.Projection` named 'statistics'."""
+
+    name = "statistics"
+
+    def setup(self, tx: Tx) -> None:
+        for ddl in _DDL:
+            tx.execute(ddl)
+
+    def reset(self, tx: Tx) -> None:
+        for table in (JOURNEYS, PROVIDERS, DEAUTHORISATIONS):
+            tx.execute(f"DELETE FROM {table}")
+
+    def handle(self, tx: Tx, events: Sequence[PublicEvent]) -> None:
+        journey_ids = {e.stream_id for e in events if e.stream_type == "journey"}
+        states = self._load_states(tx, journey_ids)
+        names: dict[str, str] = {}
+        deauthorisations: set[tuple[str, str]] = set()
+        for event in events:
+            if event.stream_type == "journey":
+                state = states.get(event.stream_id)
+                if state is None:
+                    state = states[event.stream_id] = JourneyState(event.stream_id)
+                apply(state, event)
+            elif event.type == "ProviderAuthorised":
+                names[event.payload["provider_id"]] = event.payload["name"]
+            elif event.type == "ProviderDeauthorised":
+                deauthorisations.add(
+                    (event.payload["provider_id"], str(event.payload["effective_on"]))
+                )
+        self.write_states(tx, states.values())
+        if names:
+            tx.executemany(
+                f"INSERT INTO {PROVIDERS} (provider_id, name) VALUES (%s, %s) "
+                "ON CONFLICT (provider_id) DO UPDATE SET name = excluded.name",
+                sorted(names.items()),
+            )
+        if deauthorisations:
+            tx.executemany(
+                f"INSERT INTO {DEAUTHORISATIONS} (provider_id, effective_on) VALUES (%s, %s) "
+                "ON CONFLICT (provider_id, effective_on) DO NOTHING",
+                sorted(deauthorisations),
+            )
+
+    def write_states(self, tx: Tx, states: Iterable[JourneyState]) -> None:
+        """Upsert folded journey states (also the bulk-load path: fold elsewhere, write here)."""
+        rows = [s.to_row() for s in states]
+        if rows:
+            tx.executemany(_UPSERT, rows)
+
+    @staticmethod
+    def _load_states(tx: Tx, journey_ids: Iterable[str]) -> dict[str, JourneyState]:
+        ids = sorted(journey_ids)
+        states: dict[str, JourneyState] = {}
+        for start in range(0, len(ids), _LOAD_CHUNK):
+            chunk = ids[start : start + _LOAD_CHUNK]
+            rows = tx.execute(
+                f"SELECT {', '.join(STATE_COLUMNS)} FROM {JOURNEYS} "
+                f"WHERE journey_id IN ({', '.join(['%s'] * len(chunk))})",
+                chunk,
+            ).fetchall()
+            for row in rows:
+                state = JourneyState.from_row(row)
+                states[state.journey_id] = state
+        return states
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+def load_facts(tx: Tx, period_from: str, period_to: str, *, providers: bool) -> list[JourneyFacts]:
+    """The journeys that can contribute to a figure of [from, to], in one query.
+
+    The provider timelines are only read when grouping by provider (they are the widest column)."""
+    providers_column = "providers" if providers else "'[]'"
+    rows = tx.execute(
+        "SELECT insats, target_group, person_ref, starts_on, exited_on, exit_reason, exit_days, "
+        f"plan_established_on, plan_due_on, follow_ups, {providers_column}, withdrawn "
+        f"FROM {JOURNEYS} WHERE last_relevant_on >= %s AND starts_on <= %s",
+        (period_from, period_to),
+    ).fetchall()
+    make = JourneyFacts._make
+    return [make(row) for row in rows]
+
+
+def load_deauthorisations(tx: Tx) -> dict[str, list[str]]:
+    """provider_id → its de-authorisation dates, sorted."""
+    result: dict[str, list[str]] = {}
+    for provider_id, effective_on in tx.execute(
+        f"SELECT provider_id, effective_on FROM {DEAUTHORISATIONS} "
+        "ORDER BY provider_id, effective_on"
+    ).fetchall():
+        result.setdefault(provider_id, []).append(effective_on)
+    return result
+
+
+def load_provider_names(tx: Tx) -> dict[str, str]:
+    return dict(tx.execute(f"SELECT provider_id, name FROM {PROVIDERS}").fetchall())
+
+
+def load_self_sufficiency_by_year(tx: Tx) -> list[tuple[str, str, int, int]]:
+    """(insats, year, self-sufficient exits, sum of their days) for every year with such exits.
+
+    Aggregated in SQL: `substr` and `GROUP BY` are portable between SQLite and PostgreSQL."""
+    reasons = sorted(SELF_SUFFICIENT_REASONS)
+    rows = tx.execute(
+        "SELECT insats, substr(exited_on, 1, 4) AS year, COUNT(*), SUM(exit_days) "
+        f"FROM {JOURNEYS} WHERE last_relevant_on IS NOT NULL AND exit_days IS NOT NULL "
+        f"AND exit_reason IN ({', '.join(['%s'] * len(reasons))}) "
+        "GROUP BY insats, substr(exited_on, 1, 4) ORDER BY 2, 1",
+        reasons,
+    ).fetchall()
+    return [(str(i), str(y), int(n), int(s)) for i, y, n, s in rows]
+
+
+def exit_years(tx: Tx) -> tuple[str, str] | None:
+    """The earliest and latest year with any exit (of a journey that counts)."""
+    row = tx.execute(
+        f"SELECT MIN(exited_on), MAX(exited_on) FROM {JOURNEYS} "
+        "WHERE last_relevant_on IS NOT NULL AND exited_on IS NOT NULL"
+    ).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return str(row[0])[:4], str(row[1])[:4]

@@ -1,0 +1,175 @@
+"""StatisticsService: the figures of SPEC §6 read from the 'statistics' projection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from contracts.events import INSATS_TYPES
+from services.platform import clock
+from services.platform.db import Database, Tx
+from services.statistics.figures import DAYS_QUANTUM, GROUP_BYS, compute_figures
+from services.statistics.projection import (
+    StatisticsProjection,
+    exit_years,
+    load_deauthorisations,
+    load_facts,
+    load_provider_names,
+    load_self_sufficiency_by_year,
+)
+
+
+@dataclass(frozen=True)
+class YearlyDays:
+    """Figure 7: average days to self-sufficiency per insats for one calendar year."""
+
+    year: int
+    avg_days: dict[str, float | None]  # insats → average (1 decimal, half-up), None: no exits
+    self_sufficient: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything the HTML report shows, read in one transaction."""
+
+    period_from: date
+    period_to: date
+    by_insats: dict[str, Any]
+    by_provider: dict[str, Any]
+    by_target_group: dict[str, Any]
+    yearly: list[YearlyDays]
+    provider_names: dict[str, str]
+
+
+class PeriodError(ValueError):
+    """An invalid request for figures; `field` names the parameter."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def validate_request(period_from: date, period_to: date, group_by: str = "insats") -> None:
+    """Raise PeriodError naming the offending parameter ('from' or 'group_by')."""
+    if group_by not in GROUP_BYS:
+        raise PeriodError("group_by", f"group_by must be one of {', '.join(GROUP_BYS)}")
+    if period_from > period_to:
+        raise PeriodError("from", "from must be on or before to")
+
+
+class StatisticsService:
+    """Figures, yearly averages and report data over the 'statistics' read model.
+
+    `today` settles which plan due dates have passed for a period that is not over yet."""
+
+    def __init__(self, db: Database, *, today: Callable[[], date] = clock.today):
+        self.db = db
+        self.today = today
+        self.projection = StatisticsProjection()
+        with db.transaction() as tx:  # usable before the feed first ran (e.g. from the CLI)
+            self.projection.setup(tx)
+
+    def figures(
+        self,
+        period_from: date,
+        period_to: date,
+        group_by: str = "insats",
+        *,
+        as_of: date | None = None,
+    ) -> dict[str, Any]:
+        """`{from, to, group_by, groups: {<group>: figures, ..., "total": figures}}`."""
+        validate_request(period_from, period_to, group_by)
+        f_, t_ = period_from.isoformat(), period_to.isoformat()
+        with self.db.transaction() as tx:
+            facts = load_facts(tx, f_, t_, providers=group_by == "provider")
+            deauth = load_deauthorisations(tx) if group_by == "provider" else {}
+        return compute_figures(
+            facts,
+            period_from,
+            period_to,
+            group_by,
+            as_of=as_of or self.today(),
+            deauthorisations=deauth,
+        )
+
+    def yearly_days(self) -> list[YearlyDays]:
+        """Figure 7 for every calendar year from the earliest to the latest year with exits."""
+        with self.db.transaction() as tx:
+            return self._yearly_days(tx)
+
+    def provider_names(self) -> dict[str, str]:
+        with self.db.transaction() as tx:
+            return load_provider_names(tx)
+
+    def report_data(
+        self, period_from: date, period_to: date, *, as_of: date | None = None
+    ) -> ReportData:
+        validate_request(period_from, period_to)
+        f_, t_ = period_from.isoformat(), period_to.isoformat()
+        with self.db.transaction() as tx:  # one snapshot for every table and figure
+            facts = load_facts(tx, f_, t_, providers=True)
+            deauth = load_deauthorisations(tx)
+            names = load_provider_names(tx)
+            yearly = self._yearly_days(tx)
+        settled = as_of or self.today()
+
+        def grouped(group_by: str) -> dict[str, Any]:
+            return compute_figures(
+                facts, period_from, period_to, group_by, as_of=settled, deauthorisations=deauth
+            )
+
+        return ReportData(
+            period_from=period_from,
+            period_to=period_to,
+            by_insats=grouped("insats"),
+            by_provider=grouped("provider"),
+            by_target_group=grouped("target_group"),
+            yearly=yearly,
+            provider_names=names,
+        )
+
+    def report_html(
+        self, period_from: date, period_to: date, *, as_of: date | None = None
+    ) -> str:
+        from services.statistics.report import render_html  # matplotlib only when reporting
+
+        return render_html(self.report_data(period_from, period_to, as_of=as_of))
+
+    def csv(
+        self,
+        period_from: date,
+        period_to: date,
+        group_by: str = "insats",
+        *,
+        as_of: date | None = None,
+    ) -> bytes:
+        from services.statistics.report import render_csv
+
+        data = self.figures(period_from, period_to, group_by, as_of=as_of)
+        return render_csv(data, self.provider_names() if group_by == "provider" else {})
+
+    @staticmethod
+    def _yearly_days(tx: Tx) -> list[YearlyDays]:
+        years = exit_years(tx)
+        if years is None:
+            return []
+        sums: dict[tuple[str, str], tuple[int, int]] = {
+            (insats, year): (n, total) for insats, year, n, total in load_self_sufficiency_by_year(tx)
+        }
+        result: list[YearlyDays] = []
+        for year in range(int(years[0]), int(years[1]) + 1):
+            averages: dict[str, float | None] = {}
+            counts: dict[str, int] = {}
+            for insats in INSATS_TYPES:
+                n, total = sums.get((insats, f"{year:04d}"), (0, 0))
+                counts[insats] = n
+                averages[insats] = (
+                    float((Decimal(total) / Decimal(n)).quantize(DAYS_QUANTUM, ROUND_HALF_UP))
+                    if n
+                    else None
+                )
+            result.append(YearlyDays(year=year, avg_days=averages, self_sufficient=counts))
+        return result

@@ -1,0 +1,110 @@
+"""Concurrent writers on both stores: exactly one wins on a pinned version; without If-Match every
+command is decided again on fresh state, so none is lost; one open journey per person holds."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from insats.bootstrap import Container
+from services.lifecycle.domain.errors import Conflict
+from tests.conftest import P1, person
+
+WRITERS = 8
+
+
+def race(n: int, work: Callable[[int], Any]) -> list[Any]:
+    """Run `work(i)` in n threads released at the same moment; results or exceptions."""
+    barrier = threading.Barrier(n)
+    results: list[Any] = [None] * n
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = work(i)
+        except Exception as exc:  # collected and asserted on by the test
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def started_journey(c: Container) -> str:
+    app = c.lifecycle
+    ctx = app.context("publisher:test", "test", "race")
+    app.authorise_provider(ctx, provider_id=P1, name="P1", insats_types=["grund"],
+                           authorised_from=date(2020, 1, 1), bankgiro="123-4567", iban=None)
+    jid = app.register_decision(
+        ctx, external_ref={"system": "t", "decision_id": "race"}, person_id=person("1985-03-03"),
+        insats="grund", decided_on=date(2026, 1, 10), decided_by="kv", target_group="other",
+    ).resource["journey_id"]
+    app.journey_command(ctx, jid, lambda j: j.choose_provider(
+        ctx, provider=app.provider(P1), starts_on=date(2026, 1, 20)))
+    return str(jid)
+
+
+def test_concurrent_writers_on_one_version_exactly_one_wins(container: Container) -> None:
+    app = container.lifecycle
+    jid = started_journey(container)
+    version = app.journey(jid).version
+    ctx = app.context("publisher:test", "test", "race")
+
+    def grant(i: int) -> Any:
+        return app.journey_command(
+            ctx, jid,
+            lambda j: {"voucher_id": j.grant_voucher(ctx, amount="5000", purpose=f"v{i}",
+                                                     granted_on=date(2026, 2, 1),
+                                                     rates=app.rate_table_on(date(2026, 2, 1)))},
+            expected_version=version,
+        )
+
+    results = race(WRITERS, grant)
+    wins = [r for r in results if not isinstance(r, Exception)]
+    losses = [r for r in results if isinstance(r, Exception)]
+    assert len(wins) == 1
+    assert all(isinstance(e, Conflict) and e.code == "stale_version" for e in losses)
+    assert len(app.journey(jid).facts.vouchers) == 1
+
+
+def test_without_if_match_no_concurrent_command_is_lost(container: Container) -> None:
+    app = container.lifecycle
+    jid = started_journey(container)
+    ctx = app.context("publisher:test", "test", "race")
+
+    def grant(i: int) -> Any:
+        return app.journey_command(
+            ctx, jid,
+            lambda j: {"voucher_id": j.grant_voucher(ctx, amount="5000", purpose=f"v{i}",
+                                                     granted_on=date(2026, 2, 1),
+                                                     rates=app.rate_table_on(date(2026, 2, 1)))},
+        )
+
+    results = race(4, grant)
+    assert all(not isinstance(r, Exception) for r in results), results
+    assert sorted(v["purpose"] for v in app.journey(jid).facts.vouchers) == ["v0", "v1", "v2", "v3"]
+
+
+def test_concurrent_decisions_for_one_person_open_exactly_one_journey(container: Container) -> None:
+    app = container.lifecycle
+    ctx = app.context("publisher:test", "test", "race")
+    pnr = person("1985-03-03")
+
+    def decide(i: int) -> Any:
+        return app.register_decision(
+            ctx, external_ref={"system": "t", "decision_id": f"p{i}"}, person_id=pnr,
+            insats="grund", decided_on=date(2026, 1, 10), decided_by="kv", target_group="other",
+        )
+
+    results = race(WRITERS, decide)
+    wins = [r for r in results if not isinstance(r, Exception)]
+    assert len(wins) == 1, results
+    assert all(isinstance(e, Conflict) and e.code == "open_journey_exists"
+               for e in results if isinstance(e, Exception))
+    decisions = [e for e in app.iter_public_events() if e.type == "DecisionRegistered"]
+    assert len(decisions) == 1

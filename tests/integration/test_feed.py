@@ -1,0 +1,123 @@
+"""The read-model feed on both stores: update and position commit together, so a crash neither
+loses nor repeats an effect; restarts resume; rebuilds reproduce the same rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import pytest
+
+from contracts.events import PublicEvent
+from insats.bootstrap import Container, build
+from services.lifecycle.store import StoreConfig
+from services.platform.db import Tx
+from services.platform.feed import FeedRunner
+from tests.conftest import P1, person
+
+
+class CountingProjection:
+    """Counts events per type; optionally crashes once after writing part of a batch."""
+
+    name = "counting"
+
+    def __init__(self, crash_at: int | None = None):
+        self.crash_at = crash_at
+
+    def setup(self, tx: Tx) -> None:
+        tx.execute("CREATE TABLE IF NOT EXISTS counts (type TEXT PRIMARY KEY, n BIGINT NOT NULL)")
+
+    def reset(self, tx: Tx) -> None:
+        tx.execute("DROP TABLE IF EXISTS counts")
+
+    def handle(self, tx: Tx, events: Sequence[PublicEvent]) -> None:
+        for i, e in enumerate(events):
+            if self.crash_at is not None and i == self.crash_at:
+                self.crash_at = None
+                raise RuntimeError("power cut")
+            tx.execute(
+                "INSERT INTO counts (type, n) VALUES (%s, 1) "
+                "ON CONFLICT (type) DO UPDATE SET n = counts.n + 1",
+                (e.type,),
+            )
+
+
+def counts(runner: FeedRunner) -> dict[str, int]:
+    with runner.db.transaction() as tx:
+        return {t: int(n) for t, n in tx.execute("SELECT type, n FROM counts").fetchall()}
+
+
+def last_public_position(c: Container) -> int:
+    return c.lifecycle.public_events(0, 100_000)[-1].position
+
+
+def record_journeys(c: Container, n: int, start: int = 0) -> None:
+    app = c.lifecycle
+    ctx = app.context("publisher:test", "test", "feed")
+    if start == 0:
+        app.authorise_provider(ctx, provider_id=P1, name="P1", insats_types=["grund"],
+                               authorised_from=date(2020, 1, 1), bankgiro="123-4567", iban=None)
+    for i in range(start, start + n):
+        r = app.register_decision(
+            ctx, external_ref={"system": "t", "decision_id": str(i)},
+            person_id=person("1985-03-03", f"{i:03d}"), insats="grund",
+            decided_on=date(2026, 1, 10), decided_by="kv", target_group="other",
+        )
+        jid = r.resource["journey_id"]
+        app.journey_command(ctx, jid, lambda j: j.choose_provider(
+            ctx, provider=app.provider(P1), starts_on=date(2026, 1, 20)))
+
+
+def test_a_crash_mid_batch_neither_loses_nor_repeats(container: Container) -> None:
+    record_journeys(container, 5)
+    projection = CountingProjection(crash_at=4)
+    runner = FeedRunner(container.source, container.readmodel_db, [projection], batch_size=100)
+    with pytest.raises(RuntimeError):
+        runner.catch_up()
+    assert counts(runner) == {} and runner.position("counting") == 0
+    runner.catch_up()
+    assert counts(runner) == {"RatesSet": 1, "ProviderAuthorised": 1, "DecisionRegistered": 5,
+                              "ProviderChosen": 5}
+    assert runner.position("counting") == last_public_position(container)
+
+
+def test_a_restart_resumes_after_the_last_committed_position(store_config: StoreConfig) -> None:
+    first = build(store_config)
+    record_journeys(first, 3)
+    runner = FeedRunner(first.source, first.readmodel_db, [CountingProjection()], batch_size=2)
+    runner.catch_up()
+    first.close()
+
+    second = build(store_config)
+    record_journeys(second, 2, start=3)
+    runner2 = FeedRunner(second.source, second.readmodel_db, [CountingProjection()], batch_size=2)
+    runner2.catch_up()
+    assert counts(runner2)["DecisionRegistered"] == 5
+    assert counts(runner2)["RatesSet"] == 1
+    second.close()
+
+
+def test_the_background_feed_follows_new_events(container: Container) -> None:
+    container.feed.start()
+    try:
+        record_journeys(container, 2)
+        container.feed.wait_until(last_public_position(container), timeout=30)
+    finally:
+        container.feed.stop()
+    with container.readmodel_db.transaction() as tx:
+        assert tx.scalar("SELECT COUNT(*) FROM journey_list WHERE status = 'active'") == 2
+
+
+def test_a_rebuild_reproduces_the_same_rows(container: Container) -> None:
+    record_journeys(container, 4)
+    container.feed.catch_up()
+
+    def rows() -> list[Any]:
+        with container.readmodel_db.transaction() as tx:
+            return sorted(tx.execute("SELECT * FROM journey_list").fetchall())
+
+    before = rows()
+    assert len(before) == 4
+    container.feed.rebuild("journey_list")
+    assert rows() == before

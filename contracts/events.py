@@ -16,9 +16,9 @@ with two decimals.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer

@@ -68,10 +68,12 @@ def serve(
 
     container = build(config_from_env(db, postgres))
     container.feed.catch_up()
-    where = container.config.postgres_url and "PostgreSQL" or str(container.config.sqlite_file)
+    where = (container.config.postgres_url and "PostgreSQL") or str(container.config.sqlite_file)
     typer.echo(f"insats: event store {where}; API keys in {keys_path(container.config)}")
     if not container.keys.path.exists():
-        typer.echo("insats: no API keys yet — create one with `insats keys add --role admin --name me`")
+        typer.echo(
+            "insats: no API keys yet — create one with `insats keys add --role admin --name me`"
+        )
     try:
         uvicorn.run(create_app(container), host=host, port=port, log_level="info")
     finally:
@@ -80,7 +82,9 @@ def serve(
 
 @keys_app.command("add")
 def keys_add(
-    role: Annotated[str, typer.Option(help="admin, publisher, counsellor, provider, clerk, auditor")],
+    role: Annotated[
+        str, typer.Option(help="admin, publisher, counsellor, provider, clerk, auditor")
+    ],
     name: Annotated[str, typer.Option(help="A label for the key's holder")],
     provider_id: Annotated[
         str | None, typer.Option("--provider-id", help="Organisation number (role provider)")
@@ -185,7 +189,9 @@ def events_export(
     file: Annotated[Path, typer.Argument(help="Output file (- for standard output)")],
     include_person_ids: Annotated[
         bool,
-        typer.Option(help="Add person_id to decisions (needed to import elsewhere; personal data!)"),
+        typer.Option(
+            help="Add person_id to decisions (needed to import elsewhere; personal data!)"
+        ),
     ] = False,
     db: DbOption = None,
     postgres: PgOption = None,

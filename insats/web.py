@@ -61,11 +61,15 @@ def create_app(container: Container, *, run_feed: bool = True) -> FastAPI:
         "insats_http_requests", "HTTP requests", ["method", "route", "status"], registry=registry
     )
     latency = Histogram(
-        "insats_http_request_seconds", "HTTP request latency", ["method", "route"],
+        "insats_http_request_seconds",
+        "HTTP request latency",
+        ["method", "route"],
         registry=registry,
     )
     positions = Gauge(
-        "insats_readmodel_position", "Last event position applied", ["readmodel"],
+        "insats_readmodel_position",
+        "Last event position applied",
+        ["readmodel"],
         registry=registry,
     )
     head = Gauge("insats_event_log_position", "Last position in the event log", registry=registry)
@@ -114,11 +118,15 @@ def create_app(container: Container, *, run_feed: bool = True) -> FastAPI:
             with container.readmodel_db.transaction() as tx:
                 tx.execute("SELECT 1")
         except Exception as exc:  # any store failure means not ready
-            return JSONResponse(status_code=503, content={"status": "unavailable", "detail": str(exc)})
+            return JSONResponse(
+                status_code=503, content={"status": "unavailable", "detail": str(exc)}
+            )
         return JSONResponse(content={"status": "ready"})
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
-    def metrics(_: Principal = Depends(require("admin", "auditor", "clerk", "counsellor"))) -> Response:
+    def metrics(
+        _: Principal = Depends(require("admin", "auditor", "clerk", "counsellor")),
+    ) -> Response:
         for name, pos in container.feed.positions().items():
             positions.labels(name).set(pos)
         head.set(container.lifecycle.max_position())

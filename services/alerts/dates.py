@@ -9,6 +9,7 @@ alert is on; the rules in `rules.py` only compare `as_of` with these days.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta
 
@@ -22,6 +23,7 @@ FOLLOW_UP_OVERDUE_DAYS = 30  # forstarkt: overdue 30 days after the due date
 BONUS_REVIEW_DAYS = 14  # a claim may wait 14 days; pending from the 15th
 
 
+@lru_cache(maxsize=65536)  # a scan asks for the same few thousand start dates again and again
 def add_months(day: date, months: int) -> date:
     """Calendar months; the day is clipped to the end of a shorter month."""
     result: date = day + relativedelta(months=months)

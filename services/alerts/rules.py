@@ -59,16 +59,42 @@ def evaluate(
     """The journey's alerts on `as_of`, in the order of KINDS."""
     if facts.withdrawn_on is not None:
         return []  # a withdrawn decision counts nowhere
+    active = is_active(facts, as_of)
     alerts: list[Alert] = []
-    if is_active(facts, as_of):
+    if active:
         alerts += _duration(facts, as_of)
         alerts += _plan(facts, as_of)
         alerts += _internship(facts, as_of)
     alerts += _follow_up(facts, as_of)
     alerts += _bonus_claim(facts, as_of)
-    if is_active(facts, as_of):
+    if active:
         alerts += _provider_deauthorised(facts, as_of, providers or {})
     return alerts
+
+
+def quiet_from(facts: JourneyFacts) -> date | None:
+    """The first day from which `evaluate` returns nothing for that day and every later one,
+    given these facts; None while an alert may still come. Lets the store skip settled journeys
+    (most of the history) instead of evaluating them every day."""
+    if facts.withdrawn_on is not None:
+        return date.min
+    if facts.exit is None or any(c.reviewed_on is None for c in facts.claims):
+        return None
+    days = [facts.exit.exited_on]  # no active-journey alert from the exit
+    days += [c.claimed_on for c in facts.claims] + [
+        c.reviewed_on for c in facts.claims if c.reviewed_on
+    ]
+    if facts.exit.reason in SELF_SUFFICIENT_REASONS:
+        due = dates.follow_up_due_on(facts.exit.exited_on)
+        answers = [
+            u.followed_up_on
+            for u in facts.follow_ups
+            if u.outcome == "deviation" or u.followed_up_on >= due
+        ]
+        if not answers:
+            return None
+        days.append(min(answers))
+    return max(days)
 
 
 def is_active(facts: JourneyFacts, as_of: date) -> bool:

@@ -104,12 +104,16 @@ def run_worker(
     *,
     feed: Startable | None = None,
     stop: threading.Event | None = None,
+    on_scan: Callable[[ScanResult], None] | None = None,
 ) -> None:
     """The production worker's loop: the daily scheduler (and, when given, the feed runner that
     keeps the alerts projection current) until `stop` is set or the process is interrupted."""
     stop = stop or threading.Event()
-    scheduler = DailyScheduler(service)
+    scheduler = DailyScheduler(service, on_scan=on_scan)
     if feed is not None:
+        catch_up = getattr(feed, "catch_up", None)
+        if callable(catch_up):
+            catch_up()  # scan complete facts, not a log half read
         feed.start()
     scheduler.start()
     try:

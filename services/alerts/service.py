@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from services.alerts import store
+from services.alerts.facts import JourneyFacts
 from services.alerts.projection import AlertsProjection
 from services.alerts.rules import KINDS, LEVELS
 from services.alerts.store import AlertChange, JourneyAlert
@@ -23,9 +24,11 @@ class ScanResult:
     changes: list[AlertChange]
 
 
-def sort_key(alert: JourneyAlert) -> tuple[int, str, str]:
-    """Kind (in the order of docs/alerts.md), then longest-standing first, then journey."""
-    return (KINDS.index(alert.kind), alert.since.isoformat(), alert.journey_id)
+def sort_key(alert: JourneyAlert) -> tuple[int, int, str, str]:
+    """Kind (in the order of docs/alerts.md), the reddest light first, then longest-standing
+    first, then journey."""
+    severity = -LEVELS.index(alert.level) if alert.level in LEVELS else 0
+    return (KINDS.index(alert.kind), severity, alert.since.isoformat(), alert.journey_id)
 
 
 class AlertsService:
@@ -61,30 +64,21 @@ class AlertsService:
             raise ValueError(f"unknown kind {kind!r}")
         if level is not None and level not in LEVELS:
             raise ValueError(f"unknown level {level!r}")
-        with self.db.transaction() as tx:
+        with self.db.transaction() as tx:  # short: read, then evaluate outside it
             providers = store.load_providers(tx)
-            if provider_id is not None:
-                ids = store.journeys_of_provider(tx, provider_id)
-            else:
-                ids = [
-                    r[0]
-                    for r in tx.execute(
-                        "SELECT journey_id FROM alerts_journeys WHERE status <> 'withdrawn'"
-                    ).fetchall()
-                ]
-            found: list[JourneyAlert] = []
-            for part in store.chunks(ids):
-                journeys = store.load_journeys(tx, part)
-                for alerts in store.evaluate_journeys(journeys.values(), as_of, providers).values():
-                    if held_only and any(a.kind == "provider_deauthorised" for a in alerts):
-                        continue
-                    found.extend(
-                        a
-                        for a in alerts
-                        if (kind is None or a.kind == kind)
-                        and (level is None or a.level == level)
-                        and (provider_id is None or a.provider_id == provider_id)
-                    )
+            rows = store.alerting_facts(tx, as_of, provider_id)
+        journeys = (JourneyFacts.from_json(journey_id, text) for journey_id, text in rows)
+        found: list[JourneyAlert] = []
+        for alerts in store.evaluate_journeys(journeys, as_of, providers).values():
+            if held_only and any(a.kind == "provider_deauthorised" for a in alerts):
+                continue  # the provider no longer holds the journey
+            found.extend(
+                a
+                for a in alerts
+                if (kind is None or a.kind == kind)
+                and (level is None or a.level == level)
+                and (provider_id is None or a.provider_id == provider_id)
+            )
         return sorted(found, key=sort_key)
 
     def changes(
@@ -102,7 +96,7 @@ class AlertsService:
         for the same date finds nothing new). One transaction, logged in alerts_scans."""
         with self.db.transaction() as tx:
             store.lock_sequence(tx)  # before reading the ids: a concurrent batch commits first
-            ids = store.scan_ids(tx)
+            ids = store.scan_ids(tx, as_of)
             changes = store.reconcile(tx, ids, as_of, store.load_providers(tx))
             tx.execute("DELETE FROM alerts_dirty")  # every journey was just evaluated
             store.record_scan(

@@ -2,7 +2,8 @@
 
 Tables (portable SQL, dates as ISO text):
 - `alerts_journeys`: per journey its facts as a compact JSON document (`facts.JourneyFacts`),
-  plus `provider_id` (latest assignment) and `status` (as known now) for cheap filtering;
+  plus `provider_id` (latest assignment), `status` (as known now) and `quiet_from` (the day
+  from which it can have no alert: `rules.quiet_from`), so settled journeys are not evaluated;
 - `alerts_journey_providers`: every provider a journey has had (provider look-ups, and which
   journeys a de-authorisation touches);
 - `alerts_providers`: each provider's authorisation history;
@@ -27,15 +28,16 @@ from services.alerts.facts import (
     provider_history_from_json,
     provider_history_to_json,
 )
-from services.alerts.rules import KINDS, evaluate, provider_on
+from services.alerts.rules import KINDS, evaluate, provider_on, quiet_from
 from services.platform.db import Tx
 
 CHUNK = 500  # ids per IN (...) list
 
 DDL: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS alerts_journeys ("
-    "journey_id TEXT PRIMARY KEY, provider_id TEXT, status TEXT NOT NULL, facts TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS alerts_journeys_status ON alerts_journeys (status)",
+    "journey_id TEXT PRIMARY KEY, provider_id TEXT, status TEXT NOT NULL, quiet_from TEXT, "
+    "facts TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS alerts_journeys_quiet ON alerts_journeys (quiet_from)",
     "CREATE TABLE IF NOT EXISTS alerts_journey_providers ("
     "provider_id TEXT NOT NULL, journey_id TEXT NOT NULL, PRIMARY KEY (provider_id, journey_id))",
     "CREATE TABLE IF NOT EXISTS alerts_providers ("
@@ -124,6 +126,10 @@ def reset_facts(tx: Tx) -> None:
         tx.execute(f"DELETE FROM {table}")
 
 
+def _iso(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
 def chunks(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -152,11 +158,15 @@ def save_journeys(tx: Tx, journeys: Iterable[JourneyFacts]) -> None:
     journeys = list(journeys)
     if not journeys:
         return
-    rows = [(f.journey_id, f.latest_provider_id, f.status, f.to_json()) for f in journeys]
+    rows = [
+        (f.journey_id, f.latest_provider_id, f.status, _iso(quiet_from(f)), f.to_json())
+        for f in journeys
+    ]
     tx.executemany(
-        "INSERT INTO alerts_journeys (journey_id, provider_id, status, facts) "
-        "VALUES (%s, %s, %s, %s) ON CONFLICT (journey_id) DO UPDATE SET "
-        "provider_id = excluded.provider_id, status = excluded.status, facts = excluded.facts",
+        "INSERT INTO alerts_journeys (journey_id, provider_id, status, quiet_from, facts) "
+        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (journey_id) DO UPDATE SET "
+        "provider_id = excluded.provider_id, status = excluded.status, "
+        "quiet_from = excluded.quiet_from, facts = excluded.facts",
         rows,
     )
     pairs = sorted({(a.provider_id, f.journey_id) for f in journeys for a in f.assignments})
@@ -182,6 +192,7 @@ def save_provider(tx: Tx, provider_id: str, history: ProviderHistory) -> None:
 
 
 def journeys_of_provider(tx: Tx, provider_id: str) -> list[str]:
+    """Every journey the provider has had (for a de-authorisation)."""
     rows = tx.execute(
         "SELECT journey_id FROM alerts_journey_providers WHERE provider_id = %s "
         "ORDER BY journey_id",
@@ -190,12 +201,28 @@ def journeys_of_provider(tx: Tx, provider_id: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def scan_ids(tx: Tx) -> list[str]:
-    """Every journey that can have alerts, or has recorded ones (withdrawn journeys have none,
-    but may still hold alerts recorded before a rebuild)."""
+def alerting_facts(tx: Tx, as_of: date, provider_id: str | None = None) -> list[tuple[str, str]]:
+    """(journey_id, facts JSON) of the journeys that may have alerts on `as_of` (not quiet by
+    then), optionally only those a provider has had. Parsed by the caller, outside the
+    transaction."""
+    sql = "SELECT j.journey_id, j.facts FROM alerts_journeys j"
+    params: list[Any] = []
+    if provider_id is not None:
+        sql += (
+            " JOIN alerts_journey_providers p ON p.journey_id = j.journey_id AND p.provider_id = %s"
+        )
+        params.append(provider_id)
+    sql += " WHERE j.quiet_from IS NULL OR j.quiet_from > %s ORDER BY j.journey_id"
+    params.append(as_of.isoformat())
+    return [(r[0], r[1]) for r in tx.execute(sql, params).fetchall()]
+
+
+def scan_ids(tx: Tx, as_of: date) -> list[str]:
+    """The journeys that may have alerts on `as_of`, and those with recorded ones (to clear)."""
     rows = tx.execute(
-        "SELECT journey_id FROM alerts_journeys WHERE status <> 'withdrawn' "
-        "UNION SELECT journey_id FROM alerts_current ORDER BY 1"
+        "SELECT journey_id FROM alerts_journeys WHERE quiet_from IS NULL OR quiet_from > %s "
+        "UNION SELECT journey_id FROM alerts_current ORDER BY 1",
+        (as_of.isoformat(),),
     ).fetchall()
     return [r[0] for r in rows]
 

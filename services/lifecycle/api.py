@@ -199,7 +199,9 @@ def if_match(value: str | None) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise ApiError(422, "invalid_if_match", "If-Match must be a journey version", "If-Match") from None
+        raise ApiError(
+            422, "invalid_if_match", "If-Match must be a journey version", "If-Match"
+        ) from None
 
 
 def deauthorised_map(app: LifecycleApp, journey: Journey) -> dict[str, date]:
@@ -456,8 +458,14 @@ def register_plan(
         )
 
     return _journey_command(
-        request, response, principal, journey_id, body, act,
-        expected=if_match_header, provider_acting=True,
+        request,
+        response,
+        principal,
+        journey_id,
+        body,
+        act,
+        expected=if_match_header,
+        provider_acting=True,
     )
 
 
@@ -472,12 +480,21 @@ def start_internship(
 ) -> dict[str, Any]:
     def act(j: Journey, ctx: CommandContext, app: LifecycleApp) -> None:
         j.start_internship(
-            ctx, employer=body.employer, started_on=body.started_on, share_percent=body.share_percent
+            ctx,
+            employer=body.employer,
+            started_on=body.started_on,
+            share_percent=body.share_percent,
         )
 
     return _journey_command(
-        request, response, principal, journey_id, body, act,
-        expected=if_match_header, provider_acting=True,
+        request,
+        response,
+        principal,
+        journey_id,
+        body,
+        act,
+        expected=if_match_header,
+        provider_acting=True,
     )
 
 
@@ -494,8 +511,14 @@ def end_internship(
         j.end_internship(ctx, ended_on=body.ended_on)
 
     return _journey_command(
-        request, response, principal, journey_id, body, act,
-        expected=if_match_header, provider_acting=True,
+        request,
+        response,
+        principal,
+        journey_id,
+        body,
+        act,
+        expected=if_match_header,
+        provider_acting=True,
     )
 
 
@@ -536,8 +559,14 @@ def exit_journey(
         j.exit(ctx, details=body.model_dump())
 
     return _journey_command(
-        request, response, principal, journey_id, body, act,
-        expected=if_match_header, provider_acting=True,
+        request,
+        response,
+        principal,
+        journey_id,
+        body,
+        act,
+        expected=if_match_header,
+        provider_acting=True,
     )
 
 
@@ -559,8 +588,14 @@ def record_follow_up(
         )
 
     return _journey_command(
-        request, response, principal, journey_id, body, act,
-        expected=if_match_header, provider_acting=True,
+        request,
+        response,
+        principal,
+        journey_id,
+        body,
+        act,
+        expected=if_match_header,
+        provider_acting=True,
     )
 
 
@@ -692,7 +727,9 @@ def list_journeys(
     try:
         after = decode_cursor(cursor) if cursor else 0
     except ValueError:
-        raise ApiError(422, "invalid_cursor", "cursor is not one this API gave out", "cursor") from None
+        raise ApiError(
+            422, "invalid_cursor", "cursor is not one this API gave out", "cursor"
+        ) from None
     held_by = principal.provider_id if principal.role == "provider" else None
     with readmodels(request).transaction() as tx:
         rows, last = search(

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -38,25 +38,25 @@ from services.lifecycle.domain.rates import RATES_STREAM_ID, Rates, RateTable
 
 MIN_AGE, MAX_AGE, YOUTH_MAX_AGE = 18, 65, 24
 
+_PUBLIC: list[tuple[Any, str]] = [
+    (Journey.DecisionRegistered, "journey"),
+    (Journey.ProviderChosen, "journey"),
+    (Journey.ProviderChanged, "journey"),
+    (Journey.PlanRegistered, "journey"),
+    (Journey.LanguageInternshipStarted, "journey"),
+    (Journey.LanguageInternshipEnded, "journey"),
+    (Journey.VoucherGranted, "journey"),
+    (Journey.JourneyExited, "journey"),
+    (Journey.FollowUpRecorded, "journey"),
+    (Journey.BonusClaimReviewed, "journey"),
+    (Journey.DecisionWithdrawn, "journey"),
+    (Journey.Corrected, "journey"),
+    (Provider.ProviderAuthorised, "provider"),
+    (Provider.ProviderDeauthorised, "provider"),
+    (Rates.RatesSet, "rates"),
+]
 PUBLIC_EVENT_CLASSES: dict[str, tuple[type[Fact], str]] = {
-    cls.__name__: (cls, stream_type)
-    for cls, stream_type in [
-        (Journey.DecisionRegistered, "journey"),
-        (Journey.ProviderChosen, "journey"),
-        (Journey.ProviderChanged, "journey"),
-        (Journey.PlanRegistered, "journey"),
-        (Journey.LanguageInternshipStarted, "journey"),
-        (Journey.LanguageInternshipEnded, "journey"),
-        (Journey.VoucherGranted, "journey"),
-        (Journey.JourneyExited, "journey"),
-        (Journey.FollowUpRecorded, "journey"),
-        (Journey.BonusClaimReviewed, "journey"),
-        (Journey.DecisionWithdrawn, "journey"),
-        (Journey.Corrected, "journey"),
-        (Provider.ProviderAuthorised, "provider"),
-        (Provider.ProviderDeauthorised, "provider"),
-        (Rates.RatesSet, "rates"),
-    ]
+    cls.__name__: (cls, stream_type) for cls, stream_type in _PUBLIC
 }
 STREAM_TYPE_BY_CLASS = {cls: st for cls, st in PUBLIC_EVENT_CLASSES.values()}
 PUBLIC_TOPICS: tuple[str, ...] = tuple(get_topic(cls) for cls, _ in PUBLIC_EVENT_CLASSES.values())
@@ -104,7 +104,7 @@ class PersonRefKey:
 
 class LifecycleApp(Application[UUID]):
     name = "Lifecycle"
-    env = {"COMPRESSOR_TOPIC": "", "IS_SNAPSHOTTING_ENABLED": "n"}
+    env: ClassVar[dict[str, str]] = {"COMPRESSOR_TOPIC": "", "IS_SNAPSHOTTING_ENABLED": "n"}
 
     def __init__(
         self,
@@ -141,7 +141,7 @@ class LifecycleApp(Application[UUID]):
 
     def _load(self, cls: type[Any], stream_id: UUID, what: str, field: str | None) -> Any:
         try:
-            agg = self.repository.get(stream_id)
+            agg: Any = self.repository.get(stream_id)
         except AggregateNotFoundError:
             raise NotFound("not_found", f"unknown {what}", field) from None
         if not isinstance(agg, cls):
@@ -151,7 +151,7 @@ class LifecycleApp(Application[UUID]):
     def journey(self, journey_id: UUID | str, version: int | None = None) -> Journey:
         jid = _uuid(journey_id, "journey_id")
         try:
-            agg = self.repository.get(jid, version=version)
+            agg: Any = self.repository.get(jid, version=version)
         except AggregateNotFoundError:
             raise NotFound("journey_not_found", "unknown journey", "journey_id") from None
         if not isinstance(agg, Journey):
@@ -163,6 +163,7 @@ class LifecycleApp(Application[UUID]):
         jid = _uuid(journey_id, "journey_id")
         journey: Any = None
         for event in self.events.get(jid):
+            assert isinstance(event, Aggregate.Event)
             if event.timestamp > known_at:
                 break
             journey = event.mutate(journey)
@@ -200,7 +201,7 @@ class LifecycleApp(Application[UUID]):
 
     def rates(self) -> Rates | None:
         try:
-            agg = self.repository.get(RATES_STREAM_ID)
+            agg: Any = self.repository.get(RATES_STREAM_ID)
         except AggregateNotFoundError:
             return None
         return agg if isinstance(agg, Rates) else None
@@ -255,7 +256,7 @@ class LifecycleApp(Application[UUID]):
 
     def _idempotent_result(self, ctx: CommandContext, idem: Idempotency) -> CommandResult | None:
         try:
-            record = self.repository.get(idempotency_stream_id(ctx.actor, idem.key))
+            record: Any = self.repository.get(idempotency_stream_id(ctx.actor, idem.key))
         except AggregateNotFoundError:
             return None
         assert isinstance(record, IdempotentRequest)
@@ -275,7 +276,7 @@ class LifecycleApp(Application[UUID]):
         def decide() -> tuple[list[Aggregate], CommandResult]:
             pid = normalise_org_number(fields["provider_id"])
             try:
-                existing = self.repository.get(provider_stream_id(pid))
+                existing: Any = self.repository.get(provider_stream_id(pid))
             except AggregateNotFoundError:
                 existing = None
             if isinstance(existing, Provider):
@@ -384,9 +385,11 @@ class LifecycleApp(Application[UUID]):
             )
         journey_id = journey_id_for(external_ref["system"], external_ref["decision_id"])
         person_ref = self.person_key.ref(person.number)
-        old_id = str(_uuid(transfer_from["journey_id"], "transfer_from.journey_id")) if (
-            transfer_from
-        ) else None
+        old_id = (
+            str(_uuid(transfer_from["journey_id"], "transfer_from.journey_id"))
+            if (transfer_from)
+            else None
+        )
         decision = {
             "person_id": person.number,
             "insats": insats,
@@ -399,7 +402,7 @@ class LifecycleApp(Application[UUID]):
         def decide() -> tuple[list[Aggregate], CommandResult]:
             resource = {"kind": "journey", "journey_id": str(journey_id)}
             try:
-                existing = self.repository.get(journey_id)
+                existing: Any = self.repository.get(journey_id)
             except AggregateNotFoundError:
                 existing = None
             if isinstance(existing, Journey):
@@ -411,7 +414,7 @@ class LifecycleApp(Application[UUID]):
                     "external_ref",
                 )
             try:
-                lock = self.repository.get(person_stream_id(person_ref))
+                lock: Any = self.repository.get(person_stream_id(person_ref))
             except AggregateNotFoundError:
                 lock = PersonJourneys.open_for(person_ref)
             assert isinstance(lock, PersonJourneys)
@@ -427,7 +430,8 @@ class LifecycleApp(Application[UUID]):
                     )
                 if lock.open_journey_id != old_id:
                     raise Conflict(
-                        "transfer_not_open", "the journey transferred from is not open",
+                        "transfer_not_open",
+                        "the journey transferred from is not open",
                         "transfer_from",
                     )
                 old.exit(
@@ -496,7 +500,7 @@ class LifecycleApp(Application[UUID]):
             extra = act(journey) or {}
             aggregates: list[Aggregate] = [journey]
             if was_open and not journey.is_open:
-                lock = self.repository.get(person_stream_id(journey.facts.person_ref))
+                lock: Any = self.repository.get(person_stream_id(journey.facts.person_ref))
                 assert isinstance(lock, PersonJourneys)
                 lock.journey_closed(str(journey.id))
                 aggregates.append(lock)
@@ -514,9 +518,9 @@ class LifecycleApp(Application[UUID]):
 
     # --- the public log ----------------------------------------------------------------------
 
-    def to_public(self, notification: Notification, *, include_person_id: bool = False) -> (
-        PublicEvent | None
-    ):
+    def to_public(
+        self, notification: Notification, *, include_person_id: bool = False
+    ) -> PublicEvent | None:
         event = self.mapper.to_domain_event(notification)
         if not isinstance(event, Fact) or type(event) not in STREAM_TYPE_BY_CLASS:
             return None

@@ -53,7 +53,9 @@ class StoreConfig:
                 SQLITE_LOCK_TIMEOUT="30",
             )
         if self.cipher_key:
-            env.update(CIPHER_TOPIC="eventsourcing.cryptography:AESCipher", CIPHER_KEY=self.cipher_key)
+            env.update(
+                CIPHER_TOPIC="eventsourcing.cryptography:AESCipher", CIPHER_KEY=self.cipher_key
+            )
         return env
 
     def create_schema(self) -> None:

@@ -78,12 +78,14 @@ def _domain_event(line: dict[str, Any], now: datetime) -> Fact:
         "source_system": IMPORT_SOURCE,
         "correlation_id": line["correlation_id"],
     }
-    for f in fields(cls):  # type: ignore[arg-type]
+    for f in fields(cls):
         if f.name in kwargs or f.name == "originator_topic":
             continue
         kwargs[f.name] = _convert(payload.get(f.name), hints[f.name])
     if issubclass(cls, Aggregate.Created):
-        kwargs["originator_topic"] = get_topic(Journey if cls is Journey.DecisionRegistered else Provider)
+        kwargs["originator_topic"] = get_topic(
+            Journey if cls is Journey.DecisionRegistered else Provider
+        )
     return cls(**kwargs)
 
 

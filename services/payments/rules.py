@@ -60,6 +60,7 @@ def first_day(month: str) -> date:
     return date(y, m, 1)
 
 
+@lru_cache(maxsize=4096)
 def last_day(month: str) -> date:
     y, m = parse_month(month)
     return date(y, m, calendar.monthrange(y, m)[1])
@@ -155,14 +156,12 @@ class RateSchedule:
 # --- journey facts ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Assignment:
+class Assignment(NamedTuple):
     provider_id: str
     starts_on: date
 
 
-@dataclass(frozen=True, slots=True)
-class Exit:
+class Exit(NamedTuple):
     exited_on: date
     reason: str
     employment_form: str | None = None
@@ -193,16 +192,16 @@ class Exit:
         return self.reason == "studies" and self.csn_eligible is True
 
 
-@dataclass(frozen=True, slots=True)
-class Voucher:
+class Voucher(NamedTuple):
     voucher_id: str
     amount: Decimal
     granted_on: date
 
 
-@dataclass(frozen=True, slots=True)
-class JourneyFacts:
-    """What payments need to know about one journey, as currently known."""
+class JourneyFacts(NamedTuple):
+    """What payments need to know about one journey, as currently known.
+
+    Named tuples throughout: a run decodes every active journey's facts."""
 
     journey_id: str
     insats: str | None = None
@@ -227,24 +226,24 @@ def apply_event(facts: JourneyFacts | None, event: PublicEvent) -> JourneyFacts:
     p = event.payload
     t = event.type
     if t == "DecisionRegistered":
-        return replace(f, insats=p["insats"])
+        return f._replace(insats=p["insats"])
     if t in ("ProviderChosen", "ProviderChanged"):
         new = Assignment(p["provider_id"], date.fromisoformat(p["starts_on"]))
-        return replace(f, assignments=_sorted((*f.assignments, new)))
+        return f._replace(assignments=_sorted((*f.assignments, new)))
     if t == "VoucherGranted":
         voucher = Voucher(
-            p["voucher_id"], Decimal(str(p["amount"])), date.fromisoformat(p["granted_on"])
+            p["voucher_id"], half_up(Decimal(str(p["amount"]))), date.fromisoformat(p["granted_on"])
         )
         others = tuple(v for v in f.vouchers if v.voucher_id != voucher.voucher_id)
-        return replace(f, vouchers=(*others, voucher))
+        return f._replace(vouchers=(*others, voucher))
     if t == "JourneyExited":
-        return replace(f, exit=Exit.from_payload(p))
+        return f._replace(exit=Exit.from_payload(p))
     if t == "BonusClaimReviewed":
         if p["decision"] == "approved" and f.bonus_approved_on is None:
-            return replace(f, bonus_approved_on=date.fromisoformat(p["reviewed_on"]))
+            return f._replace(bonus_approved_on=date.fromisoformat(p["reviewed_on"]))
         return f
     if t == "DecisionWithdrawn":
-        return replace(f, withdrawn=True)
+        return f._replace(withdrawn=True)
     if t == "Corrected":
         return _apply_correction(f, p)
     return f  # plans, internships, follow-ups: nothing to pay on
@@ -253,8 +252,8 @@ def apply_event(facts: JourneyFacts | None, event: PublicEvent) -> JourneyFacts:
 def _apply_correction(f: JourneyFacts, p: Mapping[str, Any]) -> JourneyFacts:
     what = p["what"]
     if what == "starts_on" and f.assignments:
-        first = replace(f.assignments[0], starts_on=date.fromisoformat(p["new"]))
-        return replace(f, assignments=_sorted((first, *f.assignments[1:])))
+        first = f.assignments[0]._replace(starts_on=date.fromisoformat(p["new"]))
+        return f._replace(assignments=_sorted((first, *f.assignments[1:])))
     if what == "provider_starts_on":
         old, new = date.fromisoformat(p["old"]), date.fromisoformat(p["new"])
         provider = p.get("provider_id")
@@ -264,12 +263,12 @@ def _apply_correction(f: JourneyFacts, p: Mapping[str, Any]) -> JourneyFacts:
         if chosen is None:
             return f
         moved = list(f.assignments)
-        moved[chosen] = replace(moved[chosen], starts_on=new)
-        return replace(f, assignments=_sorted(moved))
+        moved[chosen] = moved[chosen]._replace(starts_on=new)
+        return f._replace(assignments=_sorted(moved))
     if what == "exited_on" and f.exit is not None:
-        return replace(f, exit=replace(f.exit, exited_on=date.fromisoformat(p["new"])))
+        return f._replace(exit=f.exit._replace(exited_on=date.fromisoformat(p["new"])))
     if what == "exit":
-        return replace(f, exit=Exit.from_payload(p["new"]) if p.get("new") else None)
+        return f._replace(exit=Exit.from_payload(p["new"]) if p.get("new") else None)
     return f
 
 
@@ -327,25 +326,52 @@ class Span:
         return self.starts_on <= day and (self.ends_on is None or day <= self.ends_on)
 
 
+# Internally spans are (provider_id, first day ordinal, last day ordinal or None): runs walk
+# every active journey, and plain tuples of ints are several times cheaper than dates.
+_OrdSpan = tuple[str, int, int | None]
+
+
+def _spans(
+    assignments: Sequence[Assignment],
+    exit_on: int | None,
+    deauthorised: Mapping[str, Sequence[date]],
+) -> list[_OrdSpan]:
+    spans: list[_OrdSpan] = []
+    n = len(assignments)
+    for i, a in enumerate(assignments):
+        lo = a.starts_on.toordinal()
+        end = assignments[i + 1].starts_on.toordinal() - 1 if i + 1 < n else None
+        if exit_on is not None and (end is None or exit_on < end):
+            end = exit_on
+        cuts = deauthorised.get(a.provider_id) if deauthorised else None
+        if cuts:
+            for day in cuts:
+                cut = day.toordinal() - 1
+                if cut + 1 >= lo and (end is None or cut < end):
+                    end = cut
+        if end is not None and end < lo:
+            continue
+        spans.append((a.provider_id, lo, end))
+    return spans
+
+
+def _holder(spans: Sequence[_OrdSpan], day: int) -> str | None:
+    for provider, lo, hi in spans:
+        if lo <= day and (hi is None or day <= hi):
+            return provider
+    return None
+
+
 def assignment_spans(
     facts: JourneyFacts, deauthorised: Mapping[str, Sequence[date]] | None = None
 ) -> list[Span]:
     """Each assignment runs to the day before the next provider's start, to the exit
     (inclusive), or to the day before its provider's de-authorisation, whichever is first."""
-    exit_on = facts.exit.exited_on if facts.exit is not None else None
-    spans: list[Span] = []
-    assignments = facts.assignments
-    for i, a in enumerate(assignments):
-        end = assignments[i + 1].starts_on - timedelta(days=1) if i + 1 < len(assignments) else None
-        if exit_on is not None and (end is None or exit_on < end):
-            end = exit_on
-        for day in (deauthorised or {}).get(a.provider_id, ()):
-            if day >= a.starts_on and (end is None or day - timedelta(days=1) < end):
-                end = day - timedelta(days=1)
-        if end is not None and end < a.starts_on:
-            continue
-        spans.append(Span(a.provider_id, a.starts_on, end))
-    return spans
+    exit_on = facts.exit.exited_on.toordinal() if facts.exit is not None else None
+    return [
+        Span(p, date.fromordinal(lo), None if hi is None else date.fromordinal(hi))
+        for p, lo, hi in _spans(facts.assignments, exit_on, deauthorised or {})
+    ]
 
 
 def holder_on(spans: Sequence[Span], day: date) -> str | None:
@@ -383,6 +409,17 @@ def _month_bounds(y: int, m: int) -> tuple[int, int, int, str]:
     return b
 
 
+@lru_cache(maxsize=4096)
+def _end_ordinal(month: str) -> int:
+    return _month_bounds(*parse_month(month))[1]
+
+
+@lru_cache(maxsize=65536)
+def _period_of_ordinal(day: int) -> str:
+    d = date.fromordinal(day)
+    return f"{d.year:04d}-{d.month:02d}"
+
+
 _PRORATA: dict[tuple[Decimal, int, int], Decimal] = {}
 
 
@@ -407,38 +444,50 @@ def journey_entitlement(
 ) -> dict[Key, Line]:
     """What the journey has earned as known at the closing of month `through`.
 
+    Monthly compensation: per provider and month, the rate in force on the month's first day ×
+    days held / days in the month — only once the insats has lasted `min_days_before_payment`
+    days by the end of `through` (and not exited before that), and then from its first day.
+    Bonus: on an approved claim for a qualifying exit, to the provider holding the journey on
+    exited_on, in the approval's month, at the bonus rate in force on exited_on. Vouchers: to
+    the provider holding the journey on granted_on, in that month.
+
     With `after` (a month before `through`): only what was added between the closing of
     `after` and that of `through` with the same facts — exactly the keys of
     `journey_entitlement(.., through)` that `journey_entitlement(.., after)` lacks (the two agree
     on the keys they share). Runs use it for journeys whose facts did not change since the last
     closed run, so they need not recompute (or compare) a journey's whole history."""
     out: dict[Key, Line] = {}
-    start = facts.starts_on
+    assignments = facts.assignments
     insats = facts.insats
-    if facts.withdrawn or start is None or insats is None:
+    if facts.withdrawn or not assignments or insats is None:
         return out
     jid = facts.journey_id
-    through_end = last_day(through)
-    spans = assignment_spans(facts, deauthorised)
+    start = assignments[0].starts_on
+    exit_ = facts.exit
+    exit_on = exit_.exited_on.toordinal() if exit_ is not None else None
+    spans = _spans(assignments, exit_on, deauthorised)
+    limit = _end_ordinal(through)
 
-    min_days = rates.min_days(start)
-    if has_lasted(facts, min_days, through_end):
-        limit = through_end.toordinal()
+    threshold = start.toordinal() + rates.min_days(start) - 1  # the day the insats lasted N days
+    if threshold <= limit and (exit_on is None or exit_on >= threshold):
         floor = 0
-        if after is not None and has_lasted(facts, min_days, last_day(after)):
-            floor = last_day(after).toordinal() + 1  # earlier months were earned at `after`
+        if after is not None:
+            after_end = _end_ordinal(after)
+            if threshold <= after_end:
+                floor = after_end + 1  # earlier months were already earned at `after`
         days: dict[tuple[str, int, int], int] = {}
-        for span in spans:
-            lo = max(span.starts_on.toordinal(), floor)
-            hi = limit if span.ends_on is None else min(span.ends_on.toordinal(), limit)
+        for provider, lo, end in spans:
+            hi = limit if end is None or end > limit else end
+            if lo < floor:
+                lo = floor
             if lo > hi:
                 continue
             d = date.fromordinal(lo)
             y, m = d.year, d.month
             while lo <= hi:
-                first, last, _, _ = _month_bounds(y, m)
-                k = (span.provider_id, y, m)
-                days[k] = days.get(k, 0) + min(hi, last) - lo + 1
+                last = _month_bounds(y, m)[1]
+                k = (provider, y, m)
+                days[k] = days.get(k, 0) + (hi if hi < last else last) - lo + 1
                 lo = last + 1
                 y, m = (y + 1, 1) if m == 12 else (y, m + 1)
         for (provider, y, m), n in days.items():
@@ -447,19 +496,20 @@ def journey_entitlement(
             out[(jid, provider, period, "monthly", "")] = Line(n, rate, prorata(rate, n, dim))
 
     lowest = after or ""  # bonus and vouchers: periods in (after, through]
-    exit_ = facts.exit
     approved = facts.bonus_approved_on
-    if approved is not None and exit_ is not None and exit_.qualifies_for_bonus:
-        period = month_of(approved)
-        holder = holder_on(spans, exit_.exited_on)
-        if lowest < period <= through and holder is not None:
-            bonus = rates.bonus(insats, exit_.exited_on)
-            out[(jid, holder, period, "bonus", "")] = Line(None, bonus, bonus)
+    if approved is not None and exit_ is not None and exit_on is not None:
+        period = _period_of_ordinal(approved.toordinal())
+        if lowest < period <= through and exit_.qualifies_for_bonus:
+            holder = _holder(spans, exit_on)
+            if holder is not None:
+                bonus = rates.bonus(insats, exit_.exited_on)
+                out[(jid, holder, period, "bonus", "")] = Line(None, bonus, bonus)
 
     for voucher in facts.vouchers:
-        period = month_of(voucher.granted_on)
+        granted = voucher.granted_on.toordinal()
+        period = _period_of_ordinal(granted)
         if lowest < period <= through:
-            holder = holder_on(spans, voucher.granted_on)
+            holder = _holder(spans, granted)
             if holder is not None:
                 key = (jid, holder, period, "voucher", voucher.voucher_id)
                 out[key] = Line(None, None, voucher.amount)
@@ -536,3 +586,36 @@ def totals(lines: Iterable[tuple[Key, Line]]) -> tuple[dict[str, Decimal], Decim
     for (_, provider, _, _, _), line in lines:
         per_provider[provider] = per_provider.get(provider, ZERO) + line.amount
     return dict(sorted(per_provider.items())), sum(per_provider.values(), ZERO)
+
+
+# --- everything from a list of events (tests, baselines, spot checks) ----------------------------
+
+
+@dataclass
+class Known:
+    """Journeys, providers and rates as folded from a list of public events."""
+
+    journeys: dict[str, JourneyFacts]
+    providers: dict[str, ProviderFacts]
+    rates: RateSchedule
+
+    def entitlement(self, through: str) -> dict[Key, Line]:
+        return entitlement(
+            self.journeys.values(), self.rates, deauthorisations(self.providers.values()), through
+        )
+
+
+def replay(events: Iterable[PublicEvent]) -> Known:
+    journeys: dict[str, JourneyFacts] = {}
+    providers: dict[str, ProviderFacts] = {}
+    tables: dict[date, RateTable] = {}
+    for e in events:
+        if e.stream_type == "journey":
+            journeys[e.stream_id] = apply_event(journeys.get(e.stream_id), e)
+        elif e.stream_type == "provider":
+            pid = e.payload["provider_id"]
+            providers[pid] = apply_provider_event(providers.get(pid), e)
+        elif e.type == "RatesSet":
+            table = RateTable.from_payload(e.payload)
+            tables[table.effective_from] = table
+    return Known(journeys, providers, RateSchedule(tables.values()))

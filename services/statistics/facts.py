@@ -13,12 +13,26 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, NamedTuple
+from functools import lru_cache
+from typing import Any, Final, NamedTuple
 
 from contracts.events import PublicEvent
 
 PLAN_DUE_DAYS = 60  # SPEC §1: a genomförandeplan within 60 days of the start
 NOT_EXITED = "9999-12-31"  # `last_relevant_on` of a journey that has not exited
+
+_encode_json: Final = json.JSONEncoder(separators=(",", ":")).encode
+
+
+@lru_cache(maxsize=65536)
+def _ordinal(iso: str) -> int:
+    # Journeys share a few thousand distinct dates: parsing each once keeps replays fast.
+    return date.fromisoformat(iso).toordinal()
+
+
+@lru_cache(maxsize=65536)
+def _plus_days(iso: str, days: int) -> str:
+    return (date.fromisoformat(iso) + timedelta(days=days)).isoformat()
 
 
 class JourneyFacts(NamedTuple):
@@ -77,16 +91,16 @@ class JourneyState:
 
     @property
     def exit_days(self) -> int | None:
-        if self.starts_on is None or self.exited_on is None:
+        starts_on = self.starts_on
+        if starts_on is None or self.exited_on is None:
             return None
-        return (date.fromisoformat(self.exited_on) - date.fromisoformat(self.starts_on)).days
+        return _ordinal(self.exited_on) - _ordinal(starts_on)
 
     @property
     def plan_due_on(self) -> str | None:
         # Follows a corrected start, so not the due_on recorded with the plan.
-        if self.starts_on is None:
-            return None
-        return (date.fromisoformat(self.starts_on) + timedelta(days=PLAN_DUE_DAYS)).isoformat()
+        starts_on = self.starts_on
+        return None if starts_on is None else _plus_days(starts_on, PLAN_DUE_DAYS)
 
     @property
     def counts(self) -> bool:
@@ -106,10 +120,6 @@ class JourneyState:
         dates.extend(d for d, _ in self.follow_ups)
         return max(dates)
 
-    @property
-    def follow_up_last_on(self) -> str | None:
-        return max((d for d, _ in self.follow_ups), default=None)
-
     # --- storage ------------------------------------------------------------------------------
 
     def to_row(self) -> tuple[Any, ...]:
@@ -125,12 +135,10 @@ class JourneyState:
             self.exited_on,
             self.exit_reason,
             self.exit_days,
-            json.dumps([list(a) for a in self.providers], separators=(",", ":")),
+            _encode_json(self.providers),  # tuples encode as JSON arrays
             self.plan_established_on,
             self.plan_due_on,
-            json.dumps([list(f) for f in self.follow_ups], separators=(",", ":"))
-            if self.follow_ups
-            else None,
+            _encode_json(self.follow_ups) if self.follow_ups else None,
             1 if self.withdrawn else 0,
             self.last_relevant_on,
         )
@@ -206,8 +214,14 @@ STATE_COLUMNS: tuple[str, ...] = (
 # --- the fold ---------------------------------------------------------------------------------
 
 
+def _start(assignment: tuple[str, str]) -> str:
+    return assignment[0]
+
+
 def _sort_providers(state: JourneyState) -> None:
-    state.providers.sort(key=lambda a: a[0])
+    p = state.providers
+    if len(p) > 1 and any(p[i][0] > p[i + 1][0] for i in range(len(p) - 1)):
+        p.sort(key=_start)  # stable: same-day assignments keep their recording order
 
 
 def _set_exit(state: JourneyState, exit_: Any) -> None:

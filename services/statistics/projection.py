@@ -38,6 +38,7 @@ _DDL: Final[tuple[str, ...]] = (
     "follow_ups TEXT, "  # JSON [[followed_up_on, outcome], ...] in recording order, or null
     "withdrawn INTEGER NOT NULL, "
     "last_relevant_on TEXT)",  # null: counts nowhere (withdrawn or never started)
+    # (SQLite gets WITHOUT ROWID in setup: one b-tree keyed by journey_id, not two.)
     f"CREATE INDEX IF NOT EXISTS {JOURNEYS}_relevant ON {JOURNEYS} (last_relevant_on)",
     f"CREATE TABLE IF NOT EXISTS {PROVIDERS} (provider_id TEXT PRIMARY KEY, name TEXT NOT NULL)",
     f"CREATE TABLE IF NOT EXISTS {DEAUTHORISATIONS} ("
@@ -45,11 +46,13 @@ _DDL: Final[tuple[str, ...]] = (
     "PRIMARY KEY (provider_id, effective_on))",
 )
 
+# The version guard makes a write of an already-applied (older) fold a no-op.
 _UPSERT: Final = (
     f"INSERT INTO {JOURNEYS} ({', '.join(ROW_COLUMNS)}) "
     f"VALUES ({', '.join(['%s'] * len(ROW_COLUMNS))}) "
     "ON CONFLICT (journey_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in ROW_COLUMNS if c != "journey_id")
+    + f" WHERE excluded.version > {JOURNEYS}.version"
 )
 
 _LOAD_CHUNK: Final = 500
@@ -61,16 +64,22 @@ class StatisticsProjection:
     name = "statistics"
 
     def setup(self, tx: Tx) -> None:
-        for ddl in _DDL:
-            tx.execute(ddl)
+        for n, ddl in enumerate(_DDL):
+            tx.execute(ddl + (" WITHOUT ROWID" if n == 0 and tx.dialect == "sqlite" else ""))
 
     def reset(self, tx: Tx) -> None:
         for table in (JOURNEYS, PROVIDERS, DEAUTHORISATIONS):
             tx.execute(f"DELETE FROM {table}")
 
     def handle(self, tx: Tx, events: Sequence[PublicEvent]) -> None:
-        journey_ids = {e.stream_id for e in events if e.stream_type == "journey"}
-        states = self._load_states(tx, journey_ids)
+        # A journey whose first event here is its first event ever (version 1) has no row yet:
+        # the batch is a contiguous piece of the log, so its fold from scratch is complete.
+        # Only the others are read back.
+        first_version: dict[str, int] = {}
+        for e in events:
+            if e.stream_type == "journey" and e.stream_id not in first_version:
+                first_version[e.stream_id] = e.version
+        states = self._load_states(tx, (j for j, v in first_version.items() if v > 1))
         names: dict[str, str] = {}
         deauthorisations: set[tuple[str, str]] = set()
         for event in events:

@@ -58,8 +58,13 @@ def api(client: TestClient, container: Container) -> Api:
     ):
         r = a.post(
             "/v1/providers",
-            {"provider_id": pid, "name": name, "insats_types": types,
-             "authorised_from": "2020-01-01", "bankgiro": "123-4567"},
+            {
+                "provider_id": pid,
+                "name": name,
+                "insats_types": types,
+                "authorised_from": "2020-01-01",
+                "bankgiro": "123-4567",
+            },
         )
         assert r.status_code == 201, r.text
     return a

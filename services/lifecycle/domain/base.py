@@ -72,9 +72,8 @@ class Fact(Aggregate.Event):
         """The public-contract payload: JSON data (dates ISO, money two-decimal strings)."""
         return {
             f.name: to_json_data(getattr(self, f.name))
-            for f in dataclasses.fields(self)  # type: ignore[arg-type]
-            if f.name not in ENVELOPE_FIELDS
-            and (include_person_id or f.name not in PRIVATE_FIELDS)
+            for f in dataclasses.fields(self)
+            if f.name not in ENVELOPE_FIELDS and (include_person_id or f.name not in PRIVATE_FIELDS)
         }
 
 

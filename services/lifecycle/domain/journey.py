@@ -332,7 +332,9 @@ class Journey(Aggregate):
         """Rules on the person (valid number, age, one open journey) are checked by the caller,
         which alone can see the person's other journeys."""
         if decided_on > ctx.today:
-            raise DomainError("date_in_future", "decided_on must not be in the future", "decided_on")
+            raise DomainError(
+                "date_in_future", "decided_on must not be in the future", "decided_on"
+            )
         if not decided_by.strip():
             raise DomainError("decided_by_required", "decided_by is required", "decided_by")
         return cls._create(
@@ -382,9 +384,7 @@ class Journey(Aggregate):
         if day > ctx.today:
             raise DomainError("date_in_future", f"{name} must not be in the future", name)
 
-    def choose_provider(
-        self, ctx: CommandContext, *, provider: Provider, starts_on: date
-    ) -> None:
+    def choose_provider(self, ctx: CommandContext, *, provider: Provider, starts_on: date) -> None:
         """First call: the customer's provider choice (the insats starts). Later: a change."""
         self._require_not_withdrawn()
         if self.facts.exit is not None:
@@ -440,7 +440,8 @@ class Journey(Aggregate):
             raise Conflict("plan_exists", "a genomförandeplan is already registered")
         if established_on < starts_on:
             raise DomainError(
-                "invalid_date", "established_on must not be before the insats started",
+                "invalid_date",
+                "established_on must not be before the insats started",
                 "established_on",
             )
         self._not_future(established_on, ctx, "established_on")
@@ -501,7 +502,9 @@ class Journey(Aggregate):
             raise DomainError(
                 "invalid_date", "the internship cannot start before the insats", "started_on"
             )
-        if self.facts.internships and started_on <= (self.facts.internships[-1].ended_on or date.min):
+        if self.facts.internships and started_on <= (
+            self.facts.internships[-1].ended_on or date.min
+        ):
             raise DomainError(
                 "invalid_date", "must start after the previous internship ended", "started_on"
             )
@@ -519,7 +522,9 @@ class Journey(Aggregate):
         if not self.facts.internships or self.facts.internships[-1].ended_on is not None:
             raise Conflict("no_internship_running", "no language internship is running")
         if ended_on < self.facts.internships[-1].started_on:
-            raise DomainError("invalid_date", "ended_on is before the internship started", "ended_on")
+            raise DomainError(
+                "invalid_date", "ended_on is before the internship started", "ended_on"
+            )
         self._not_future(ended_on, ctx, "ended_on")
         self.trigger_event(self.LanguageInternshipEnded, ended_on=ended_on, **ctx.meta(ended_on))
 
@@ -575,7 +580,7 @@ class Journey(Aggregate):
         *,
         followed_up_on: date,
         outcome: str,
-        evidence: list[dict[str, str]],
+        evidence: list[dict[str, Any]],
     ) -> None:
         self._require_not_withdrawn()
         f = self.facts
@@ -616,8 +621,7 @@ class Journey(Aggregate):
             followed_up_on=followed_up_on,
             outcome=outcome,
             evidence=[
-                {"type": e["type"], "id": e["id"], "date": e["date"].isoformat()}
-                for e in evidence
+                {"type": e["type"], "id": e["id"], "date": e["date"].isoformat()} for e in evidence
             ],
             due_on=due,
             bonus_claim=claim,
@@ -677,6 +681,8 @@ class Journey(Aggregate):
             raise DomainError("reason_required", "a correction needs a reason", "reason")
         f = self.facts
         provider_id: str | None = None
+        old_v: Any
+        new_v: Any
         if what == "starts_on":
             new = _date_value(value)
             old = f.assignments[0].starts_on
@@ -698,7 +704,8 @@ class Journey(Aggregate):
             new = _date_value(value)
             if new < f.assignments[-1].starts_on:
                 raise DomainError(
-                    "invalid_date", "exited_on must not be before the last assignment started",
+                    "invalid_date",
+                    "exited_on must not be before the last assignment started",
                     "value",
                 )
             self._not_future(new, ctx, "value")
@@ -774,9 +781,7 @@ def _assignment_index(f: JourneyFacts, provider_id: str | None, starts_on: date 
             starts_on is None or a.starts_on == starts_on
         ):
             return i
-    raise DomainError(
-        "unknown_assignment", "no provider change for that provider", "value"
-    )
+    raise DomainError("unknown_assignment", "no provider change for that provider", "value")
 
 
 def _date_value(value: Any) -> date:
@@ -805,7 +810,8 @@ def validate_exit(
     exited_on = _date_value(details.get("exited_on"))
     if exited_on < journey.facts.assignments[-1].starts_on:
         raise DomainError(
-            "invalid_date", "exited_on must not be before the insats (assignment) started",
+            "invalid_date",
+            "exited_on must not be before the insats (assignment) started",
             "exited_on",
         )
     if exited_on > ctx.today:

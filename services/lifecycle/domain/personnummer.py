@@ -39,7 +39,7 @@ def _invalid(message: str) -> DomainError:
 
 
 def parse_person_id(raw: str, today: date) -> PersonId:
-    """Parse `YYYYMMDD-NNNC`, `YYYYMMDDNNNC`, `YYMMDD-NNNC` or `YYMMDD+NNNC` (100 years or older)."""
+    """Parse `YYYYMMDD-NNNC`, `YYYYMMDDNNNC`, `YYMMDD-NNNC` or `YYMMDD+NNNC` (100 or older)."""
     text = stdnum_pnr.compact(raw.strip()) if raw else ""
     text = text.replace(" ", "")
     if m := _TWELVE.match(text.replace("-", "").replace("+", "")):

@@ -86,9 +86,7 @@ class Provider(Aggregate):
             raise DomainError("invalid_insats_types", "at least one insats type", "insats_types")
         for t in insats_types:
             if t not in INSATS_TYPES:
-                raise DomainError(
-                    "invalid_insats", f"unknown insats type {t!r}", "insats_types"
-                )
+                raise DomainError("invalid_insats", f"unknown insats type {t!r}", "insats_types")
         if not bankgiro and not iban:
             raise DomainError(
                 "payment_account_required", "a bankgiro or an IBAN is required", "bankgiro"

@@ -1,0 +1,347 @@
+"""A closed run's files (SPEC §4.3), rendered from the run alone, byte for byte the same every
+time: no clock, no configuration and no read model is consulted — provider details, booking
+accounts, closed_at and position all come from the stored run.
+
+- `payout-YYYY-MM.csv`: for the clerk; UTF-8 with BOM, `;`, decimal comma, CRLF, Swedish headers;
+  one row per line, then one total row per provider and a grand total.
+- `payout-YYYY-MM.json`: the same, machine-readable (money as strings with two decimals).
+- `payout-YYYY-MM.si`: SIE 4I for the finance system, PC8 (code page 437): one voucher per
+  provider, debit the expense account(s), credit the payable account.
+- `underlag-{provider_id}-YYYY-MM.html`: per provider, the printable compensation basis
+  (ersättningsunderlag) the provider invoices against.
+
+No personnummer anywhere: lines carry the journey id only.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import io
+import json
+from collections.abc import Iterable
+from decimal import Decimal
+
+from services.payments.model import Run, RunLine, money
+from services.payments.rules import LINE_TYPES, ZERO, last_day
+
+INSATS_LABELS: dict[str, str] = {
+    "grund": "Jobbpeng grund",
+    "forstarkt": "Jobbpeng förstärkt",
+    "sai": "Språk- och arbetsintroduktion",
+}
+LINE_LABELS: dict[str, str] = {
+    "monthly": "Löpande ersättning",
+    "bonus": "Resultatbonus",
+    "voucher": "Tilläggscheck",
+}
+CSV_HEADER = (
+    "Period",
+    "Anordnare org.nr",
+    "Anordnare",
+    "Insatsreferens",
+    "Insats",
+    "Radtyp",
+    "Tilläggscheck",
+    "Dagar",
+    "Belopp per månad",
+    "Belopp",
+)
+PROGRAM = ("insats", "1")
+
+
+def csv_name(month: str) -> str:
+    return f"payout-{month}.csv"
+
+
+def json_name(month: str) -> str:
+    return f"payout-{month}.json"
+
+
+def sie_name(month: str) -> str:
+    return f"payout-{month}.si"
+
+
+def basis_name(provider_id: str, month: str) -> str:
+    return f"underlag-{provider_id}-{month}.html"
+
+
+def file_names(run: Run) -> list[str]:
+    names = [csv_name(run.month), json_name(run.month), sie_name(run.month)]
+    names.extend(basis_name(p, run.month) for p in run.totals)
+    return names
+
+
+def render_files(run: Run) -> dict[str, bytes]:
+    files = {
+        csv_name(run.month): render_csv(run),
+        json_name(run.month): render_json(run),
+        sie_name(run.month): render_sie(run),
+    }
+    by_provider = lines_by_provider(run.lines)
+    for provider_id in run.totals:
+        files[basis_name(provider_id, run.month)] = render_basis(
+            run, provider_id, by_provider.get(provider_id, [])
+        )
+    return files
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_hashes(files: dict[str, bytes]) -> dict[str, str]:
+    return {name: sha256(data) for name, data in sorted(files.items())}
+
+
+def lines_by_provider(lines: Iterable[RunLine]) -> dict[str, list[RunLine]]:
+    out: dict[str, list[RunLine]] = {}
+    for line in lines:
+        out.setdefault(line.provider_id, []).append(line)
+    return out
+
+
+# --- formatting -----------------------------------------------------------------------------------
+
+
+def decimal_comma(value: Decimal | None) -> str:
+    return "" if value is None else f"{value:.2f}".replace(".", ",")
+
+
+def sv_money(value: Decimal) -> str:
+    """2823.10 → '2 823,10' (non-breaking space between thousands), '−' for negatives."""
+    text = f"{abs(value):,.2f}".replace(",", "\u00a0").replace(".", ",")
+    return ("\u2212" if value < 0 else "") + text
+
+
+def _days(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+# --- CSV ------------------------------------------------------------------------------------------
+
+
+def render_csv(run: Run) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    names = {p: run.provider(p).name for p in run.providers}
+    writer.writerows(
+        (
+            line.period,
+            line.provider_id,
+            names.get(line.provider_id, ""),
+            line.journey_id,
+            INSATS_LABELS.get(line.insats, line.insats),
+            LINE_LABELS.get(line.type, line.type),
+            line.voucher_id,
+            _days(line.days),
+            decimal_comma(line.rate) if line.type == "monthly" else "",
+            decimal_comma(line.amount),
+        )
+        for line in run.lines
+    )
+    totals = run.totals
+    for provider_id, amount in totals.items():
+        writer.writerow(
+            ("Summa anordnare", provider_id, names.get(provider_id, ""), "", "", "", "", "", "",
+             decimal_comma(amount))
+        )
+    writer.writerow(("Summa totalt", "", "", "", "", "", "", "", "",
+                     decimal_comma(sum(totals.values(), ZERO))))
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+# --- JSON -----------------------------------------------------------------------------------------
+
+
+def render_json(run: Run) -> bytes:
+    document = run.to_json()
+    document.pop("files", None)  # a file cannot hold its own hash
+    document["organisation"] = {
+        "name": run.booking.organisation,
+        "organisation_no": run.booking.organisation_no or None,
+    }
+    text = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return (text + "\n").encode("utf-8")
+
+
+# --- SIE 4I ---------------------------------------------------------------------------------------
+
+
+def _sie_text(value: str) -> str:
+    cleaned = " ".join(value.replace("\\", "/").split())  # no control characters or line breaks
+    return '"' + cleaned.replace('"', '\\"') + '"'
+
+
+def _sie_amount(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def _sie_date(iso: str) -> str:
+    return iso[:10].replace("-", "")
+
+
+def render_sie(run: Run) -> bytes:
+    booking = run.booking
+    closed = _sie_date(run.closed_at or last_day(run.month).isoformat())
+    booked_on = last_day(run.month).strftime("%Y%m%d")  # the cost belongs to the run's month
+    rows = [
+        "#FLAGGA 0",
+        "#FORMAT PC8",
+        "#SIETYP 4",
+        f"#PROGRAM {_sie_text(PROGRAM[0])} {_sie_text(PROGRAM[1])}",
+        f"#GEN {closed}",
+        f"#FNAMN {_sie_text(booking.organisation)}",
+    ]
+    if booking.organisation_no:
+        rows.append(f"#ORGNR {booking.organisation_no}")
+    rows.append(f"#KPTYP {booking.chart_type}")
+
+    by_provider = lines_by_provider(run.lines)
+    per_provider: dict[str, dict[str, Decimal]] = {}
+    for provider_id, lines in by_provider.items():
+        sums: dict[str, Decimal] = {}
+        for line in lines:
+            sums[line.type] = sums.get(line.type, ZERO) + line.amount
+        per_provider[provider_id] = sums
+    accounts = sorted(
+        {booking.expense_accounts.get(t, booking.expense_accounts.get("monthly", "")) for t in
+         LINE_TYPES} | {booking.payable_account}
+    )
+    rows.extend(f"#KONTO {a} {_sie_text(booking.account_name(a))}" for a in accounts)
+
+    for provider_id in sorted(per_provider):
+        sums = per_provider[provider_id]
+        total = sum(sums.values(), ZERO)
+        if total == 0 and all(v == 0 for v in sums.values()):
+            continue  # nothing to book
+        name = run.provider(provider_id).name
+        text = f"Kundval insats {run.month} {name} {provider_id}".strip()
+        rows.append(f'#VER {_sie_text(booking.voucher_series)} "" {booked_on} '
+                    f"{_sie_text(text)} {closed}")
+        rows.append("{")
+        for kind in LINE_TYPES:
+            amount = sums.get(kind, ZERO)
+            if amount == 0:
+                continue
+            account = booking.expense_accounts.get(kind) or booking.expense_accounts["monthly"]
+            label = f"{LINE_LABELS[kind]} {run.month} {provider_id}"
+            rows.append(f"   #TRANS {account} {{}} {_sie_amount(amount)} {booked_on} "
+                        f"{_sie_text(label)}")
+        rows.append(f"   #TRANS {booking.payable_account} {{}} {_sie_amount(-total)} {booked_on} "
+                    f"{_sie_text(f'{name} {provider_id}'.strip())}")
+        rows.append("}")
+    return ("\r\n".join(rows) + "\r\n").encode("cp437", errors="replace")
+
+
+# --- ersättningsunderlag (HTML) -----------------------------------------------------------------
+
+_CSS = """
+body { font-family: "Helvetica Neue", Arial, sans-serif; font-size: 10pt; color: #111;
+       margin: 2em; }
+h1 { font-size: 16pt; margin: 0 0 .2em 0; }
+.sub { color: #444; margin: 0 0 1.2em 0; }
+dl { display: grid; grid-template-columns: max-content auto; gap: .2em 1.2em; margin: 0 0 1.2em; }
+dt { font-weight: bold; }
+dd { margin: 0; }
+table { border-collapse: collapse; width: 100%; }
+th, td { border-bottom: 1px solid #ccc; padding: .25em .4em; text-align: left;
+         vertical-align: top; }
+th { background: #eee; }
+td.num, th.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+tfoot th, tfoot td { border-top: 2px solid #111; font-weight: bold; background: none; }
+table.summary { width: auto; margin: 1.2em 0; }
+footer { margin-top: 1.5em; color: #444; font-size: 9pt; }
+@media print {
+  body { margin: 0; }
+  @page { size: A4; margin: 15mm; }
+  thead { display: table-header-group; }
+  tfoot { display: table-footer-group; }
+  tr { page-break-inside: avoid; }
+}
+""".strip()
+
+
+def render_basis(run: Run, provider_id: str, lines: list[RunLine]) -> bytes:
+    esc = html.escape
+    provider = run.provider(provider_id)
+    total = sum((line.amount for line in lines), ZERO)
+    sums: dict[str, Decimal] = {}
+    for line in lines:
+        sums[line.type] = sums.get(line.type, ZERO) + line.amount
+    details = [
+        ("Anordnare", provider.name or "–"),
+        ("Organisationsnummer", provider_id),
+        ("Bankgiro", provider.bankgiro or "–"),
+        ("IBAN", provider.iban or "–"),
+        ("Utbetalningsmånad", run.month),
+        ("Körningen stängd", run.closed_at or "–"),
+        ("Beräknad från händelseposition", str(run.position)),
+        ("Utfärdare", run.booking.organisation),
+    ]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="sv">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f"<title>Ersättningsunderlag {esc(run.month)} – {esc(provider.name or provider_id)}"
+        "</title>",
+        f"<style>\n{_CSS}\n</style>",
+        "</head>",
+        "<body>",
+        "<header>",
+        "<h1>Ersättningsunderlag</h1>",
+        f'<p class="sub">Kundval arbetsmarknadsinsatser – utbetalning för {esc(run.month)}</p>',
+        "</header>",
+        "<dl>",
+        *(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in details),
+        "</dl>",
+        '<table class="summary">',
+        "<thead><tr><th>Radtyp</th><th class=\"num\">Belopp (kr)</th></tr></thead>",
+        "<tbody>",
+        *(
+            f"<tr><td>{esc(LINE_LABELS[kind])}</td>"
+            f'<td class="num">{sv_money(sums[kind])}</td></tr>'
+            for kind in LINE_TYPES
+            if kind in sums
+        ),
+        "</tbody>",
+        f'<tfoot><tr><th>Att fakturera</th><td class="num">{sv_money(total)}</td></tr></tfoot>',
+        "</table>",
+        "<table>",
+        "<thead><tr><th>Period</th><th>Insatsreferens</th><th>Insats</th><th>Radtyp</th>"
+        '<th>Tilläggscheck</th><th class="num">Dagar</th><th class="num">Belopp per månad</th>'
+        '<th class="num">Belopp (kr)</th></tr></thead>',
+        "<tbody>",
+    ]
+    parts.extend(
+        f"<tr><td>{line.period}</td><td>{esc(line.journey_id)}</td>"
+        f"<td>{esc(INSATS_LABELS.get(line.insats, line.insats))}</td>"
+        f"<td>{LINE_LABELS.get(line.type, line.type)}</td><td>{esc(line.voucher_id)}</td>"
+        f'<td class="num">{_days(line.days)}</td>'
+        f'<td class="num">{sv_money(line.rate) if line.rate is not None and line.type == "monthly" else ""}</td>'  # noqa: E501
+        f'<td class="num">{sv_money(line.amount)}</td></tr>'
+        for line in lines
+    )
+    parts.extend(
+        [
+            "</tbody>",
+            f'<tfoot><tr><th colspan="7">Summa att fakturera</th>'
+            f'<td class="num">{sv_money(total)}</td></tr></tfoot>',
+            "</table>",
+            "<footer>",
+            "<p>Fakturera kommunen på beloppet ovan och ange utbetalningsmånad och "
+            "organisationsnummer. Rader för tidigare perioder är rättelser eller "
+            "senare rapporterade uppgifter (negativa belopp är avdrag). Kunder anges med "
+            "insatsreferens, aldrig med personnummer.</p>",
+            f"<p>Underlaget hör till utbetalningskörning {esc(run.month)} "
+            f"({esc(money(total) or '0.00')} kr).</p>",
+            "</footer>",
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
+    return "\n".join(parts).encode("utf-8")

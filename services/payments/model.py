@@ -1,0 +1,253 @@
+"""A payout run as a value: its lines, totals, the providers it pays and how it is booked.
+
+A closed run carries everything its files are rendered from (provider names and payment
+accounts as known at closing, the booking accounts), so the files are reproducible from the
+stored `PayoutRunClosed` event alone — after any rebuild of the read models or change of
+configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal, NamedTuple
+
+from services.payments.rules import LINE_ORDER, ZERO
+
+RunStatus = Literal["preview", "closed"]
+
+
+class RunLine(NamedTuple):
+    period: str
+    provider_id: str
+    journey_id: str
+    insats: str
+    type: str  # 'monthly' | 'bonus' | 'voucher'
+    voucher_id: str  # '' unless type == 'voucher'
+    days: int | None
+    rate: Decimal | None
+    amount: Decimal
+
+    def sort_key(self) -> tuple[str, str, str, int, str]:
+        return (self.provider_id, self.period, self.journey_id, LINE_ORDER[self.type],
+                self.voucher_id)
+
+    def to_list(self) -> list[Any]:
+        """The compact form stored in the run event."""
+        return [
+            self.period, self.provider_id, self.journey_id, self.insats, self.type,
+            self.voucher_id, self.days, None if self.rate is None else str(self.rate),
+            str(self.amount),
+        ]
+
+    @classmethod
+    def from_list(cls, row: list[Any]) -> RunLine:
+        return cls(
+            row[0], row[1], row[2], row[3], row[4], row[5], row[6],
+            None if row[7] is None else Decimal(row[7]), Decimal(row[8]),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "provider_id": self.provider_id,
+            "journey_id": self.journey_id,
+            "insats": self.insats,
+            "type": self.type,
+            "voucher_id": self.voucher_id or None,
+            "days": self.days,
+            "rate": money(self.rate),
+            "amount": money(self.amount),
+        }
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    """A provider as known when the run was computed: who is paid, and where."""
+
+    provider_id: str
+    name: str
+    bankgiro: str | None = None
+    iban: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "bankgiro": self.bankgiro, "iban": self.iban}
+
+    @classmethod
+    def from_json(cls, provider_id: str, data: Mapping[str, Any]) -> ProviderInfo:
+        return cls(provider_id, data.get("name") or "", data.get("bankgiro"), data.get("iban"))
+
+
+DEFAULT_EXPENSE_ACCOUNT = "4580"
+DEFAULT_PAYABLE_ACCOUNT = "2440"
+
+
+@dataclass(frozen=True)
+class Booking:
+    """How runs are booked in the SIE file, and who issues them.
+
+    Defaults (change them to the municipality's own chart of accounts):
+    - expense account 4580 "Köp av huvudverksamhet, kundval" for every line type — Kommun-Bas
+      class 45 (köp av huvudverksamhet); set a separate account per line type if the finance
+      office books bonuses or supplementary cheques apart;
+    - payable account 2440 "Leverantörsskulder" (BAS / Kommun-Bas);
+    - voucher series "A", chart type "EUBAS97" (the SIE #KPTYP for BAS-derived charts).
+
+    From the environment (`Booking.from_env`): INSATS_PAYOUT_ORGANISATION,
+    INSATS_PAYOUT_ORGANISATION_NO, INSATS_PAYOUT_EXPENSE_ACCOUNT (all line types),
+    INSATS_PAYOUT_EXPENSE_ACCOUNT_MONTHLY / _BONUS / _VOUCHER, INSATS_PAYOUT_PAYABLE_ACCOUNT,
+    INSATS_PAYOUT_VOUCHER_SERIES, INSATS_PAYOUT_CHART_TYPE.
+    """
+
+    organisation: str = "Kommunen"
+    organisation_no: str = ""
+    expense_accounts: Mapping[str, str] = field(
+        default_factory=lambda: {
+            "monthly": DEFAULT_EXPENSE_ACCOUNT,
+            "bonus": DEFAULT_EXPENSE_ACCOUNT,
+            "voucher": DEFAULT_EXPENSE_ACCOUNT,
+        }
+    )
+    payable_account: str = DEFAULT_PAYABLE_ACCOUNT
+    account_names: Mapping[str, str] = field(
+        default_factory=lambda: {
+            DEFAULT_EXPENSE_ACCOUNT: "Köp av huvudverksamhet, kundval",
+            DEFAULT_PAYABLE_ACCOUNT: "Leverantörsskulder",
+        }
+    )
+    voucher_series: str = "A"
+    chart_type: str = "EUBAS97"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "organisation": self.organisation,
+            "organisation_no": self.organisation_no,
+            "expense_accounts": dict(sorted(self.expense_accounts.items())),
+            "payable_account": self.payable_account,
+            "account_names": dict(sorted(self.account_names.items())),
+            "voucher_series": self.voucher_series,
+            "chart_type": self.chart_type,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Booking:
+        default = cls()
+        return cls(
+            organisation=data.get("organisation", default.organisation),
+            organisation_no=data.get("organisation_no", default.organisation_no),
+            expense_accounts=dict(data.get("expense_accounts", default.expense_accounts)),
+            payable_account=data.get("payable_account", default.payable_account),
+            account_names=dict(data.get("account_names", default.account_names)),
+            voucher_series=data.get("voucher_series", default.voucher_series),
+            chart_type=data.get("chart_type", default.chart_type),
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Booking:
+        env = os.environ if environ is None else environ
+        default = cls()
+        base = env.get("INSATS_PAYOUT_EXPENSE_ACCOUNT")
+        expense = {
+            kind: env.get(f"INSATS_PAYOUT_EXPENSE_ACCOUNT_{kind.upper()}")
+            or base
+            or default.expense_accounts[kind]
+            for kind in ("monthly", "bonus", "voucher")
+        }
+        return cls(
+            organisation=env.get("INSATS_PAYOUT_ORGANISATION", default.organisation),
+            organisation_no=env.get("INSATS_PAYOUT_ORGANISATION_NO", default.organisation_no),
+            expense_accounts=expense,
+            payable_account=env.get("INSATS_PAYOUT_PAYABLE_ACCOUNT", default.payable_account),
+            account_names=default.account_names,
+            voucher_series=env.get("INSATS_PAYOUT_VOUCHER_SERIES", default.voucher_series),
+            chart_type=env.get("INSATS_PAYOUT_CHART_TYPE", default.chart_type),
+        )
+
+    def account_name(self, account: str) -> str:
+        return self.account_names.get(account) or (
+            "Leverantörsskulder" if account == self.payable_account else "Ersättning kundval"
+        )
+
+
+@dataclass(frozen=True)
+class Run:
+    """A payout run for `month` (API.md "A run"), previewed or closed."""
+
+    month: str
+    status: RunStatus
+    lines: tuple[RunLine, ...]
+    position: int
+    providers: Mapping[str, ProviderInfo]
+    booking: Booking
+    closed_at: str | None = None
+    files: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def totals(self) -> dict[str, Decimal]:
+        return provider_totals(self.lines)
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.totals.values(), ZERO)
+
+    def provider(self, provider_id: str) -> ProviderInfo:
+        return self.providers.get(provider_id) or ProviderInfo(provider_id, "")
+
+    def to_json(self) -> dict[str, Any]:
+        totals = self.totals
+        return {
+            "month": self.month,
+            "status": self.status,
+            "position": self.position,
+            "closed_at": self.closed_at,
+            "lines": [line.to_json() for line in self.lines],
+            "totals": {p: money(v) for p, v in totals.items()},
+            "total": money(sum(totals.values(), ZERO)),
+            "providers": {p: self.providers[p].to_json() for p in sorted(self.providers)},
+            "files": dict(sorted(self.files.items())) if self.status == "closed" else None,
+        }
+
+    # --- the stored event's fields --------------------------------------------------------------
+
+    def event_fields(self) -> dict[str, Any]:
+        totals = self.totals
+        return {
+            "month": self.month,
+            "position": self.position,
+            "lines": [line.to_list() for line in self.lines],
+            "totals": {p: str(v) for p, v in totals.items()},
+            "total": str(sum(totals.values(), ZERO)),
+            "closed_at": self.closed_at or "",
+            "files": dict(sorted(self.files.items())),
+            "providers": {p: self.providers[p].to_json() for p in sorted(self.providers)},
+            "booking": self.booking.to_json(),
+        }
+
+    @classmethod
+    def from_event_fields(cls, data: Mapping[str, Any]) -> Run:
+        return cls(
+            month=data["month"],
+            status="closed",
+            lines=tuple(RunLine.from_list(row) for row in data["lines"]),
+            position=int(data["position"]),
+            providers={
+                p: ProviderInfo.from_json(p, info) for p, info in data["providers"].items()
+            },
+            booking=Booking.from_json(data["booking"]),
+            closed_at=data["closed_at"] or None,
+            files=dict(data["files"]),
+        )
+
+
+def money(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+def provider_totals(lines: Iterable[RunLine]) -> dict[str, Decimal]:
+    """Sum of the lines per provider (totals are sums of lines, never re-rounded)."""
+    out: dict[str, Decimal] = {}
+    for line in lines:
+        out[line.provider_id] = out.get(line.provider_id, ZERO) + line.amount
+    return dict(sorted(out.items()))

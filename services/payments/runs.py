@@ -1,0 +1,138 @@
+"""Closed payout runs, recorded as events (SPEC §4.3) in a small `eventsourcing` application.
+
+One `PayoutRun` aggregate per month, its id a uuid5 of the month, created by one
+`PayoutRunClosed` event that holds the run: month, the feed position it was computed from, its
+lines, totals, total, closed_at, the SHA-256 of each file, and the provider details and booking
+accounts the files are rendered from. Runs are never changed after that: closing is final.
+
+The application's persistence settings (`env`) come from the composition root, e.g.
+`{"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": "var/payout-runs.db"}` or the
+PostgreSQL settings. All values in the event are JSON primitives (money and dates as strings),
+so no extra transcodings are needed.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import IntegrityError
+
+from services.payments.model import Run
+
+RUN_NAMESPACE = UUID("6f1d2c1e-4b8a-5d7e-9a43-1c0b2e5f7a90")
+
+
+def run_id(month: str) -> UUID:
+    return uuid5(RUN_NAMESPACE, f"payout-run/{month}")
+
+
+class PayoutRunClosed(Aggregate.Created):
+    """A payout run was closed. Stored topic: services.payments.runs:PayoutRunClosed."""
+
+    month: str
+    position: int
+    lines: list[list[Any]]
+    totals: dict[str, str]
+    total: str
+    closed_at: str
+    files: dict[str, str]
+    providers: dict[str, dict[str, Any]]
+    booking: dict[str, Any]
+
+
+class PayoutRun(Aggregate):
+    @staticmethod
+    def create_id(month: str) -> UUID:
+        return run_id(month)
+
+    @event(PayoutRunClosed)
+    def __init__(
+        self,
+        month: str,
+        position: int,
+        lines: list[list[Any]],
+        totals: dict[str, str],
+        total: str,
+        closed_at: str,
+        files: dict[str, str],
+        providers: dict[str, dict[str, Any]],
+        booking: dict[str, Any],
+    ) -> None:
+        self.month = month
+        self.position = position
+        self.lines = lines
+        self.totals = totals
+        self.total = total
+        self.closed_at = closed_at
+        self.files = files
+        self.providers = providers
+        self.booking = booking
+
+    def to_run(self) -> Run:
+        return Run.from_event_fields(self.__dict__)
+
+
+class PayoutRuns(Application[UUID]):
+    """The store of closed runs. Keeps decoded runs in memory: they never change."""
+
+    name = "PayoutRuns"
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._lock = threading.Lock()
+        self._seen = 0
+        self._runs: dict[str, Run] = {}
+
+    def record(self, run: Run) -> Run:
+        """Store a closed run; if the month was closed meanwhile, return the stored one."""
+        aggregate = PayoutRun(**run.event_fields())
+        try:
+            self.save(aggregate)
+        except IntegrityError:
+            pass  # closed concurrently: the first close wins, closing is idempotent
+        else:
+            with self._lock:
+                self._runs[run.month] = run  # what was stored, without decoding it again
+        stored = self.get(run.month)
+        assert stored is not None
+        return stored
+
+    def get(self, month: str) -> Run | None:
+        cached = self.closed().get(month)
+        if cached is not None:
+            return cached
+        try:
+            aggregate: PayoutRun = self.repository.get(run_id(month))
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(aggregate, PayoutRun)
+        return aggregate.to_run()
+
+    def closed(self) -> dict[str, Run]:
+        """Every closed run by month, oldest first (read once, then only the new ones)."""
+        with self._lock:
+            latest = self.recorder.max_notification_id() or 0
+            while self._seen < latest:
+                batch = self.recorder.select_notifications(
+                    start=self._seen, limit=100, inclusive_of_start=False
+                )
+                if not batch:
+                    break
+                known = {run_id(month) for month in self._runs}
+                for notification in batch:
+                    if notification.originator_id in known:
+                        self._seen = notification.id
+                        continue
+                    domain_event = self.mapper.to_domain_event(notification)
+                    if isinstance(domain_event, PayoutRunClosed):
+                        fields = {
+                            k: getattr(domain_event, k)
+                            for k in PayoutRunClosed.__annotations__
+                        }
+                        self._runs[domain_event.month] = Run.from_event_fields(fields)
+                    self._seen = notification.id
+            return dict(sorted(self._runs.items()))

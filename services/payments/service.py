@@ -1,0 +1,261 @@
+"""The payments service: preview, close and read monthly payout runs (SPEC §4.3).
+
+Wiring (composition root):
+
+    projection = PaymentsProjection()                       # fed by the FeedRunner
+    runs = PayoutRuns(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                           "SQLITE_DBNAME": "var/payout-runs.db"})
+    payments = PaymentsService(db, runs, catch_up=feed_catch_up(runner, projection.name),
+                               booking=Booking.from_env())
+
+`catch_up` brings the payments read model up to the end of the event log before a run is
+computed; the run's position is then read in the same transaction as the facts it uses.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+
+from services.payments.compute import Settled, compute_lines
+from services.payments.files import file_hashes, render_files
+from services.payments.model import Booking, ProviderInfo, Run
+from services.payments.projection import PaymentsProjection, iter_facts
+from services.payments.rules import RateMissing, last_day, parse_month
+from services.payments.runs import PayoutRuns
+from services.platform import clock
+from services.platform.db import Database
+from services.platform.feed import FeedRunner
+
+
+class PaymentsError(Exception):
+    """A refused request, with the HTTP status and machine-readable code API.md asks for."""
+
+    status = 400
+    code = "payments_error"
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidMonth(PaymentsError):
+    status, code = 422, "invalid_month"
+
+
+class MonthNotEnded(PaymentsError):
+    status, code = 409, "month_not_ended"
+
+
+class LaterMonthClosed(PaymentsError):
+    status, code = 409, "later_month_closed"
+
+
+class RunNotFound(PaymentsError):
+    status, code = 404, "run_not_found"
+
+
+class FileNotFound(PaymentsError):
+    status, code = 404, "file_not_found"
+
+
+class RatesMissing(PaymentsError):
+    status, code = 422, "rate_missing"
+
+    def __init__(self, cause: RateMissing):
+        super().__init__(str(cause), field="rates")
+        self.insats = cause.insats
+        self.month = cause.month
+
+
+class NotCaughtUp(PaymentsError):
+    status, code = 503, "read_model_behind"
+
+
+def feed_catch_up(runner: FeedRunner, name: str = PaymentsProjection.name) -> Callable[[], None]:
+    """A `catch_up` for `PaymentsService`: apply every event not yet applied to the projection."""
+
+    def catch_up() -> None:
+        runner.catch_up([name])
+
+    return catch_up
+
+
+def check_month(month: str) -> str:
+    try:
+        parse_month(month)
+    except ValueError:
+        raise InvalidMonth(f"month must be YYYY-MM, got {month!r}", field="month") from None
+    return month
+
+
+def format_timestamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class PaymentsService:
+    def __init__(
+        self,
+        db: Database,
+        runs: PayoutRuns,
+        catch_up: Callable[[], object] = lambda: None,
+        *,
+        projection: PaymentsProjection | None = None,
+        booking: Booking | None = None,
+        today: Callable[[], date] = clock.today,
+        now: Callable[[], datetime] = clock.utcnow,
+    ):
+        self.db = db
+        self.runs = runs
+        self.catch_up = catch_up
+        self.projection = projection or PaymentsProjection()
+        self.booking = booking or Booking()
+        self.today = today
+        self.now = now
+        self._close_lock = threading.Lock()
+        self._files_lock = threading.Lock()
+        self._files: dict[str, dict[str, bytes]] = {}  # month → rendered files (runs are final)
+
+    # --- runs ---------------------------------------------------------------------------------
+
+    def preview(self, month: str) -> Run:
+        """What closing `month` now would pay; a closed month's stored run."""
+        check_month(month)
+        closed = self.runs.closed()
+        if month in closed:
+            return closed[month]
+        self._refuse_if_later_closed(month, closed)
+        return self._compute(month, closed)
+
+    def close(self, month: str) -> Run:
+        """Close `month` (after it ended; in month order); closing again returns the stored run."""
+        check_month(month)
+        with self._close_lock:
+            closed = self.runs.closed()
+            if month in closed:
+                return closed[month]
+            self._refuse_if_later_closed(month, closed)
+            today = self.today()
+            if today <= last_day(month):
+                opens = last_day(month) + timedelta(days=1)
+                raise MonthNotEnded(
+                    f"{month} has not ended (today is {today.isoformat()}); "
+                    f"it can be closed from {opens.isoformat()}",
+                    field="month",
+                )
+            preview = self._compute(month, closed)
+            run = replace(preview, status="closed", closed_at=format_timestamp(self.now()))
+            files = render_files(run)
+            run = replace(run, files=file_hashes(files))
+            stored = self.runs.record(run)
+            if stored.files == run.files:
+                with self._files_lock:
+                    self._files[month] = files
+            return stored
+
+    def get(self, month: str) -> Run:
+        check_month(month)
+        run = self.runs.get(month)
+        if run is None:
+            raise RunNotFound(f"no closed payout run for {month}", field="month")
+        return run
+
+    def list_runs(self) -> list[Run]:
+        return list(self.runs.closed().values())
+
+    def file_names(self, month: str) -> list[str]:
+        return sorted(self._rendered(self.get(month)))
+
+    def file(self, month: str, name: str) -> bytes:
+        files = self._rendered(self.get(month))
+        if name not in files:
+            raise FileNotFound(f"run {month} has no file {name!r}", field="name")
+        return files[name]
+
+    # --- internals ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _refuse_if_later_closed(month: str, closed: dict[str, Run]) -> None:
+        later = [m for m in closed if m > month]
+        if later:
+            raise LaterMonthClosed(
+                f"{month} can no longer be run: {max(later)} is already closed "
+                f"(its amounts were folded into the later run)",
+                field="month",
+            )
+
+    def _rendered(self, run: Run) -> dict[str, bytes]:
+        with self._files_lock:
+            files = self._files.get(run.month)
+            if files is None:
+                files = render_files(run)
+                self._files = {run.month: files, **dict(list(self._files.items())[-3:])}
+            return files
+
+    def _compute(self, month: str, closed: dict[str, Run]) -> Run:
+        self.catch_up()
+        earlier = [run for m, run in closed.items() if m < month]
+        last = earlier[-1] if earlier else None
+        with self.db.transaction() as tx:
+            if self.db.dialect == "postgresql":  # one snapshot for position and facts
+                tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            snapshot = self.projection.snapshot(tx)
+            settled: Settled | None = None
+            slow_providers: frozenset[str] = frozenset()
+            if last is not None:
+                if snapshot.position < last.position:
+                    raise NotCaughtUp(
+                        f"the payments read model is at position {snapshot.position}, behind "
+                        f"the last closed run ({last.month}, position {last.position})"
+                    )
+                settled = Settled(last.month, last.position)
+                settled_end = last_day(last.month)
+                if any(
+                    r.recorded_at > last.position and r.effective_from <= settled_end
+                    for r in snapshot.rate_rows
+                ):
+                    settled = None  # rates for settled months changed: recompute everything
+                else:
+                    slow_providers = frozenset(
+                        p for p, row in snapshot.providers.items()
+                        if row.deauth_changed_at > last.position
+                    )
+            if settled is None or slow_providers:
+                rows = self.projection.journey_rows(tx)
+            else:
+                rows = self.projection.journey_rows(
+                    tx, changed_after=settled.position, earning_after=settled.month
+                )
+        deauthorised = {
+            p: row.facts.deauthorised_on
+            for p, row in snapshot.providers.items()
+            if row.facts.deauthorised_on
+        }
+        try:
+            lines = compute_lines(
+                month, iter_facts(rows), snapshot.rates, deauthorised, earlier, settled,
+                slow_providers,
+            )
+        except RateMissing as missing:
+            raise RatesMissing(missing) from None
+        providers = {}
+        for line in lines:
+            pid = line.provider_id
+            if pid not in providers:
+                row = snapshot.providers.get(pid)
+                providers[pid] = (
+                    ProviderInfo(pid, row.facts.name, row.facts.bankgiro, row.facts.iban)
+                    if row is not None
+                    else ProviderInfo(pid, "")
+                )
+        return Run(
+            month=month,
+            status="preview",
+            lines=tuple(lines),
+            position=snapshot.position,
+            providers=providers,
+            booking=self.booking,
+        )

@@ -266,7 +266,11 @@ def respond(
         response.headers["Idempotent-Replayed"] = "true"
     r = result.resource
     if r["kind"] == "journey":
-        journey = app.journey(r["journey_id"], version=r.get("version"))
+        journey = (
+            result.aggregate
+            if isinstance(result.aggregate, Journey)
+            else app.journey(r["journey_id"], version=r.get("version"))
+        )
         view = render_journey(app, journey, principal)
         response.headers["ETag"] = f'"{journey.version}"'
         if "voucher_id" in r:

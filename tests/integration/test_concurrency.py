@@ -38,14 +38,29 @@ def race(n: int, work: Callable[[int], Any]) -> list[Any]:
 def started_journey(c: Container) -> str:
     app = c.lifecycle
     ctx = app.context("publisher:test", "test", "race")
-    app.authorise_provider(ctx, provider_id=P1, name="P1", insats_types=["grund"],
-                           authorised_from=date(2020, 1, 1), bankgiro="123-4567", iban=None)
+    app.authorise_provider(
+        ctx,
+        provider_id=P1,
+        name="P1",
+        insats_types=["grund"],
+        authorised_from=date(2020, 1, 1),
+        bankgiro="123-4567",
+        iban=None,
+    )
     jid = app.register_decision(
-        ctx, external_ref={"system": "t", "decision_id": "race"}, person_id=person("1985-03-03"),
-        insats="grund", decided_on=date(2026, 1, 10), decided_by="kv", target_group="other",
+        ctx,
+        external_ref={"system": "t", "decision_id": "race"},
+        person_id=person("1985-03-03"),
+        insats="grund",
+        decided_on=date(2026, 1, 10),
+        decided_by="kv",
+        target_group="other",
     ).resource["journey_id"]
-    app.journey_command(ctx, jid, lambda j: j.choose_provider(
-        ctx, provider=app.provider(P1), starts_on=date(2026, 1, 20)))
+    app.journey_command(
+        ctx,
+        jid,
+        lambda j: j.choose_provider(ctx, provider=app.provider(P1), starts_on=date(2026, 1, 20)),
+    )
     return str(jid)
 
 
@@ -57,10 +72,17 @@ def test_concurrent_writers_on_one_version_exactly_one_wins(container: Container
 
     def grant(i: int) -> Any:
         return app.journey_command(
-            ctx, jid,
-            lambda j: {"voucher_id": j.grant_voucher(ctx, amount="5000", purpose=f"v{i}",
-                                                     granted_on=date(2026, 2, 1),
-                                                     rates=app.rate_table_on(date(2026, 2, 1)))},
+            ctx,
+            jid,
+            lambda j: {
+                "voucher_id": j.grant_voucher(
+                    ctx,
+                    amount="5000",
+                    purpose=f"v{i}",
+                    granted_on=date(2026, 2, 1),
+                    rates=app.rate_table_on(date(2026, 2, 1)),
+                )
+            },
             expected_version=version,
         )
 
@@ -79,10 +101,17 @@ def test_without_if_match_no_concurrent_command_is_lost(container: Container) ->
 
     def grant(i: int) -> Any:
         return app.journey_command(
-            ctx, jid,
-            lambda j: {"voucher_id": j.grant_voucher(ctx, amount="5000", purpose=f"v{i}",
-                                                     granted_on=date(2026, 2, 1),
-                                                     rates=app.rate_table_on(date(2026, 2, 1)))},
+            ctx,
+            jid,
+            lambda j: {
+                "voucher_id": j.grant_voucher(
+                    ctx,
+                    amount="5000",
+                    purpose=f"v{i}",
+                    granted_on=date(2026, 2, 1),
+                    rates=app.rate_table_on(date(2026, 2, 1)),
+                )
+            },
         )
 
     results = race(4, grant)
@@ -97,14 +126,22 @@ def test_concurrent_decisions_for_one_person_open_exactly_one_journey(container:
 
     def decide(i: int) -> Any:
         return app.register_decision(
-            ctx, external_ref={"system": "t", "decision_id": f"p{i}"}, person_id=pnr,
-            insats="grund", decided_on=date(2026, 1, 10), decided_by="kv", target_group="other",
+            ctx,
+            external_ref={"system": "t", "decision_id": f"p{i}"},
+            person_id=pnr,
+            insats="grund",
+            decided_on=date(2026, 1, 10),
+            decided_by="kv",
+            target_group="other",
         )
 
     results = race(WRITERS, decide)
     wins = [r for r in results if not isinstance(r, Exception)]
     assert len(wins) == 1, results
-    assert all(isinstance(e, Conflict) and e.code == "open_journey_exists"
-               for e in results if isinstance(e, Exception))
+    assert all(
+        isinstance(e, Conflict) and e.code == "open_journey_exists"
+        for e in results
+        if isinstance(e, Exception)
+    )
     decisions = [e for e in app.iter_public_events() if e.type == "DecisionRegistered"]
     assert len(decisions) == 1

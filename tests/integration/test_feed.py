@@ -56,17 +56,33 @@ def record_journeys(c: Container, n: int, start: int = 0) -> None:
     app = c.lifecycle
     ctx = app.context("publisher:test", "test", "feed")
     if start == 0:
-        app.authorise_provider(ctx, provider_id=P1, name="P1", insats_types=["grund"],
-                               authorised_from=date(2020, 1, 1), bankgiro="123-4567", iban=None)
+        app.authorise_provider(
+            ctx,
+            provider_id=P1,
+            name="P1",
+            insats_types=["grund"],
+            authorised_from=date(2020, 1, 1),
+            bankgiro="123-4567",
+            iban=None,
+        )
     for i in range(start, start + n):
         r = app.register_decision(
-            ctx, external_ref={"system": "t", "decision_id": str(i)},
-            person_id=person("1985-03-03", f"{i:03d}"), insats="grund",
-            decided_on=date(2026, 1, 10), decided_by="kv", target_group="other",
+            ctx,
+            external_ref={"system": "t", "decision_id": str(i)},
+            person_id=person("1985-03-03", f"{i:03d}"),
+            insats="grund",
+            decided_on=date(2026, 1, 10),
+            decided_by="kv",
+            target_group="other",
         )
         jid = r.resource["journey_id"]
-        app.journey_command(ctx, jid, lambda j: j.choose_provider(
-            ctx, provider=app.provider(P1), starts_on=date(2026, 1, 20)))
+        app.journey_command(
+            ctx,
+            jid,
+            lambda j: j.choose_provider(
+                ctx, provider=app.provider(P1), starts_on=date(2026, 1, 20)
+            ),
+        )
 
 
 def test_a_crash_mid_batch_neither_loses_nor_repeats(container: Container) -> None:
@@ -77,8 +93,12 @@ def test_a_crash_mid_batch_neither_loses_nor_repeats(container: Container) -> No
         runner.catch_up()
     assert counts(runner) == {} and runner.position("counting") == 0
     runner.catch_up()
-    assert counts(runner) == {"RatesSet": 1, "ProviderAuthorised": 1, "DecisionRegistered": 5,
-                              "ProviderChosen": 5}
+    assert counts(runner) == {
+        "RatesSet": 1,
+        "ProviderAuthorised": 1,
+        "DecisionRegistered": 5,
+        "ProviderChosen": 5,
+    }
     assert runner.position("counting") == last_public_position(container)
 
 

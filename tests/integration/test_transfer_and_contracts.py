@@ -22,30 +22,71 @@ from tests.conftest import P1, person
 def populate(c: Container) -> str:
     app = c.lifecycle
     ctx = app.context("publisher:ecos", "ecos", "corr-42")
-    app.authorise_provider(ctx, provider_id=P1, name="P1", insats_types=["sai", "grund"],
-                           authorised_from=date(2020, 1, 1), bankgiro="123-4567", iban=None)
-    jid = str(app.register_decision(
-        ctx, external_ref={"system": "ecos", "decision_id": "1"}, person_id=person("1990-01-01"),
-        insats="grund", decided_on=date(2026, 1, 10), decided_by="kv", target_group="other",
-    ).resource["journey_id"])
-    app.journey_command(ctx, jid, lambda j: j.choose_provider(ctx, provider=app.provider(P1),
-                                                               starts_on=date(2026, 1, 20)))
-    app.journey_command(ctx, jid, lambda j: j.grant_voucher(
-        ctx, amount="7000", purpose="Körkort", granted_on=date(2026, 2, 2),
-        rates=app.rate_table_on(date(2026, 2, 2))) and None)
-    new = str(app.register_decision(
-        ctx, external_ref={"system": "ecos", "decision_id": "2"}, person_id=person("1990-01-01"),
-        insats="sai", decided_on=date(2026, 5, 1), decided_by="kv", target_group="other",
-        transfer_from={"journey_id": jid, "exited_on": "2026-04-30"},
-    ).resource["journey_id"])
+    app.authorise_provider(
+        ctx,
+        provider_id=P1,
+        name="P1",
+        insats_types=["sai", "grund"],
+        authorised_from=date(2020, 1, 1),
+        bankgiro="123-4567",
+        iban=None,
+    )
+    jid = str(
+        app.register_decision(
+            ctx,
+            external_ref={"system": "ecos", "decision_id": "1"},
+            person_id=person("1990-01-01"),
+            insats="grund",
+            decided_on=date(2026, 1, 10),
+            decided_by="kv",
+            target_group="other",
+        ).resource["journey_id"]
+    )
+    app.journey_command(
+        ctx,
+        jid,
+        lambda j: j.choose_provider(ctx, provider=app.provider(P1), starts_on=date(2026, 1, 20)),
+    )
+    app.journey_command(
+        ctx,
+        jid,
+        lambda j: (
+            j.grant_voucher(
+                ctx,
+                amount="7000",
+                purpose="Körkort",
+                granted_on=date(2026, 2, 2),
+                rates=app.rate_table_on(date(2026, 2, 2)),
+            )
+            and None
+        ),
+    )
+    new = str(
+        app.register_decision(
+            ctx,
+            external_ref={"system": "ecos", "decision_id": "2"},
+            person_id=person("1990-01-01"),
+            insats="sai",
+            decided_on=date(2026, 5, 1),
+            decided_by="kv",
+            target_group="other",
+            transfer_from={"journey_id": jid, "exited_on": "2026-04-30"},
+        ).resource["journey_id"]
+    )
     return new
 
 
 def test_every_emitted_event_matches_its_schema(container: Container) -> None:
     populate(container)
     events = list(container.lifecycle.iter_public_events())
-    assert {e.type for e in events} >= {"RatesSet", "ProviderAuthorised", "DecisionRegistered",
-                                        "ProviderChosen", "VoucherGranted", "JourneyExited"}
+    assert {e.type for e in events} >= {
+        "RatesSet",
+        "ProviderAuthorised",
+        "DecisionRegistered",
+        "ProviderChosen",
+        "VoucherGranted",
+        "JourneyExited",
+    }
     for e in events:
         assert validation_errors(e.to_dict()) == [], e.type
 
@@ -58,16 +99,30 @@ def test_export_then_import_into_an_empty_store_keeps_the_facts(
     export_events(container.lifecycle, out, include_person_ids=True)
     lines = out.getvalue().splitlines()
 
-    target = build(StoreConfig(sqlite_file=tmp_path / "copy" / "insats.db"), record_default_rates=False)
+    target = build(
+        StoreConfig(sqlite_file=tmp_path / "copy" / "insats.db"), record_default_rates=False
+    )
     try:
         imported = import_events(target.lifecycle, lines)
         assert imported == len(lines)
         originals = [json.loads(line) for line in lines]
         copies = list(target.lifecycle.iter_public_events(include_person_id=True))
         for a, b in zip(originals, copies, strict=True):
-            assert (b.type, b.stream_id, b.version, b.effective_date, b.actor, b.correlation_id) == (
-                a["type"], a["stream_id"], a["version"], a["effective_date"], a["actor"],
-                a["correlation_id"])
+            assert (
+                b.type,
+                b.stream_id,
+                b.version,
+                b.effective_date,
+                b.actor,
+                b.correlation_id,
+            ) == (
+                a["type"],
+                a["stream_id"],
+                a["version"],
+                a["effective_date"],
+                a["actor"],
+                a["correlation_id"],
+            )
             assert b.source_system == "import"
             assert b.payload == a["payload"]
         # the person lock came along: the open journey still blocks a second one
@@ -76,19 +131,28 @@ def test_export_then_import_into_an_empty_store_keeps_the_facts(
         ctx = target.lifecycle.context("publisher:ecos", "ecos", "x")
         with pytest.raises(Conflict):
             target.lifecycle.register_decision(
-                ctx, external_ref={"system": "ecos", "decision_id": "3"},
-                person_id=person("1990-01-01"), insats="grund", decided_on=date(2026, 6, 1),
-                decided_by="kv", target_group="other")
+                ctx,
+                external_ref={"system": "ecos", "decision_id": "3"},
+                person_id=person("1990-01-01"),
+                insats="grund",
+                decided_on=date(2026, 6, 1),
+                decided_by="kv",
+                target_group="other",
+            )
         assert target.lifecycle.journey(open_journey).is_open
     finally:
         target.close()
 
 
-def test_import_refuses_a_bad_file_and_records_nothing(container: Container, tmp_path: Path) -> None:
+def test_import_refuses_a_bad_file_and_records_nothing(
+    container: Container, tmp_path: Path
+) -> None:
     populate(container)
     out = io.StringIO()
     export_events(container.lifecycle, out, include_person_ids=False)  # no person ids
-    target = build(StoreConfig(sqlite_file=tmp_path / "copy" / "insats.db"), record_default_rates=False)
+    target = build(
+        StoreConfig(sqlite_file=tmp_path / "copy" / "insats.db"), record_default_rates=False
+    )
     try:
         with pytest.raises(ImportError_, match="person_id"):
             import_events(target.lifecycle, out.getvalue().splitlines())
@@ -102,12 +166,14 @@ def test_import_refuses_a_bad_file_and_records_nothing(container: Container, tmp
 def test_event_schema_files_match_the_contract_models() -> None:
     for event_type in PAYLOAD_MODELS:
         assert schema_path(event_type).read_text(encoding="utf-8") == render_schema(event_type), (
-            f"contracts/events/v1/{event_type}.json is stale: run `insats contracts write`")
+            f"contracts/events/v1/{event_type}.json is stale: run `insats contracts write`"
+        )
 
 
 def test_openapi_document_matches_the_running_app() -> None:
     assert OPENAPI_PATH.read_text(encoding="utf-8") == render(current_openapi()), (
-        "contracts/openapi.json is stale: run `insats contracts write`")
+        "contracts/openapi.json is stale: run `insats contracts write`"
+    )
 
 
 def test_personal_data_is_encrypted_at_rest_when_a_key_is_configured(tmp_path: Path) -> None:
@@ -121,12 +187,15 @@ def test_personal_data_is_encrypted_at_rest_when_a_key_is_configured(tmp_path: P
     finally:
         c.close()
     raw = b"".join(
-        row[0] for row in sqlite3.connect(config.sqlite_file).execute("SELECT state FROM stored_events")
+        row[0]
+        for row in sqlite3.connect(config.sqlite_file).execute("SELECT state FROM stored_events")
     )
     assert person("1990-01-01").replace("-", "").encode() not in raw
     reopened = build(config)
     try:
-        decisions = [e for e in reopened.lifecycle.iter_public_events() if e.type == "DecisionRegistered"]
+        decisions = [
+            e for e in reopened.lifecycle.iter_public_events() if e.type == "DecisionRegistered"
+        ]
         assert len(decisions) == 2
     finally:
         reopened.close()

@@ -26,8 +26,13 @@ def app() -> LifecycleApp:
     a.ensure_default_rates()
     ctx = a.context("admin:test", "test", "c")
     a.authorise_provider(
-        ctx, provider_id=P1, name="Anordnare 1", insats_types=["grund", "forstarkt", "sai"],
-        authorised_from=d("2020-01-01"), bankgiro="123-4567", iban=None,
+        ctx,
+        provider_id=P1,
+        name="Anordnare 1",
+        insats_types=["grund", "forstarkt", "sai"],
+        authorised_from=d("2020-01-01"),
+        bankgiro="123-4567",
+        iban=None,
     )
     return a
 
@@ -56,9 +61,7 @@ def refused(app: LifecycleApp, code: str, call: Any, exc: type[DomainError] = Do
 # --- personnummer ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "text", ["19900101-0017", "199001010017", "900101-0017", "9001010017"]
-)
+@pytest.mark.parametrize("text", ["19900101-0017", "199001010017", "900101-0017", "9001010017"])
 def test_personnummer_forms_normalise_to_twelve_digits(text: str) -> None:
     p = parse_person_id(text, TODAY)
     assert p.number == "199001010017" and p.kind == "personnummer"
@@ -95,7 +98,8 @@ def test_a_customer_older_than_65_is_refused(app: LifecycleApp) -> None:
 
 def test_target_group_youth_is_18_to_24(app: LifecycleApp) -> None:
     refused(
-        app, "age_out_of_range",
+        app,
+        "age_out_of_range",
         lambda: decide(app, "a", person("2001-01-10"), target_group="youth"),  # 25 today
     )
     assert decide(app, "b", person("2001-01-11"), target_group="youth").status == 201
@@ -114,8 +118,14 @@ def test_after_exit_a_new_journey_may_be_opened(app: LifecycleApp) -> None:
     pnr = person("1990-01-01")
     jid = decide(app, "first", pnr).resource["journey_id"]
     ctx = app.context("publisher:ecos", "ecos", "x")
-    app.journey_command(ctx, jid, lambda j: j.choose_provider(ctx, provider=app.provider(P1), starts_on=d("2026-01-20")))
-    app.journey_command(ctx, jid, lambda j: j.exit(ctx, details={"exited_on": "2026-03-01", "reason": "moved"}))
+    app.journey_command(
+        ctx,
+        jid,
+        lambda j: j.choose_provider(ctx, provider=app.provider(P1), starts_on=d("2026-01-20")),
+    )
+    app.journey_command(
+        ctx, jid, lambda j: j.exit(ctx, details={"exited_on": "2026-03-01", "reason": "moved"})
+    )
     assert decide(app, "second", pnr, decided_on=d("2026-06-01")).status == 201
 
 
@@ -123,31 +133,52 @@ def test_a_withdrawn_decision_frees_the_person(app: LifecycleApp) -> None:
     pnr = person("1990-01-01")
     jid = decide(app, "first", pnr).resource["journey_id"]
     ctx = app.context("publisher:ecos", "ecos", "x")
-    app.journey_command(ctx, jid, lambda j: j.withdraw(ctx, withdrawn_on=d("2026-01-12"), reason="flyttat"))
+    app.journey_command(
+        ctx, jid, lambda j: j.withdraw(ctx, withdrawn_on=d("2026-01-12"), reason="flyttat")
+    )
     assert decide(app, "second", pnr).status == 201
 
 
-def test_a_transfer_exits_the_old_journey_and_opens_the_new_one_atomically(app: LifecycleApp) -> None:
+def test_a_transfer_exits_the_old_journey_and_opens_the_new_one_atomically(
+    app: LifecycleApp,
+) -> None:
     pnr = person("1990-01-01")
     old = decide(app, "first", pnr).resource["journey_id"]
     ctx = app.context("publisher:ecos", "ecos", "x")
-    app.journey_command(ctx, old, lambda j: j.choose_provider(ctx, provider=app.provider(P1), starts_on=d("2026-01-20")))
+    app.journey_command(
+        ctx,
+        old,
+        lambda j: j.choose_provider(ctx, provider=app.provider(P1), starts_on=d("2026-01-20")),
+    )
     new = decide(
-        app, "second", pnr, insats="sai", decided_on=d("2026-05-01"),
+        app,
+        "second",
+        pnr,
+        insats="sai",
+        decided_on=d("2026-05-01"),
         transfer_from={"journey_id": old, "exited_on": "2026-04-30"},
     ).resource["journey_id"]
     exit = app.journey(old).facts.exit
     assert exit is not None
-    assert (exit["reason"], exit["exited_on"], exit["next_journey_id"]) == ("other_insats", d("2026-04-30"), new)
+    assert (exit["reason"], exit["exited_on"], exit["next_journey_id"]) == (
+        "other_insats",
+        d("2026-04-30"),
+        new,
+    )
     assert app.journey(new).facts.transfer_from == old
 
 
-def test_a_transfer_from_a_journey_that_breaks_the_exit_rules_records_nothing(app: LifecycleApp) -> None:
+def test_a_transfer_from_a_journey_that_breaks_the_exit_rules_records_nothing(
+    app: LifecycleApp,
+) -> None:
     pnr = person("1990-01-01")
     old = decide(app, "first", pnr).resource["journey_id"]
     refused(
-        app, "journey_not_started",
-        lambda: decide(app, "second", pnr, transfer_from={"journey_id": old, "exited_on": "2026-04-30"}),
+        app,
+        "journey_not_started",
+        lambda: decide(
+            app, "second", pnr, transfer_from={"journey_id": old, "exited_on": "2026-04-30"}
+        ),
         Conflict,
     )
 
@@ -155,7 +186,9 @@ def test_a_transfer_from_a_journey_that_breaks_the_exit_rules_records_nothing(ap
 # --- idempotency of external references ---------------------------------------------------------
 
 
-def test_the_same_external_ref_with_the_same_content_returns_the_same_journey(app: LifecycleApp) -> None:
+def test_the_same_external_ref_with_the_same_content_returns_the_same_journey(
+    app: LifecycleApp,
+) -> None:
     pnr = person("1990-01-01")
     first = decide(app, "d1", pnr)
     before = app.max_position()
@@ -171,4 +204,8 @@ def test_the_same_external_ref_with_other_content_is_a_conflict(app: LifecycleAp
 
 
 def test_a_decision_in_the_future_is_refused(app: LifecycleApp) -> None:
-    refused(app, "date_in_future", lambda: decide(app, "d1", person("1990-01-01"), decided_on=d("2026-11-24")))
+    refused(
+        app,
+        "date_in_future",
+        lambda: decide(app, "d1", person("1990-01-01"), decided_on=d("2026-11-24")),
+    )

@@ -111,7 +111,8 @@ def test_a_provider_not_authorised_for_the_insats_type_is_refused() -> None:
     j = given_decision("sai")
     grund_only = provider(P2, ("grund",))
     then_refused(
-        j, "provider_not_authorised",
+        j,
+        "provider_not_authorised",
         lambda: j.choose_provider(CTX, provider=grund_only, starts_on=d("2026-01-20")),
     )
 
@@ -121,7 +122,8 @@ def test_a_provider_de_authorised_before_starts_on_is_refused() -> None:
     p = provider(P2)
     p.deauthorise(CTX, effective_on=d("2026-01-15"), reason="avtal upphört")
     then_refused(
-        j, "provider_not_authorised",
+        j,
+        "provider_not_authorised",
         lambda: j.choose_provider(CTX, provider=p, starts_on=d("2026-01-20")),
     )
 
@@ -137,7 +139,8 @@ def test_the_customer_may_switch_and_the_previous_assignment_ends_the_day_before
 def test_a_change_must_start_after_the_current_assignment() -> None:
     j = given_started()
     then_refused(
-        j, "invalid_date",
+        j,
+        "invalid_date",
         lambda: j.choose_provider(CTX, provider=provider(P2), starts_on=d("2026-01-20")),
     )
 
@@ -145,7 +148,8 @@ def test_a_change_must_start_after_the_current_assignment() -> None:
 def test_switching_to_the_same_provider_is_refused() -> None:
     j = given_started()
     then_refused(
-        j, "already_assigned",
+        j,
+        "already_assigned",
         lambda: j.choose_provider(CTX, provider=provider(P1), starts_on=d("2026-02-01")),
         Conflict,
     )
@@ -154,7 +158,8 @@ def test_switching_to_the_same_provider_is_refused() -> None:
 def test_a_start_before_the_decision_is_refused() -> None:
     j = given_decision()
     then_refused(
-        j, "invalid_date",
+        j,
+        "invalid_date",
         lambda: j.choose_provider(CTX, provider=provider(P1), starts_on=d("2026-01-09")),
     )
 
@@ -165,8 +170,10 @@ def test_a_start_before_the_decision_is_refused() -> None:
 def test_a_plan_within_60_days_is_on_time() -> None:
     j = given_started("grund")
     j.register_plan(
-        CTX, established_on=d("2026-03-21"),
-        planned_internship_start=None, planned_internship_share_percent=None,
+        CTX,
+        established_on=d("2026-03-21"),
+        planned_internship_start=None,
+        planned_internship_share_percent=None,
     )
     (event,) = j.collect_events()
     assert isinstance(event, Journey.PlanRegistered)
@@ -176,8 +183,10 @@ def test_a_plan_within_60_days_is_on_time() -> None:
 def test_a_late_plan_is_accepted_and_marked_late() -> None:
     j = given_started("grund")
     j.register_plan(
-        CTX, established_on=d("2026-03-22"),
-        planned_internship_start=None, planned_internship_share_percent=None,
+        CTX,
+        established_on=d("2026-03-22"),
+        planned_internship_start=None,
+        planned_internship_share_percent=None,
     )
     (event,) = j.collect_events()
     assert isinstance(event, Journey.PlanRegistered) and event.late is True
@@ -186,10 +195,13 @@ def test_a_late_plan_is_accepted_and_marked_late() -> None:
 def test_an_sai_plan_needs_the_planned_internship_start() -> None:
     j = given_started("sai")
     then_refused(
-        j, "internship_start_required",
+        j,
+        "internship_start_required",
         lambda: j.register_plan(
-            CTX, established_on=d("2026-02-01"),
-            planned_internship_start=None, planned_internship_share_percent=60,
+            CTX,
+            established_on=d("2026-02-01"),
+            planned_internship_start=None,
+            planned_internship_share_percent=60,
         ),
     )
 
@@ -200,8 +212,10 @@ def test_an_sai_internship_must_cover_at_least_half_the_insats(share: int, accep
 
     def call() -> None:
         j.register_plan(
-            CTX, established_on=d("2026-02-01"),
-            planned_internship_start=d("2026-03-01"), planned_internship_share_percent=share,
+            CTX,
+            established_on=d("2026-02-01"),
+            planned_internship_start=d("2026-03-01"),
+            planned_internship_share_percent=share,
         )
 
     if accepted:
@@ -214,15 +228,20 @@ def test_an_sai_internship_must_cover_at_least_half_the_insats(share: int, accep
 def test_a_second_plan_is_refused() -> None:
     j = given_started("grund")
     j.register_plan(
-        CTX, established_on=d("2026-02-01"),
-        planned_internship_start=None, planned_internship_share_percent=None,
+        CTX,
+        established_on=d("2026-02-01"),
+        planned_internship_start=None,
+        planned_internship_share_percent=None,
     )
     j.collect_events()
     then_refused(
-        j, "plan_exists",
+        j,
+        "plan_exists",
         lambda: j.register_plan(
-            CTX, established_on=d("2026-02-02"),
-            planned_internship_start=None, planned_internship_share_percent=None,
+            CTX,
+            established_on=d("2026-02-02"),
+            planned_internship_start=None,
+            planned_internship_share_percent=None,
         ),
         Conflict,
     )
@@ -231,10 +250,13 @@ def test_a_second_plan_is_refused() -> None:
 def test_a_plan_before_the_insats_started_is_refused() -> None:
     j = given_decision("grund")
     then_refused(
-        j, "journey_not_started",
+        j,
+        "journey_not_started",
         lambda: j.register_plan(
-            CTX, established_on=d("2026-02-01"),
-            planned_internship_start=None, planned_internship_share_percent=None,
+            CTX,
+            established_on=d("2026-02-01"),
+            planned_internship_start=None,
+            planned_internship_share_percent=None,
         ),
         Conflict,
     )
@@ -246,8 +268,11 @@ def test_a_plan_before_the_insats_started_is_refused() -> None:
 def test_language_internships_are_sai_only() -> None:
     j = given_started("grund")
     then_refused(
-        j, "not_sai",
-        lambda: j.start_internship(CTX, employer="Café AB", started_on=d("2026-03-01"), share_percent=60),
+        j,
+        "not_sai",
+        lambda: j.start_internship(
+            CTX, employer="Café AB", started_on=d("2026-03-01"), share_percent=60
+        ),
     )
 
 
@@ -260,7 +285,12 @@ def test_an_internship_starts_and_ends() -> None:
 
 def test_ending_an_internship_that_is_not_running_is_refused() -> None:
     j = given_started("sai")
-    then_refused(j, "no_internship_running", lambda: j.end_internship(CTX, ended_on=d("2026-03-01")), Conflict)
+    then_refused(
+        j,
+        "no_internship_running",
+        lambda: j.end_internship(CTX, ended_on=d("2026-03-01")),
+        Conflict,
+    )
 
 
 # --- vouchers -----------------------------------------------------------------------------------
@@ -290,9 +320,14 @@ def test_a_voucher_is_5000_to_15000_from_the_rate_table(amount: str, accepted: b
 def test_a_voucher_needs_an_active_journey() -> None:
     j = given_exited()
     then_refused(
-        j, "journey_exited",
+        j,
+        "journey_exited",
         lambda: j.grant_voucher(
-            CTX, amount="5000", purpose="Arbetskläder", granted_on=d("2026-05-01"), rates=rate_table()
+            CTX,
+            amount="5000",
+            purpose="Arbetskläder",
+            granted_on=d("2026-05-01"),
+            rates=rate_table(),
         ),
         Conflict,
     )
@@ -303,12 +338,23 @@ def test_a_voucher_needs_an_active_journey() -> None:
 
 def test_an_exit_to_work_records_its_employment_form_and_subsidy() -> None:
     j = given_started()
-    j.exit(CTX, details={"exited_on": "2026-04-10", "reason": "work",
-                         "employment_form": "fixed_term", "contract_months": 12,
-                         "subsidy": "extratjanst"})
+    j.exit(
+        CTX,
+        details={
+            "exited_on": "2026-04-10",
+            "reason": "work",
+            "employment_form": "fixed_term",
+            "contract_months": 12,
+            "subsidy": "extratjanst",
+        },
+    )
     (event,) = j.collect_events()
     assert isinstance(event, Journey.JourneyExited)
-    assert (event.employment_form, event.contract_months, event.subsidy) == ("fixed_term", 12, "extratjanst")
+    assert (event.employment_form, event.contract_months, event.subsidy) == (
+        "fixed_term",
+        12,
+        "extratjanst",
+    )
     assert not j.is_open
 
 
@@ -318,8 +364,10 @@ def test_an_exit_to_work_records_its_employment_form_and_subsidy() -> None:
         ({"exited_on": "2026-01-19", "reason": "moved"}, "invalid_date"),
         ({"exited_on": "2026-11-24", "reason": "moved"}, "date_in_future"),
         ({"exited_on": "2026-04-10", "reason": "work"}, "employment_form_required"),
-        ({"exited_on": "2026-04-10", "reason": "work", "employment_form": "fixed_term"},
-         "contract_months_required"),
+        (
+            {"exited_on": "2026-04-10", "reason": "work", "employment_form": "fixed_term"},
+            "contract_months_required",
+        ),
         ({"exited_on": "2026-04-10", "reason": "studies"}, "csn_eligible_required"),
         ({"exited_on": "2026-04-10", "reason": "moved", "csn_eligible": True}, "unexpected_field"),
         ({"exited_on": "2026-04-10", "reason": "other_insats"}, "transfer_required"),
@@ -334,8 +382,10 @@ def test_an_exit_that_breaks_a_rule_is_refused(details: dict[str, Any], code: st
 def test_an_exited_journey_cannot_exit_again() -> None:
     j = given_exited()
     then_refused(
-        j, "journey_exited",
-        lambda: j.exit(CTX, details={"exited_on": "2026-04-11", "reason": "moved"}), Conflict,
+        j,
+        "journey_exited",
+        lambda: j.exit(CTX, details={"exited_on": "2026-04-11", "reason": "moved"}),
+        Conflict,
     )
 
 
@@ -374,16 +424,22 @@ def test_a_deviation_may_be_reported_at_any_time_before() -> None:
 def test_a_sustained_claim_needs_evidence() -> None:
     j = given_exited()
     then_refused(
-        j, "evidence_required",
-        lambda: j.record_follow_up(CTX, followed_up_on=d("2026-10-12"), outcome="sustained", evidence=[]),
+        j,
+        "evidence_required",
+        lambda: j.record_follow_up(
+            CTX, followed_up_on=d("2026-10-12"), outcome="sustained", evidence=[]
+        ),
     )
 
 
 def test_follow_ups_are_for_self_sufficient_exits_only() -> None:
     j = given_exited("moved")
     then_refused(
-        j, "not_self_sufficient_exit",
-        lambda: j.record_follow_up(CTX, followed_up_on=d("2026-10-12"), outcome="sustained", evidence=EVIDENCE),
+        j,
+        "not_self_sufficient_exit",
+        lambda: j.record_follow_up(
+            CTX, followed_up_on=d("2026-10-12"), outcome="sustained", evidence=EVIDENCE
+        ),
         Conflict,
     )
 
@@ -399,22 +455,33 @@ def test_a_short_fixed_term_contract_does_not_qualify_for_the_bonus() -> None:
 def test_a_returned_claim_can_be_resubmitted_and_approved_once() -> None:
     j = given_exited()
     j.record_follow_up(CTX, followed_up_on=d("2026-10-12"), outcome="sustained", evidence=EVIDENCE)
-    j.review_bonus_claim(CTX, reviewed_on=d("2026-10-14"), decision="returned", reason="intyg saknar datum")
+    j.review_bonus_claim(
+        CTX, reviewed_on=d("2026-10-14"), decision="returned", reason="intyg saknar datum"
+    )
     assert j.bonus_status() == "returned"
     j.record_follow_up(CTX, followed_up_on=d("2026-10-20"), outcome="sustained", evidence=EVIDENCE)
     j.review_bonus_claim(CTX, reviewed_on=d("2026-10-21"), decision="approved", reason=None)
     assert then_events(j) == [
-        "FollowUpRecorded", "BonusClaimReviewed", "FollowUpRecorded", "BonusClaimReviewed"
+        "FollowUpRecorded",
+        "BonusClaimReviewed",
+        "FollowUpRecorded",
+        "BonusClaimReviewed",
     ]
     assert j.bonus_status() == "approved"
     then_refused(
-        j, "no_claim_pending",
-        lambda: j.review_bonus_claim(CTX, reviewed_on=d("2026-10-22"), decision="approved", reason=None),
+        j,
+        "no_claim_pending",
+        lambda: j.review_bonus_claim(
+            CTX, reviewed_on=d("2026-10-22"), decision="approved", reason=None
+        ),
         Conflict,
     )
     then_refused(
-        j, "bonus_approved",
-        lambda: j.record_follow_up(CTX, followed_up_on=d("2026-10-23"), outcome="sustained", evidence=EVIDENCE),
+        j,
+        "bonus_approved",
+        lambda: j.record_follow_up(
+            CTX, followed_up_on=d("2026-10-23"), outcome="sustained", evidence=EVIDENCE
+        ),
         Conflict,
     )
 
@@ -424,8 +491,11 @@ def test_a_second_claim_while_one_is_pending_is_refused() -> None:
     j.record_follow_up(CTX, followed_up_on=d("2026-10-12"), outcome="sustained", evidence=EVIDENCE)
     j.collect_events()
     then_refused(
-        j, "claim_pending",
-        lambda: j.record_follow_up(CTX, followed_up_on=d("2026-10-13"), outcome="sustained", evidence=EVIDENCE),
+        j,
+        "claim_pending",
+        lambda: j.record_follow_up(
+            CTX, followed_up_on=d("2026-10-13"), outcome="sustained", evidence=EVIDENCE
+        ),
         Conflict,
     )
 
@@ -435,8 +505,11 @@ def test_returning_a_claim_needs_a_reason() -> None:
     j.record_follow_up(CTX, followed_up_on=d("2026-10-12"), outcome="sustained", evidence=EVIDENCE)
     j.collect_events()
     then_refused(
-        j, "reason_required",
-        lambda: j.review_bonus_claim(CTX, reviewed_on=d("2026-10-14"), decision="returned", reason=None),
+        j,
+        "reason_required",
+        lambda: j.review_bonus_claim(
+            CTX, reviewed_on=d("2026-10-14"), decision="returned", reason=None
+        ),
     )
 
 
@@ -453,8 +526,10 @@ def test_a_decision_can_be_withdrawn_before_the_insats_started() -> None:
 def test_a_started_insats_cannot_be_withdrawn() -> None:
     j = given_started()
     then_refused(
-        j, "journey_started",
-        lambda: j.withdraw(CTX, withdrawn_on=d("2026-01-25"), reason="fel"), Conflict,
+        j,
+        "journey_started",
+        lambda: j.withdraw(CTX, withdrawn_on=d("2026-01-25"), reason="fel"),
+        Conflict,
     )
 
 
@@ -463,8 +538,10 @@ def test_nothing_can_be_recorded_on_a_withdrawn_journey() -> None:
     j.withdraw(CTX, withdrawn_on=d("2026-01-15"), reason="tackade nej")
     j.collect_events()
     then_refused(
-        j, "journey_withdrawn",
-        lambda: j.choose_provider(CTX, provider=provider(P1), starts_on=d("2026-01-20")), Conflict,
+        j,
+        "journey_withdrawn",
+        lambda: j.choose_provider(CTX, provider=provider(P1), starts_on=d("2026-01-20")),
+        Conflict,
     )
 
 
@@ -492,23 +569,32 @@ def test_a_provider_change_date_can_be_corrected() -> None:
     j.choose_provider(CTX, provider=provider(P2), starts_on=d("2026-03-16"))
     j.choose_provider(CTX, provider=provider(P3), starts_on=d("2026-05-01"))
     j.collect_events()
-    j.correct(CTX, what="provider_starts_on", value={"provider_id": P2, "starts_on": "2026-03-10"},
-              reason="bytet skedde tidigare")
+    j.correct(
+        CTX,
+        what="provider_starts_on",
+        value={"provider_id": P2, "starts_on": "2026-03-10"},
+        reason="bytet skedde tidigare",
+    )
     first, second, _ = j.facts.assignments
     assert first.ends_on == d("2026-03-09") and second.starts_on == d("2026-03-10")
 
 
 def test_the_exit_reason_can_be_corrected() -> None:
     j = given_exited("moved")
-    j.correct(CTX, what="exit", value={"reason": "work", "employment_form": "permanent"},
-              reason="fick anställning")
+    j.correct(
+        CTX,
+        what="exit",
+        value={"reason": "work", "employment_form": "permanent"},
+        reason="fick anställning",
+    )
     assert j.facts.exit is not None and j.facts.exit["reason"] == "work"
 
 
 def test_a_correction_to_the_same_value_is_refused() -> None:
     j = given_exited()
     then_refused(
-        j, "nothing_to_correct",
+        j,
+        "nothing_to_correct",
         lambda: j.correct(CTX, what="exited_on", value="2026-04-10", reason="x"),
     )
 
@@ -516,7 +602,8 @@ def test_a_correction_to_the_same_value_is_refused() -> None:
 def test_a_correction_that_breaks_the_order_of_facts_is_refused() -> None:
     j = given_exited()
     then_refused(
-        j, "invalid_date",
+        j,
+        "invalid_date",
         lambda: j.correct(CTX, what="starts_on", value="2026-05-01", reason="x"),
     )
 
@@ -532,7 +619,9 @@ def test_an_invalid_organisation_number_is_refused() -> None:
 
 def test_the_rate_in_force_is_the_latest_effective_on_or_before_the_day() -> None:
     rates = Rates.open()
-    common = dict(bonus={"sai": "18000"}, voucher_min="5000", voucher_max="15000", min_days_before_payment=14)
+    common = dict(
+        bonus={"sai": "18000"}, voucher_min="5000", voucher_max="15000", min_days_before_payment=14
+    )
     rates.set_rates(CTX, effective_from=d("2016-01-01"), monthly={"sai": "7293"}, **common)
     rates.set_rates(CTX, effective_from=d("2026-03-01"), monthly={"sai": "7500"}, **common)
     assert rates.in_force(d("2026-02-28")).monthly["sai"] == Decimal("7293.00")  # type: ignore[union-attr]
@@ -543,7 +632,14 @@ def test_the_rate_in_force_is_the_latest_effective_on_or_before_the_day() -> Non
 def test_a_voucher_range_upside_down_is_refused() -> None:
     rates = Rates.open()
     with pytest.raises(DomainError) as info:
-        rates.set_rates(CTX, effective_from=d("2026-01-01"), monthly={}, bonus={},
-                        voucher_min="15000", voucher_max="5000", min_days_before_payment=14)
+        rates.set_rates(
+            CTX,
+            effective_from=d("2026-01-01"),
+            monthly={},
+            bonus={},
+            voucher_min="15000",
+            voucher_max="5000",
+            min_days_before_payment=14,
+        )
     assert info.value.code == "invalid_voucher_range"
     assert len(rates.pending_events) == 1  # only the stream's opening, no RatesSet

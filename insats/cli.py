@@ -60,6 +60,13 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     db: DbOption = None,
     postgres: PgOption = None,
+    projections: Annotated[
+        bool,
+        typer.Option(
+            help="Run the read models in this process (embedded default). Scaled-out API "
+            "instances use --no-projections and one `insats worker` feeds the read models."
+        ),
+    ] = True,
 ) -> None:
     """Serve the HTTP API (embedded default: SQLite under ./var/, read models in-process)."""
     import uvicorn
@@ -67,7 +74,8 @@ def serve(
     from insats.web import create_app
 
     container = build(config_from_env(db, postgres))
-    container.feed.catch_up()
+    if projections:
+        container.feed.catch_up()
     where = (container.config.postgres_url and "PostgreSQL") or str(container.config.sqlite_file)
     typer.echo(f"insats: event store {where}; API keys in {keys_path(container.config)}")
     if not container.keys.path.exists():
@@ -75,8 +83,37 @@ def serve(
             "insats: no API keys yet — create one with `insats keys add --role admin --name me`"
         )
     try:
-        uvicorn.run(create_app(container), host=host, port=port, log_level="info")
+        uvicorn.run(
+            create_app(container, run_feed=projections), host=host, port=port, log_level="info"
+        )
     finally:
+        container.close()
+
+
+@app.command()
+def worker(db: DbOption = None, postgres: PgOption = None) -> None:
+    """Feed every read model from the event log until stopped (production: one per database;
+    the daily alert scan runs here too)."""
+    import signal
+    import threading
+
+    container = build(config_from_env(db, postgres))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    container.feed.start()
+    for service in container.services.values():
+        starter = getattr(service, "start", None)
+        if callable(starter):
+            starter()
+    typer.echo("insats worker: feeding read models; stop with Ctrl-C or SIGTERM")
+    try:
+        stop.wait()
+    finally:
+        for service in container.services.values():
+            stopper = getattr(service, "stop", None)
+            if callable(stopper):
+                stopper()
         container.close()
 
 

@@ -14,7 +14,6 @@ import argparse
 import os
 import platform
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,8 +45,9 @@ def free_port() -> int:
 
 
 class Result:
-    def __init__(self, label: str, concurrency: int, commands: int, seconds: float,
-                 latencies: list[float]):
+    def __init__(
+        self, label: str, concurrency: int, commands: int, seconds: float, latencies: list[float]
+    ):
         self.label, self.concurrency, self.commands = label, concurrency, commands
         self.seconds, self.latencies = seconds, sorted(latencies)
 
@@ -58,15 +58,19 @@ class Result:
     def pct(self, p: float) -> float:
         if not self.latencies:
             return float("nan")
-        i = min(len(self.latencies) - 1, int(round(p / 100 * (len(self.latencies) - 1))))
+        i = min(len(self.latencies) - 1, round(p / 100 * (len(self.latencies) - 1)))
         return self.latencies[i] * 1000
 
     def row(self) -> str:
-        return (f"| {self.label} | {self.concurrency} | {self.commands} | {self.rate:,.0f} | "
-                f"{self.pct(50):.1f} | {self.pct(95):.1f} | {self.pct(99):.1f} |")
+        return (
+            f"| {self.label} | {self.concurrency} | {self.commands} | {self.rate:,.0f} | "
+            f"{self.pct(50):.1f} | {self.pct(95):.1f} | {self.pct(99):.1f} |"
+        )
 
 
-def run_parallel(concurrency: int, jobs: int, job: Callable[[int], list[float]]) -> tuple[float, list[float]]:
+def run_parallel(
+    concurrency: int, jobs: int, job: Callable[[int], list[float]]
+) -> tuple[float, list[float]]:
     """Run `job(i)` for i in range(jobs) on `concurrency` threads; returns wall time, latencies."""
     latencies: list[float] = []
     lock = threading.Lock()
@@ -105,20 +109,41 @@ def run_parallel(concurrency: int, jobs: int, job: Callable[[int], list[float]])
 def bench_api(url: str, schema: str, journeys: int, concurrency: int, offset: int) -> Result:
     with tempfile.TemporaryDirectory() as tmp:
         keys = Path(tmp) / "keys.json"
-        env = {**os.environ, "INSATS_API_KEYS_FILE": str(keys), "INSATS_POSTGRES_SCHEMA": schema,
-               "INSATS_PERSON_KEY": "cd" * 32, "INSATS_TODAY": "2026-11-23"}
+        env = {
+            **os.environ,
+            "INSATS_API_KEYS_FILE": str(keys),
+            "INSATS_POSTGRES_SCHEMA": schema,
+            "INSATS_PERSON_KEY": "cd" * 32,
+            "INSATS_TODAY": "2026-11-23",
+        }
 
         def key(role: str, extra: list[str] | None = None) -> str:
             return subprocess.run(
-                [sys.executable, "-m", "insats", "keys", "add", "--role", role, "--name", "bench",
-                 *(extra or [])], env=env, capture_output=True, text=True, check=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "insats",
+                    "keys",
+                    "add",
+                    "--role",
+                    role,
+                    "--name",
+                    "bench",
+                    *(extra or []),
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout.strip()
 
         admin, publisher = key("admin"), key("publisher")
         port = free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "insats", "serve", "--port", str(port), "--postgres", url],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{port}"
         try:
@@ -128,16 +153,24 @@ def bench_api(url: str, schema: str, journeys: int, concurrency: int, offset: in
                         break
                 except httpx.TransportError:
                     time.sleep(0.1)
-            httpx.post(f"{base}/v1/providers", headers={"Authorization": f"Bearer {admin}"},
-                       json={"provider_id": PROVIDER, "name": "Bench AB",
-                             "insats_types": ["grund", "forstarkt", "sai"],
-                             "authorised_from": "2020-01-01", "bankgiro": "123-4567"})
+            httpx.post(
+                f"{base}/v1/providers",
+                headers={"Authorization": f"Bearer {admin}"},
+                json={
+                    "provider_id": PROVIDER,
+                    "name": "Bench AB",
+                    "insats_types": ["grund", "forstarkt", "sai"],
+                    "authorised_from": "2020-01-01",
+                    "bankgiro": "123-4567",
+                },
+            )
             local = threading.local()
 
             def client() -> httpx.Client:
                 if not hasattr(local, "client"):
                     local.client = httpx.Client(
-                        base_url=base, headers={"Authorization": f"Bearer {publisher}"}, timeout=60)
+                        base_url=base, headers={"Authorization": f"Bearer {publisher}"}, timeout=60
+                    )
                 return local.client  # type: ignore[no-any-return]
 
             def journey(i: int) -> list[float]:
@@ -145,13 +178,22 @@ def bench_api(url: str, schema: str, journeys: int, concurrency: int, offset: in
                 n = offset + i
                 lat = []
                 t = time.perf_counter()
-                r = c.post("/v1/decisions", json={
-                    "external_ref": {"system": "bench", "decision_id": f"{schema}-{n}"},
-                    "person_id": person("1980-01-01", f"{n % 1000:03d}") if n < 1000 else
-                    person(f"19{60 + n // 1000 % 30}-0{1 + n // 30000 % 9}-1{n // 270000 % 9}",
-                           f"{n % 1000:03d}"),
-                    "insats": "grund", "decided_on": "2026-01-10", "decided_by": "kv",
-                    "target_group": "other"})
+                r = c.post(
+                    "/v1/decisions",
+                    json={
+                        "external_ref": {"system": "bench", "decision_id": f"{schema}-{n}"},
+                        "person_id": person("1980-01-01", f"{n % 1000:03d}")
+                        if n < 1000
+                        else person(
+                            f"19{60 + n // 1000 % 30}-0{1 + n // 30000 % 9}-1{n // 270000 % 9}",
+                            f"{n % 1000:03d}",
+                        ),
+                        "insats": "grund",
+                        "decided_on": "2026-01-10",
+                        "decided_by": "kv",
+                        "target_group": "other",
+                    },
+                )
                 lat.append(time.perf_counter() - t)
                 assert r.status_code == 201, r.text
                 jid = r.json()["journey_id"]
@@ -195,14 +237,19 @@ class PlainApp(Application[uuid.UUID]):
 
 def bench_plain_app(url: str, schema: str, journeys: int, concurrency: int) -> Result:
     params = psycopg.conninfo.conninfo_to_dict(url)
-    app = PlainApp({
-        "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": str(params["dbname"]),
-        "POSTGRES_HOST": str(params.get("host", "127.0.0.1")),
-        "POSTGRES_PORT": str(params.get("port", "5432")),
-        "POSTGRES_USER": str(params.get("user", "postgres")),
-        "POSTGRES_PASSWORD": str(params.get("password", "")), "POSTGRES_SCHEMA": schema,
-        "POSTGRES_POOL_SIZE": "8", "POSTGRES_MAX_OVERFLOW": "8",
-    })
+    app = PlainApp(
+        {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": str(params["dbname"]),
+            "POSTGRES_HOST": str(params.get("host", "127.0.0.1")),
+            "POSTGRES_PORT": str(params.get("port", "5432")),
+            "POSTGRES_USER": str(params.get("user", "postgres")),
+            "POSTGRES_PASSWORD": str(params.get("password", "")),
+            "POSTGRES_SCHEMA": schema,
+            "POSTGRES_POOL_SIZE": "8",
+            "POSTGRES_MAX_OVERFLOW": "8",
+        }
+    )
 
     def journey(i: int) -> list[float]:
         lat = []
@@ -227,9 +274,11 @@ def bench_plain_app(url: str, schema: str, journeys: int, concurrency: int) -> R
 
 def bench_raw_inserts(url: str, schema: str, journeys: int, concurrency: int) -> Result:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE TABLE "{schema}".raw_events (id BIGSERIAL PRIMARY KEY, '
-                     "stream UUID NOT NULL, version INT NOT NULL, body BYTEA NOT NULL, "
-                     "UNIQUE (stream, version))")
+        conn.execute(
+            f'CREATE TABLE "{schema}".raw_events (id BIGSERIAL PRIMARY KEY, '
+            "stream UUID NOT NULL, version INT NOT NULL, body BYTEA NOT NULL, "
+            "UNIQUE (stream, version))"
+        )
     local = threading.local()
 
     def conn() -> psycopg.Connection[Any]:
@@ -246,8 +295,11 @@ def bench_raw_inserts(url: str, schema: str, journeys: int, concurrency: int) ->
         for version in range(1, 5):
             t = time.perf_counter()
             with c.transaction():
-                c.execute(f'INSERT INTO "{schema}".raw_events (stream, version, body) '
-                          "VALUES (%s, %s, %s)", (stream, version, body))
+                c.execute(
+                    f'INSERT INTO "{schema}".raw_events (stream, version, body) '
+                    "VALUES (%s, %s, %s)",
+                    (stream, version, body),
+                )
             lat.append(time.perf_counter() - t)
         return lat
 
@@ -258,10 +310,15 @@ def bench_raw_inserts(url: str, schema: str, journeys: int, concurrency: int) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--journeys", type=int, default=200)
-    parser.add_argument("--postgres", default=os.environ.get(
-        "INSATS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
-    parser.add_argument("--write", type=Path, default=None,
-                        help="write the results into this markdown section file")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "INSATS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    parser.add_argument(
+        "--write", type=Path, default=None, help="write the results into this markdown section file"
+    )
     args = parser.parse_args()
     results: list[Result] = []
     schemas: list[str] = []
@@ -275,24 +332,33 @@ def main() -> None:
                 if label == "api":
                     results.append(bench_api(args.postgres, schema, args.journeys, concurrency, 0))
                 elif label == "app":
-                    results.append(bench_plain_app(args.postgres, schema, args.journeys, concurrency))
+                    results.append(
+                        bench_plain_app(args.postgres, schema, args.journeys, concurrency)
+                    )
                 else:
-                    results.append(bench_raw_inserts(args.postgres, schema, args.journeys, concurrency))
+                    results.append(
+                        bench_raw_inserts(args.postgres, schema, args.journeys, concurrency)
+                    )
                 print(results[-1].row(), flush=True)
     finally:
         with psycopg.connect(args.postgres, autocommit=True) as c:
             for schema in schemas:
                 c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    header = ("| what | concurrency | commands | commands/s | p50 ms | p95 ms | p99 ms |\n"
-              "|---|---|---|---|---|---|---|")
+    header = (
+        "| what | concurrency | commands | commands/s | p50 ms | p95 ms | p99 ms |\n"
+        "|---|---|---|---|---|---|---|"
+    )
     table = "\n".join([header, *(r.row() for r in results)])
-    text = (f"## Commands through the HTTP API on PostgreSQL (`bench/commands.py`)\n\n"
-            f"Run: `python bench/commands.py --journeys {args.journeys}` on {time.strftime('%Y-%m-%d')}.\n"
-            f"Machine: {machine_description()}.\n\n"
-            "One journey = decision + provider choice + plan + exit. Baselines in the same run, "
-            "same database and concurrency: a plain `eventsourcing` Application saving one event "
-            "per command (load + save), and raw psycopg INSERTs, one transaction per row.\n\n"
-            f"{table}\n")
+    text = (
+        f"## Commands through the HTTP API on PostgreSQL (`bench/commands.py`)\n\n"
+        f"Run: `python bench/commands.py --journeys {args.journeys}` "
+        f"on {time.strftime('%Y-%m-%d')}.\n"
+        f"Machine: {machine_description()}.\n\n"
+        "One journey = decision + provider choice + plan + exit. Baselines in the same run, "
+        "same database and concurrency: a plain `eventsourcing` Application saving one event "
+        "per command (load + save), and raw psycopg INSERTs, one transaction per row.\n\n"
+        f"{table}\n"
+    )
     print()
     print(text)
     if args.write:

@@ -81,7 +81,7 @@ def build(config: StoreConfig, *, record_default_rates: bool = True) -> Containe
     source = StoreEventSource(app, config.postgres_url, channel)
     services: dict[str, Any] = {}
     projections: list[Projection] = [JourneyListProjection()]
-    projections.extend(_service_projections(config, db, services))
+    projections.extend(_service_projections(db, services, source))
     feed = FeedRunner(source, db, projections)
     return Container(
         config=config,
@@ -95,10 +95,14 @@ def build(config: StoreConfig, *, record_default_rates: bool = True) -> Containe
 
 
 def _service_projections(
-    config: StoreConfig, db: Database, services: dict[str, Any]
+    db: Database, services: dict[str, Any], source: StoreEventSource
 ) -> list[Projection]:
     """Payments, alerts and statistics plug their projections into the same feed."""
-    return []
+    from services.alerts import AlertsService
+
+    alerts = AlertsService(db)
+    services["alerts"] = alerts
+    return [alerts.projection(head=source.max_position)]
 
 
 def fresh_projections(container: Container) -> list[Projection]:
@@ -114,7 +118,3 @@ def service_verifications(container: Container) -> list[Any]:
         if callable(verify):
             checks.append(verify)
     return checks
-
-
-def service_cli(app: Any) -> None:
-    """Adds the services' commands (payouts, alerts, stats) to the root CLI."""

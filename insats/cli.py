@@ -292,6 +292,25 @@ def readmodels_status(db: DbOption = None, postgres: PgOption = None) -> None:
             typer.echo(f"{n:<16} {pos:>10} / {head}")
 
 
+# --- the services' commands -------------------------------------------------------------------
+
+from services.alerts import cli as alerts_cli  # noqa: E402
+
+
+@app.command("alerts")
+def alerts(
+    ctx: typer.Context,
+    as_of: str | None = alerts_cli.AS_OF_OPTION,
+    kind: str | None = alerts_cli.KIND_OPTION,
+    level: str | None = alerts_cli.LEVEL_OPTION,
+    db: DbOption = None,
+    postgres: PgOption = None,
+) -> None:
+    """Traffic lights and deadlines on a date, as a table (SPEC §5)."""
+    open_container(ctx, db, postgres)
+    alerts_cli.show_alerts(ctx, as_of, kind, level)
+
+
 @contracts_app.command("write")
 def contracts_write() -> None:
     """Regenerate contracts/openapi.json and the event JSON Schemas from the code."""
@@ -303,14 +322,7 @@ def contracts_write() -> None:
     typer.echo(str(write_openapi()))
 
 
-def register_service_commands(container_app: typer.Typer) -> None:
-    from insats.bootstrap import service_cli
-
-    service_cli(container_app)
-
-
 def main() -> None:
-    register_service_commands(app)
     app()
 
 

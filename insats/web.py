@@ -139,4 +139,6 @@ def create_app(container: Container, *, run_feed: bool = True) -> FastAPI:
 
 
 def _service_routers(container: Container) -> list[Any]:
-    return []
+    from services.alerts.api import router as alerts_router
+
+    return [alerts_router]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from services.alerts import store
 from services.alerts.facts import JourneyFacts
@@ -13,6 +14,9 @@ from services.alerts.rules import KINDS, LEVELS
 from services.alerts.store import AlertChange, JourneyAlert
 from services.platform import clock
 from services.platform.db import Database
+
+if TYPE_CHECKING:
+    from services.alerts.scheduler import DailyScheduler
 
 MAX_CHANGES_PAGE = 1000
 
@@ -37,8 +41,28 @@ class AlertsService:
     def __init__(self, db: Database, *, today: Callable[[], date] = clock.today):
         self.db = db
         self.today = today
+        self._scheduler: DailyScheduler | None = None
         with db.transaction() as tx:
             store.setup(tx)
+
+    # --- in-process scheduling (`insats serve`) --------------------------------------------------
+
+    @property
+    def scheduler(self) -> DailyScheduler:
+        """The daily scan scheduler `start()` runs in this process."""
+        from services.alerts.scheduler import DailyScheduler
+
+        if self._scheduler is None:
+            self._scheduler = DailyScheduler(self)
+        return self._scheduler
+
+    def start(self) -> None:
+        """Run the daily scan scheduler in this process (a background thread)."""
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.stop()
 
     def projection(self, head: Callable[[], int] | None = None) -> AlertsProjection:
         """The projection to give the FeedRunner; `head` = the source's `max_position`."""

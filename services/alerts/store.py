@@ -66,6 +66,14 @@ FACT_TABLES: tuple[str, ...] = (
     "alerts_dirty",
 )
 
+VOLATILE_TABLES: tuple[str, ...] = (
+    "alerts_current",
+    "alerts_changes",
+    "alerts_sequence",
+    "alerts_dirty",
+    "alerts_scans",
+)
+
 RAISED = "AlertRaised"
 CLEARED = "AlertCleared"
 

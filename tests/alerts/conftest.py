@@ -57,7 +57,9 @@ class EventLog:
 
     # --- journey facts ---------------------------------------------------------------------------
 
-    def decision(self, journey_id: str, insats: str = "grund", decided_on: str = "2026-01-02") -> str:
+    def decision(
+        self, journey_id: str, insats: str = "grund", decided_on: str = "2026-01-02"
+    ) -> str:
         self.add(
             journey_id,
             "DecisionRegistered",
@@ -85,7 +87,10 @@ class EventLog:
 
     def provider_chosen(self, journey_id: str, starts_on: str, provider: str = P1) -> None:
         self.add(
-            journey_id, "ProviderChosen", starts_on, {"provider_id": provider, "starts_on": starts_on}
+            journey_id,
+            "ProviderChosen",
+            starts_on,
+            {"provider_id": provider, "starts_on": starts_on},
         )
 
     def provider_changed(
@@ -122,9 +127,7 @@ class EventLog:
             {"employer": "Bageriet AB", "started_on": started_on, "share_percent": 60},
         )
 
-    def exited(
-        self, journey_id: str, exited_on: str, reason: str = "work", **details: Any
-    ) -> None:
+    def exited(self, journey_id: str, exited_on: str, reason: str = "work", **details: Any) -> None:
         payload = {"exited_on": exited_on, "reason": reason, **details}
         if reason == "work":
             payload.setdefault("employment_form", "permanent")
@@ -179,7 +182,13 @@ class EventLog:
             journey_id,
             "Corrected",
             effective,
-            {"what": what, "old": old, "new": new, "reason": "fel datum", "provider_id": provider_id},
+            {
+                "what": what,
+                "old": old,
+                "new": new,
+                "reason": "fel datum",
+                "provider_id": provider_id,
+            },
         )
 
     # --- provider facts --------------------------------------------------------------------------

@@ -30,17 +30,49 @@ def test_serve_answers_over_real_http_on_the_embedded_default(tmp_path: Path) ->
     env = {**os.environ, "INSATS_API_KEYS_FILE": str(tmp_path / "keys.json")}
     env.pop("INSATS_PERSON_KEY", None)  # the embedded default makes its own key file
     token = subprocess.run(
-        [sys.executable, "-m", "insats", "keys", "add", "--role", "publisher", "--name", "ecos",
-         "--db", str(db)], env=env, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "insats",
+            "keys",
+            "add",
+            "--role",
+            "publisher",
+            "--name",
+            "ecos",
+            "--db",
+            str(db),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     admin = subprocess.run(
-        [sys.executable, "-m", "insats", "keys", "add", "--role", "admin", "--name", "it",
-         "--db", str(db)], env=env, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "insats",
+            "keys",
+            "add",
+            "--role",
+            "admin",
+            "--name",
+            "it",
+            "--db",
+            str(db),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "insats", "serve", "--port", str(port), "--db", str(db)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -51,17 +83,30 @@ def test_serve_answers_over_real_http_on_the_embedded_default(tmp_path: Path) ->
             except httpx.TransportError:
                 time.sleep(0.1)
         with httpx.Client(base_url=base) as http:
-            r = http.post("/v1/providers", headers={"Authorization": f"Bearer {admin}"},
-                          json={"provider_id": P1, "name": "Jobbstart AB", "insats_types": ["grund"],
-                                "authorised_from": "2020-01-01", "bankgiro": "123-4567"})
+            r = http.post(
+                "/v1/providers",
+                headers={"Authorization": f"Bearer {admin}"},
+                json={
+                    "provider_id": P1,
+                    "name": "Jobbstart AB",
+                    "insats_types": ["grund"],
+                    "authorised_from": "2020-01-01",
+                    "bankgiro": "123-4567",
+                },
+            )
             assert r.status_code == 201, r.text
-            r = http.post("/v1/decisions", headers={"Authorization": f"Bearer {token}"},
-                          json=decision_body("cli-1", person("1990-01-01"), "grund"))
+            r = http.post(
+                "/v1/decisions",
+                headers={"Authorization": f"Bearer {token}"},
+                json=decision_body("cli-1", person("1990-01-01"), "grund"),
+            )
             assert r.status_code == 201, r.text
             jid = r.json()["journey_id"]
             # the in-process feed brings the list read model up to date by itself
             for _ in range(100):
-                listed = http.get("/v1/journeys", headers={"Authorization": f"Bearer {token}"}).json()
+                listed = http.get(
+                    "/v1/journeys", headers={"Authorization": f"Bearer {token}"}
+                ).json()
                 if listed["journeys"]:
                     break
                 time.sleep(0.05)
@@ -83,11 +128,23 @@ def test_history_export_import_rebuild_and_verify(tmp_path: Path) -> None:
     ctx = app_.context("publisher:ecos", "ecos", "corr")
     from datetime import date
 
-    app_.authorise_provider(ctx, provider_id=P1, name="P1", insats_types=["grund"],
-                            authorised_from=date(2020, 1, 1), bankgiro="123-4567", iban=None)
+    app_.authorise_provider(
+        ctx,
+        provider_id=P1,
+        name="P1",
+        insats_types=["grund"],
+        authorised_from=date(2020, 1, 1),
+        bankgiro="123-4567",
+        iban=None,
+    )
     jid = app_.register_decision(
-        ctx, external_ref={"system": "ecos", "decision_id": "1"}, person_id=person("1990-01-01"),
-        insats="grund", decided_on=date(2026, 1, 10), decided_by="kv", target_group="other",
+        ctx,
+        external_ref={"system": "ecos", "decision_id": "1"},
+        person_id=person("1990-01-01"),
+        insats="grund",
+        decided_on=date(2026, 1, 10),
+        decided_by="kv",
+        target_group="other",
     ).resource["journey_id"]
     c.close()
 
@@ -100,7 +157,10 @@ def test_history_export_import_rebuild_and_verify(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     lines = out.read_text(encoding="utf-8").splitlines()
     assert [json.loads(x)["type"] for x in lines] == [
-        "RatesSet", "ProviderAuthorised", "DecisionRegistered"]
+        "RatesSet",
+        "ProviderAuthorised",
+        "DecisionRegistered",
+    ]
 
     r = runner.invoke(app, ["events", "import", str(out), "--db", str(copy)])
     assert r.exit_code == 0 and "imported 3 events" in r.output, r.output
@@ -127,8 +187,14 @@ def test_audit_verify_fails_when_a_read_model_was_tampered_with(tmp_path: Path) 
 
     ctx = c.lifecycle.context("publisher:ecos", "ecos", "corr")
     c.lifecycle.register_decision(
-        ctx, external_ref={"system": "ecos", "decision_id": "1"}, person_id=person("1990-01-01"),
-        insats="grund", decided_on=date(2026, 1, 10), decided_by="kv", target_group="other")
+        ctx,
+        external_ref={"system": "ecos", "decision_id": "1"},
+        person_id=person("1990-01-01"),
+        insats="grund",
+        decided_on=date(2026, 1, 10),
+        decided_by="kv",
+        target_group="other",
+    )
     c.feed.catch_up()
     c.close()
     with sqlite3.connect(tmp_path / "insats.readmodels.db") as conn:
@@ -138,8 +204,23 @@ def test_audit_verify_fails_when_a_read_model_was_tampered_with(tmp_path: Path) 
 
 
 def test_keys_add_validates_role_and_provider(tmp_path: Path) -> None:
-    r = runner.invoke(app, ["keys", "add", "--role", "wizard", "--name", "x", "--db", str(tmp_path / "i.db")])
+    r = runner.invoke(
+        app, ["keys", "add", "--role", "wizard", "--name", "x", "--db", str(tmp_path / "i.db")]
+    )
     assert r.exit_code == 2
-    r = runner.invoke(app, ["keys", "add", "--role", "provider", "--name", "x",
-                            "--provider-id", "123", "--db", str(tmp_path / "i.db")])
+    r = runner.invoke(
+        app,
+        [
+            "keys",
+            "add",
+            "--role",
+            "provider",
+            "--name",
+            "x",
+            "--provider-id",
+            "123",
+            "--db",
+            str(tmp_path / "i.db"),
+        ],
+    )
     assert r.exit_code == 2 and "organisation number" in r.output

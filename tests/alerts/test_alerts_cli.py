@@ -1,0 +1,115 @@
+"""`insats alerts`: a table with traffic-light colours and a summary per kind."""
+
+from __future__ import annotations
+
+from datetime import date
+from types import SimpleNamespace
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from services.alerts import AlertsService
+from services.alerts import cli as alerts_cli
+from services.platform.db import SQLiteDatabase
+from services.platform.feed import FeedRunner, ListEventSource
+
+P1, P2 = "5566778899", "5599887766"
+J1, J2, J3 = "journey-1", "journey-2", "journey-3"
+
+
+@pytest.fixture
+def obj(tmp_path, log):
+    # given J1 started 2026-01-10 without a plan, J2 started 2025-07-01, J3 2026-03-01
+    log.started(J1, "2026-01-10", provider=P1)
+    log.started(J2, "2025-07-01", provider=P2)
+    log.plan(J2, "2025-07-20")
+    log.started(J3, "2026-03-01", provider=P1)
+    log.plan(J3, "2026-03-10")
+    db = SQLiteDatabase(tmp_path / "alerts.db")
+    service = AlertsService(db, today=lambda: date(2026, 4, 15))
+    FeedRunner(ListEventSource(log.events), db, [service.projection()]).catch_up()
+    yield SimpleNamespace(alerts=service)
+    db.close()
+
+
+def test_lists_alerts_with_swedish_labels_and_a_summary(obj):
+    result = CliRunner().invoke(alerts_cli.app, ["--as-of", "2026-07-15"], obj=obj)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Larm per 2026-07-15" in out
+    for journey in (J1, J2, J3):
+        assert journey in out
+    assert "● röd" in out  # J2: 12 months on 2026-07-01
+    assert "● gul" in out  # J1: 6 months on 2026-07-10
+    assert "● grön" in out  # J3: 3 months on 2026-06-01
+    assert "Genomförandeplan försenad" in out
+    summary = out[out.index("Summering per larmtyp") :]
+    assert "Tid i insats" in summary
+    assert "duration/red" in summary
+    assert "Totalt" in summary
+    total = next(line for line in summary.splitlines() if "Totalt" in line)
+    assert [cell.strip() for cell in total.split("│")][-2] == "4"  # 3 lights + 1 overdue plan
+    # the reddest light first
+    assert out.index("● röd") < out.index("● gul") < out.index("● grön")
+
+
+def test_today_by_default_and_filters(obj):
+    runner = CliRunner()
+    today = runner.invoke(alerts_cli.app, [], obj=obj)
+    assert today.exit_code == 0, today.output
+    assert "Larm per 2026-04-15" in today.output
+    red = runner.invoke(alerts_cli.app, ["--as-of", "2026-07-15", "--level", "red"], obj=obj)
+    assert J2 in red.output and J1 not in red.output
+    plans = runner.invoke(
+        alerts_cli.app, ["--as-of", "2026-07-15", "--kind", "plan_overdue"], obj=obj
+    )
+    assert J1 in plans.output and J2 not in plans.output
+
+
+def test_traffic_light_colours_on_a_terminal(obj, monkeypatch):
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    result = CliRunner().invoke(alerts_cli.app, ["--as-of", "2026-07-15"], obj=obj)
+    assert result.exit_code == 0, result.output
+    assert "\x1b[1;31m● röd" in result.output
+    assert "\x1b[1;33m● gul" in result.output
+    assert "\x1b[1;32m● grön" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--as-of", "2026-02-30"], ["--as-of", "igår"], ["--kind", "late"], ["--level", "blå"]],
+)
+def test_invalid_options_are_refused(obj, args):
+    result = CliRunner().invoke(alerts_cli.app, args, obj=obj)
+    assert result.exit_code == 2
+
+
+def test_wiring_as_a_single_command_or_a_sub_app(obj):
+    # the root CLI may register show_alerts as a command ...
+    root = typer.Typer()
+    root.command("alerts")(alerts_cli.show_alerts)
+    root.command("version")(lambda: None)
+    single = CliRunner().invoke(root, ["alerts", "--as-of", "2026-07-15"], obj=obj)
+    assert single.exit_code == 0, single.output
+    assert J2 in single.output
+    # ... or the app as a group whose callback lists the alerts
+    group_root = typer.Typer()
+    group_root.add_typer(alerts_cli.app, name="alerts", invoke_without_command=True)
+    group_root.command("version")(lambda: None)
+    group = CliRunner().invoke(group_root, ["alerts", "--as-of", "2026-07-15"], obj=obj)
+    assert group.exit_code == 0, group.output
+    assert single.output == group.output
+
+
+def test_worker_runs_the_scheduler_with_the_configured_service(obj, monkeypatch):
+    calls = []
+    feed = object()
+    monkeypatch.setattr(
+        alerts_cli, "run_worker", lambda service, feed=None: calls.append((service, feed))
+    )
+    obj.feed = feed
+    result = CliRunner().invoke(alerts_cli.app, ["worker"], obj=obj)
+    assert result.exit_code == 0, result.output
+    assert calls == [(obj.alerts, feed)]

@@ -83,8 +83,20 @@ def serve(
             "insats: no API keys yet — create one with `insats keys add --role admin --name me`"
         )
     try:
+        from insats.logs import Redact
+
+        log_config = dict(uvicorn.config.LOGGING_CONFIG)
+        log_config["filters"] = {"redact": {"()": Redact}}
+        log_config["handlers"] = {
+            name: {**handler, "filters": ["redact"]}
+            for name, handler in log_config["handlers"].items()
+        }
         uvicorn.run(
-            create_app(container, run_feed=projections), host=host, port=port, log_level="info"
+            create_app(container, run_feed=projections),
+            host=host,
+            port=port,
+            log_level="info",
+            log_config=log_config,
         )
     finally:
         container.close()

@@ -111,11 +111,21 @@ def test_serve_answers_over_real_http_on_the_embedded_default(tmp_path: Path) ->
                     break
                 time.sleep(0.05)
             assert [j["journey_id"] for j in listed["journeys"]] == [jid]
+            pnr = person("1990-01-01")
+            found = http.get(
+                "/v1/journeys",
+                params={"person_id": pnr},
+                headers={"Authorization": f"Bearer {token}"},
+            ).json()["journeys"]
+            assert [j["journey_id"] for j in found] == [jid]
         assert (tmp_path / "var" / "insats.db").exists()
         assert (tmp_path / "var" / "insats.readmodels.db").exists()
     finally:
         server.terminate()
         server.wait(timeout=10)
+    log = server.stdout.read().decode() if server.stdout else ""
+    assert "GET /v1/journeys?person_id=[redacted]" in log
+    assert pnr not in log and pnr.replace("-", "") not in log
 
 
 def test_history_export_import_rebuild_and_verify(tmp_path: Path) -> None:

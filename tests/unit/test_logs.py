@@ -1,0 +1,38 @@
+"""No personnummer in logs (SPEC §3.1)."""
+
+from __future__ import annotations
+
+import logging
+
+from insats.logs import Redact, redact
+
+
+def test_person_id_query_parameters_are_masked() -> None:
+    line = '127.0.0.1 - "GET /v1/journeys?status=active&person_id=19900101-0017 HTTP/1.1" 200'
+    assert redact(line) == (
+        '127.0.0.1 - "GET /v1/journeys?status=active&person_id=[redacted] HTTP/1.1" 200'
+    )
+
+
+def test_anything_shaped_like_a_personnummer_is_masked() -> None:
+    for number in ("19900101-0017", "199001010017", "900101-0017", "101010+1234"):
+        assert number not in redact(f"refused {number} today")
+
+
+def test_dates_and_journey_ids_survive() -> None:
+    text = "journey 914142eb-3812-5a83-9a0e-7d0605f92264 exited 2026-04-10"
+    assert redact(text) == text
+
+
+def test_the_filter_rewrites_log_records() -> None:
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s "%s %s"',
+        ("127.0.0.1", "GET", "/v1/journeys?person_id=9001010017"),
+        None,
+    )
+    Redact().filter(record)
+    assert "9001010017" not in record.getMessage()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from insats.bootstrap import Container
 from services.lifecycle.api import router as lifecycle_router
@@ -74,17 +75,33 @@ def create_app(container: Container, *, run_feed: bool = True) -> FastAPI:
     )
     head = Gauge("insats_event_log_position", "Last position in the event log", registry=registry)
 
-    @app.middleware("http")
-    async def measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        requests.labels(request.method, path, str(response.status_code)).inc()
-        latency.labels(request.method, path).observe(time.perf_counter() - started)
-        return response
+    def measured(inner: ASGIApp) -> ASGIApp:
+        """Counts and times requests per route template (never per raw path: no ids, no
+        personnummer in label values)."""
+
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await inner(scope, receive, send)
+                return
+            started = time.perf_counter()
+            status = {"code": 500}
+
+            async def send_wrapper(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status["code"] = message["status"]
+                await send(message)
+
+            try:
+                await inner(scope, receive, send_wrapper)
+            finally:
+                route = scope.get("route")
+                path = getattr(route, "path", "unmatched")
+                requests.labels(scope["method"], path, str(status["code"])).inc()
+                latency.labels(scope["method"], path).observe(time.perf_counter() - started)
+
+        return middleware
+
+    app.add_middleware(_Wrap, wrap=measured)
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -136,6 +153,16 @@ def create_app(container: Container, *, run_feed: bool = True) -> FastAPI:
     for router in _service_routers(container):
         app.include_router(router)
     return app
+
+
+class _Wrap:
+    """Adapts a function that wraps an ASGI app to Starlette's middleware signature."""
+
+    def __init__(self, app: ASGIApp, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
+        self._app = wrap(app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
 
 
 def _service_routers(container: Container) -> list[Any]:

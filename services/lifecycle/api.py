@@ -228,6 +228,9 @@ def render_journey(
     )
     if view is None:
         raise ApiError(404, "journey_not_found", "the journey did not exist on as_of", "as_of")
+    if principal.role == "provider":
+        # A provider needs neither the person nor a key linking the person's other journeys.
+        view.pop("person_ref", None)
     return view
 
 
@@ -703,7 +706,11 @@ def journey_history(
             "actor": e.actor,
             "source_system": e.source_system,
             "correlation_id": e.correlation_id,
-            "payload": e.payload(include_person_id=principal.sees_person_id),
+            "payload": {
+                k: v
+                for k, v in e.payload(include_person_id=principal.sees_person_id).items()
+                if not (principal.role == "provider" and k == "person_ref")
+            },
         }
         for e in app.journey_events(journey_id)
     ]

@@ -133,9 +133,11 @@ def test_a_provider_sees_only_journeys_it_holds_or_held_and_never_person_id(
 ) -> None:
     p1, p2 = api.as_("provider1"), api.as_("provider2")
     mine = p1.get(f"/v1/journeys/{journey}")
-    assert mine.status_code == 200 and "person_id" not in mine.json()
+    assert mine.status_code == 200
+    assert "person_id" not in mine.json() and "person_ref" not in mine.json()
     history = p1.get(f"/v1/journeys/{journey}/events").json()
     assert "person_id" not in history[0]["payload"]
+    assert "person_ref" not in history[0]["payload"]
     assert person("1990-01-01").replace("-", "") not in str(history)
     assert p2.get(f"/v1/journeys/{journey}").status_code == 404
     assert (

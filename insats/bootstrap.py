@@ -99,10 +99,13 @@ def _service_projections(
 ) -> list[Projection]:
     """Payments, alerts and statistics plug their projections into the same feed."""
     from services.alerts import AlertsService
+    from services.statistics import StatisticsService
 
     alerts = AlertsService(db)
+    statistics = StatisticsService(db)
     services["alerts"] = alerts
-    return [alerts.projection(head=source.max_position)]
+    services["statistics"] = statistics
+    return [alerts.projection(head=source.max_position), statistics.projection]
 
 
 def fresh_projections(container: Container) -> list[Projection]:

@@ -323,6 +323,27 @@ def alerts(
     alerts_cli.show_alerts(ctx, as_of, kind, level)
 
 
+from services.statistics import cli as statistics_cli  # noqa: E402
+
+
+@app.command("stats")
+def stats(
+    ctx: typer.Context,
+    from_: Annotated[str, typer.Option("--from", help="First day of the period, YYYY-MM-DD")],
+    to: Annotated[str, typer.Option("--to", help="Last day of the period (included)")],
+    group_by: Annotated[
+        str, typer.Option("--group-by", help="insats (default), provider or target_group")
+    ] = "insats",
+    html: Annotated[Path | None, typer.Option("--html", help="Write the HTML report here")] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="Write the figures as CSV here")] = None,
+    db: DbOption = None,
+    postgres: PgOption = None,
+) -> None:
+    """The statistics of a period (SPEC §6): table, HTML report with charts, CSV."""
+    open_container(ctx, db, postgres)
+    statistics_cli.stats_command(ctx, from_, to, group_by, html, csv)
+
+
 @contracts_app.command("write")
 def contracts_write() -> None:
     """Regenerate contracts/openapi.json and the event JSON Schemas from the code."""

@@ -167,5 +167,6 @@ class _Wrap:
 
 def _service_routers(container: Container) -> list[Any]:
     from services.alerts.api import router as alerts_router
+    from services.statistics.api import router as statistics_router
 
-    return [alerts_router]
+    return [alerts_router, statistics_router]

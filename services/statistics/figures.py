@@ -39,6 +39,7 @@ Definitions for a period [from, to] (both dates inclusive); every date is the co
 from __future__ import annotations
 
 import bisect
+import json
 import statistics as pystats
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
@@ -46,7 +47,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final, Literal
 
 from contracts.events import EXIT_REASONS, INSATS_TYPES, SELF_SUFFICIENT_REASONS, TARGET_GROUPS
-from services.statistics.facts import JourneyFacts
+from services.statistics.facts import FactsRow
 
 GroupBy = Literal["insats", "provider", "target_group"]
 GROUP_BYS: Final[tuple[str, ...]] = ("insats", "provider", "target_group")
@@ -110,6 +111,24 @@ class _Acc:
         self.plans_counted = 0
         self.plans_on_time = 0
 
+    @classmethod
+    def merged(cls, parts: Iterable[_Acc]) -> _Acc:
+        """The sums over disjoint groups: every journey is in exactly one group, a person
+        may be in several (counted once)."""
+        total = cls()
+        for part in parts:
+            total.journeys += part.journeys
+            total.persons |= part.persons
+            total.starts += part.starts
+            total.exits = [a + b for a, b in zip(total.exits, part.exits, strict=True)]
+            total.self_sufficient += part.self_sufficient
+            total.days.extend(part.days)
+            total.sustained += part.sustained
+            total.deviation += part.deviation
+            total.plans_counted += part.plans_counted
+            total.plans_on_time += part.plans_on_time
+        return total
+
     def result(self) -> dict[str, Any]:
         exits_total = sum(self.exits)
         self_sufficient = self.self_sufficient
@@ -131,7 +150,7 @@ class _Acc:
 
 
 def provider_on(
-    timeline: Sequence[tuple[str, str]],
+    timeline: Sequence[Sequence[str]],
     on: str,
     deauthorisations: Mapping[str, Sequence[str]],
 ) -> str | None:
@@ -139,7 +158,7 @@ def provider_on(
 
     `timeline` is (starts_on, provider_id) sorted by start; `deauthorisations` maps a provider to
     its sorted de-authorisation dates (effective_on: the assignment ends the day before)."""
-    holder: tuple[str, str] | None = None
+    holder: Sequence[str] | None = None
     for assignment in timeline:
         if assignment[0] <= on:
             holder = assignment
@@ -158,12 +177,12 @@ def provider_on(
 
 
 def latest_follow_up(
-    follow_ups: Iterable[tuple[str, str]], period_from: str, period_to: str
+    follow_ups: Iterable[Sequence[str]], period_from: str, period_to: str
 ) -> str | None:
     """The outcome of the latest follow-up within [from, to] (later recorded wins a tie)."""
     best_on: str | None = None
     outcome: str | None = None
-    for on, result in follow_ups:
+    for on, result in follow_ups:  # (followed_up_on, outcome) in recording order
         if period_from <= on <= period_to and (best_on is None or on >= best_on):
             best_on, outcome = on, result
     return outcome
@@ -180,7 +199,7 @@ def _group_keys(group_by: str, seen: Iterable[str]) -> list[str]:
 
 
 def compute_figures(
-    facts: Iterable[JourneyFacts],
+    facts: Iterable[FactsRow],
     period_from: date,
     period_to: date,
     group_by: str = "insats",
@@ -204,29 +223,40 @@ def compute_figures(
     by_insats = group_by == "insats"
 
     groups: dict[str, _Acc] = {}
-    total = _Acc()
     reason_index = _REASON_INDEX
     ss_indexes = _SELF_SUFFICIENT_INDEXES
 
-    for j in facts:
-        starts_on = j.starts_on
-        if starts_on is None or starts_on > t_ or j.withdrawn:
+    # Unpacking the row once is the fastest way through a million rows in CPython.
+    for (
+        insats,
+        target_group,
+        person,
+        starts_on,
+        exited_on,
+        exit_reason,
+        exit_days,
+        established,
+        due,
+        follow_ups_json,
+        providers_json,
+        withdrawn,
+    ) in facts:
+        if starts_on is None or starts_on > t_ or withdrawn:
             continue
-        exited_on = j.exited_on
         in_insats = exited_on is None or exited_on >= f_
         outcome = None
-        if j.follow_ups_json and j.insats == "forstarkt":
-            outcome = latest_follow_up(j.follow_ups(), f_, t_)
+        if follow_ups_json and insats == "forstarkt":
+            outcome = latest_follow_up(json.loads(follow_ups_json), f_, t_)
         if not in_insats and outcome is None:
             continue
 
         if by_insats:
-            key = j.insats
+            key = insats
         elif by_provider:
             on = t_ if exited_on is None or exited_on > t_ else exited_on
-            key = provider_on(j.provider_timeline(), on, deauth) or NO_PROVIDER
+            key = provider_on(json.loads(providers_json), on, deauth) or NO_PROVIDER
         else:
-            key = j.target_group
+            key = target_group
         acc = groups.get(key)
         if acc is None:
             acc = groups[key] = _Acc()
@@ -234,35 +264,23 @@ def compute_figures(
         if outcome is not None:
             if outcome == "sustained":
                 acc.sustained += 1
-                total.sustained += 1
             else:
                 acc.deviation += 1
-                total.deviation += 1
         if not in_insats:
             continue
 
         acc.journeys += 1
-        total.journeys += 1
-        person = j.person_ref
         acc.persons.add(person)
-        total.persons.add(person)
         if starts_on >= f_:
             acc.starts += 1
-            total.starts += 1
         if exited_on is not None and exited_on <= t_:
-            reason = j.exit_reason or "other"
-            i = reason_index.get(reason, _OTHER_INDEX)
+            i = reason_index.get(exit_reason or "other", _OTHER_INDEX)
             acc.exits[i] += 1
-            total.exits[i] += 1
             if i in ss_indexes:
                 acc.self_sufficient += 1
-                total.self_sufficient += 1
-                if j.exit_days is not None:
-                    acc.days.append(j.exit_days)
-                    total.days.append(j.exit_days)
+                if exit_days is not None:
+                    acc.days.append(exit_days)
 
-        established = j.plan_established_on
-        due = j.plan_due_on
         if established is not None and f_ <= established <= t_:
             counted = True
         elif due is not None and f_ <= due <= t_:
@@ -273,11 +291,11 @@ def compute_figures(
             counted = False
         if counted:
             acc.plans_counted += 1
-            total.plans_counted += 1
             if established is not None and due is not None and established <= due:
                 acc.plans_on_time += 1
-                total.plans_on_time += 1
 
-    result_groups = {key: (groups.get(key) or _Acc()).result() for key in _group_keys(group_by, groups)}
-    result_groups[TOTAL] = total.result()
+    result_groups = {
+        key: (groups.get(key) or _Acc()).result() for key in _group_keys(group_by, groups)
+    }
+    result_groups[TOTAL] = _Acc.merged(groups.values()).result()
     return {"from": f_, "to": t_, "group_by": group_by, "groups": result_groups}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
+
+from services.statistics.figures import NO_PROVIDER, TOTAL
 
 INSATS_NAMES: Final[dict[str, str]] = {
     "grund": "Jobbpeng grund",
@@ -58,3 +61,24 @@ FIGURE_NAMES: Final[dict[str, str]] = {
     "plans_on_time": "Planer i tid",
     "plans_on_time_share": "Andel planer i tid",
 }
+
+
+def group_label(group_by: str, key: str, provider_names: Mapping[str, str]) -> str:
+    """A group's Swedish name; a provider as "Name (org. no.)" when its name is known."""
+    if key == TOTAL:
+        return TOTAL_NAME
+    if group_by == "insats":
+        return INSATS_NAMES.get(key, key)
+    if group_by == "target_group":
+        return TARGET_GROUP_NAMES.get(key, key)
+    if key == NO_PROVIDER:
+        return NO_PROVIDER_NAME
+    name = provider_names.get(key)
+    return f"{name} ({key})" if name else key
+
+
+def decimal_comma(value: float | None, decimals: int) -> str:
+    """Swedish decimal comma; empty for a missing value."""
+    if value is None:
+        return ""
+    return f"{value:.{decimals}f}".replace(".", ",")

@@ -20,27 +20,28 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: never a GUI backend on a server
 
-from matplotlib.figure import Figure  # noqa: E402  (after choosing the backend)
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+from matplotlib.typing import RcKeyType
 
-from contracts.events import EXIT_REASONS, INSATS_TYPES  # noqa: E402
-from services.statistics.figures import NO_PROVIDER, TOTAL  # noqa: E402
-from services.statistics.labels import (  # noqa: E402
+from contracts.events import EXIT_REASONS, INSATS_TYPES
+from services.statistics.figures import TOTAL
+from services.statistics.labels import (
     EXIT_REASON_NAMES,
     FIGURE_NAMES,
     GROUP_BY_NAMES,
     INSATS_NAMES,
-    NO_PROVIDER_NAME,
-    TARGET_GROUP_NAMES,
-    TOTAL_NAME,
+    decimal_comma,
+    group_label,
 )
-from services.statistics.service import ReportData, YearlyDays  # noqa: E402
+from services.statistics.service import ReportData, YearlyDays
 
 _INSATS_COLOURS: Final[dict[str, str]] = {
     "grund": "#1f5f8b",
     "forstarkt": "#c8553d",
     "sai": "#2a9d8f",
 }
-_SVG_RC: Final[dict[str, Any]] = {
+_SVG_RC: Final[dict[RcKeyType, Any]] = {
     "svg.hashsalt": "insats-statistik",  # stable ids (clip paths, glyphs) between runs
     "svg.fonttype": "none",  # text stays text: small, searchable, printable
     "font.family": "DejaVu Sans",
@@ -52,27 +53,7 @@ _SVG_RC: Final[dict[str, Any]] = {
 _RENDER_LOCK = threading.Lock()
 
 
-# --- labels and numbers -----------------------------------------------------------------------
-
-
-def group_label(group_by: str, key: str, provider_names: Mapping[str, str]) -> str:
-    if key == TOTAL:
-        return TOTAL_NAME
-    if group_by == "insats":
-        return INSATS_NAMES.get(key, key)
-    if group_by == "target_group":
-        return TARGET_GROUP_NAMES.get(key, key)
-    if key == NO_PROVIDER:
-        return NO_PROVIDER_NAME
-    name = provider_names.get(key)
-    return f"{name} ({key})" if name else key
-
-
-def decimal_comma(value: float | None, decimals: int) -> str:
-    """Swedish decimal comma; empty for a missing value."""
-    if value is None:
-        return ""
-    return f"{value:.{decimals}f}".replace(".", ",")
+# --- numbers -----------------------------------------------------------------------------------
 
 
 def _int(value: int) -> str:
@@ -157,6 +138,11 @@ def _chart_context() -> Iterator[None]:
         yield
 
 
+def _thousands() -> FuncFormatter:
+    """Axis numbers grouped the Swedish way (a formatter belongs to one axis: one each)."""
+    return FuncFormatter(lambda value, _pos: _int(round(value)))
+
+
 def _to_svg(fig: Figure) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
@@ -175,6 +161,7 @@ def chart_customers(by_insats: Mapping[str, Any]) -> str:
         ax.bar_label(bars, labels=[_int(v) for v in values], padding=2)
         ax.set_title("Figur 1. Kunder per insats")
         ax.set_ylabel("Antal kunder")
+        ax.yaxis.set_major_formatter(_thousands())
         ax.margins(y=0.15)
         fig.tight_layout()
         return _to_svg(fig)
@@ -201,6 +188,7 @@ def chart_exit_reasons(by_insats: Mapping[str, Any]) -> str:
         ax.invert_yaxis()
         ax.set_title("Figur 5. Avslutsorsaker per insats")
         ax.set_xlabel("Antal avslut")
+        ax.xaxis.set_major_formatter(_thousands())
         ax.legend(loc="lower right", frameon=False)
         fig.tight_layout()
         return _to_svg(fig)
@@ -341,7 +329,9 @@ def _exit_table(by_insats: Mapping[str, Any]) -> str:
             f'<td class="n">{_int(by_insats["groups"][k]["exits"][reason])}</td>' for k in keys
         )
         rows.append(f"<tr><td>{html.escape(EXIT_REASON_NAMES[reason])}</td>{cells}</tr>")
-    totals = "".join(f'<td class="n">{_int(by_insats["groups"][k]["exits_total"])}</td>' for k in keys)
+    totals = "".join(
+        f'<td class="n">{_int(by_insats["groups"][k]["exits_total"])}</td>' for k in keys
+    )
     rows.append(f'<tr class="total"><td>Avslut totalt</td>{totals}</tr>')
     return (
         f"<table><thead><tr><th>Avslutsorsak</th>{head}</tr></thead>"
@@ -395,7 +385,9 @@ def render_html(data: ReportData) -> str:
         "<h2>Sammanfattning per insats</h2>",
         _comparison_table(data.by_insats, names),
         "<h2>Kunder per insats</h2>",
-        _figure(chart_customers(data.by_insats), "Figur 1. Antal kunder per insats under perioden."),
+        _figure(
+            chart_customers(data.by_insats), "Figur 1. Antal kunder per insats under perioden."
+        ),
         "<h2>Avslutsorsaker per insats</h2>",
         _figure(
             chart_exit_reasons(data.by_insats),

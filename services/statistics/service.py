@@ -14,11 +14,10 @@ from services.platform.db import Database, Tx
 from services.statistics.figures import DAYS_QUANTUM, GROUP_BYS, compute_figures
 from services.statistics.projection import (
     StatisticsProjection,
-    exit_years,
     load_deauthorisations,
+    load_exits_by_year,
     load_facts,
     load_provider_names,
-    load_self_sufficiency_by_year,
 )
 
 
@@ -131,9 +130,7 @@ class StatisticsService:
             provider_names=names,
         )
 
-    def report_html(
-        self, period_from: date, period_to: date, *, as_of: date | None = None
-    ) -> str:
+    def report_html(self, period_from: date, period_to: date, *, as_of: date | None = None) -> str:
         from services.statistics.report import render_html  # matplotlib only when reporting
 
         return render_html(self.report_data(period_from, period_to, as_of=as_of))
@@ -153,21 +150,20 @@ class StatisticsService:
 
     @staticmethod
     def _yearly_days(tx: Tx) -> list[YearlyDays]:
-        years = exit_years(tx)
-        if years is None:
+        by_year = load_exits_by_year(tx)
+        if not by_year:
             return []
-        sums: dict[tuple[str, str], tuple[int, int]] = {
-            (insats, year): (n, total) for insats, year, n, total in load_self_sufficiency_by_year(tx)
-        }
+        sums = {(insats, year): (n, days) for insats, year, n, days in by_year}
+        years = [int(year) for _, year, _, _ in by_year]
         result: list[YearlyDays] = []
-        for year in range(int(years[0]), int(years[1]) + 1):
+        for year in range(min(years), max(years) + 1):  # years without exits too: no gaps
             averages: dict[str, float | None] = {}
             counts: dict[str, int] = {}
             for insats in INSATS_TYPES:
-                n, total = sums.get((insats, f"{year:04d}"), (0, 0))
+                n, days = sums.get((insats, f"{year:04d}"), (0, 0))
                 counts[insats] = n
                 averages[insats] = (
-                    float((Decimal(total) / Decimal(n)).quantize(DAYS_QUANTUM, ROUND_HALF_UP))
+                    float((Decimal(days) / Decimal(n)).quantize(DAYS_QUANTUM, ROUND_HALF_UP))
                     if n
                     else None
                 )

@@ -39,3 +39,33 @@ def test_alerts_follow_the_journeys(api: Api, container: Container) -> None:
     # the provider holding the journey sees it; the other does not
     assert len(api.as_("provider1").get("/v1/alerts", as_of="2026-11-23").json()["alerts"]) >= 1
     assert api.as_("provider2").get("/v1/alerts", as_of="2026-11-23").json()["alerts"] == []
+
+
+def test_statistics_follow_the_journeys(api: Api, container: Container) -> None:
+    a = started(api, "s-001")
+    b = started(api, "s-002", insats="sai")
+    pub = api.as_("publisher")
+    pub.post(
+        f"/v1/journeys/{a}/exit",
+        {"exited_on": "2026-04-10", "reason": "work", "employment_form": "permanent"},
+    )
+    pub.post(f"/v1/journeys/{b}/exit", {"exited_on": "2026-05-01", "reason": "moved"})
+    container.feed.catch_up()
+    figures = api.as_("counsellor").get(
+        "/v1/statistics", **{"from": "2026-01-01", "to": "2026-12-31"}
+    )
+    assert figures.status_code == 200, figures.text
+    total = figures.json()["groups"]["total"]
+    assert (total["journeys"], total["starts"], total["self_sufficient"]) == (2, 2, 1)
+    assert total["exits"]["work"] == 1 and total["exits"]["moved"] == 1
+    assert figures.json()["groups"]["grund"]["avg_days"] == 80.0  # 2026-01-20 → 2026-04-10
+    report = api.as_("auditor").get(
+        "/v1/statistics/report.html", **{"from": "2026-01-01", "to": "2026-12-31"}
+    )
+    assert report.status_code == 200 and "<svg" in report.text
+    assert (
+        api.as_("provider1")
+        .get("/v1/statistics", **{"from": "2026-01-01", "to": "2026-12-31"})
+        .status_code
+        == 403
+    )

@@ -176,7 +176,12 @@ class Given:
             "journey",
             "VoucherGranted",
             on,
-            {"voucher_id": str(uuid.uuid4()), "amount": "5000.00", "purpose": "B", "granted_on": on},
+            {
+                "voucher_id": str(uuid.uuid4()),
+                "amount": "5000.00",
+                "purpose": "B",
+                "granted_on": on,
+            },
         )
 
     # --- provider facts ------------------------------------------------------------------------
@@ -206,7 +211,9 @@ class Given:
 
     # --- when ------------------------------------------------------------------------------------
 
-    def service(self, *, today: date = date(2030, 1, 1), batch_size: int = 1000) -> StatisticsService:
+    def service(
+        self, *, today: date = date(2030, 1, 1), batch_size: int = 1000
+    ) -> StatisticsService:
         """The log fed through the 'statistics' projection into a fresh database."""
         db = SQLiteDatabase(":memory:")
         FeedRunner(

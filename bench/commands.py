@@ -140,8 +140,17 @@ def bench_api(url: str, schema: str, journeys: int, concurrency: int, offset: in
         admin, publisher = key("admin"), key("publisher")
         port = free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "insats", "serve", "--port", str(port), "--postgres", url,
-             "--no-projections"],
+            [
+                sys.executable,
+                "-m",
+                "insats",
+                "serve",
+                "--port",
+                str(port),
+                "--postgres",
+                url,
+                "--no-projections",
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -11,6 +11,7 @@ from services.lifecycle.application import LifecycleApp, PersonRefKey
 from services.lifecycle.feed_source import StoreEventSource
 from services.lifecycle.journey_list import JourneyListProjection
 from services.lifecycle.store import StoreConfig
+from services.payments.service import feed_catch_up
 from services.platform.auth import KeyStore
 from services.platform.clock import today
 from services.platform.db import Database
@@ -60,7 +61,8 @@ class Container:
         self.feed.stop()
         self.source.close()
         for service in self.services.values():
-            closer = getattr(service, "close", None)
+            # `shutdown` where a service has one (payments' `close` closes a month).
+            closer = getattr(service, "shutdown", None) or getattr(service, "close", None)
             if callable(closer):
                 closer()
         self.readmodel_db.close()
@@ -81,8 +83,11 @@ def build(config: StoreConfig, *, record_default_rates: bool = True) -> Containe
     source = StoreEventSource(app, config.postgres_url, channel)
     services: dict[str, Any] = {}
     projections: list[Projection] = [JourneyListProjection()]
-    projections.extend(_service_projections(db, services, source))
+    projections.extend(_service_projections(config, db, services, source))
     feed = FeedRunner(source, db, projections)
+    payments = services["payments"]
+    payments.catch_up = feed_catch_up(feed)
+    payments.source = source
     return Container(
         config=config,
         lifecycle=app,
@@ -94,18 +99,42 @@ def build(config: StoreConfig, *, record_default_rates: bool = True) -> Containe
     )
 
 
+def payout_runs_env(config: StoreConfig) -> dict[str, str]:
+    """Closed payout runs are events too: beside the lifecycle's (PostgreSQL: their own table
+    in the same schema; SQLite: their own file, the library's table name being fixed)."""
+    env = config.eventsourcing_env()
+    if config.sqlite_file is not None:
+        env["SQLITE_DBNAME"] = str(config.beside("payout-runs.db"))
+    return env
+
+
 def _service_projections(
-    db: Database, services: dict[str, Any], source: StoreEventSource
+    config: StoreConfig, db: Database, services: dict[str, Any], source: StoreEventSource
 ) -> list[Projection]:
     """Payments, alerts and statistics plug their projections into the same feed."""
     from services.alerts import AlertsService
+    from services.payments.model import Booking
+    from services.payments.projection import PaymentsProjection
+    from services.payments.runs import PayoutRuns
+    from services.payments.service import PaymentsService
     from services.statistics import StatisticsService
 
     alerts = AlertsService(db)
     statistics = StatisticsService(db)
+    payments = PaymentsService(
+        db,
+        PayoutRuns(payout_runs_env(config)),
+        projection=PaymentsProjection(),
+        booking=Booking.from_env(),
+    )
     services["alerts"] = alerts
     services["statistics"] = statistics
-    return [alerts.projection(head=source.max_position), statistics.projection]
+    services["payments"] = payments
+    return [
+        alerts.projection(head=source.max_position),
+        statistics.projection,
+        payments.projection,
+    ]
 
 
 def fresh_projections(container: Container) -> list[Projection]:

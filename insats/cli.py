@@ -323,6 +323,7 @@ def alerts(
     alerts_cli.show_alerts(ctx, as_of, kind, level)
 
 
+from services.payments import cli as payments_cli  # noqa: E402
 from services.statistics import cli as statistics_cli  # noqa: E402
 
 
@@ -342,6 +343,14 @@ def stats(
     """The statistics of a period (SPEC §6): table, HTML report with charts, CSV."""
     open_container(ctx, db, postgres)
     statistics_cli.stats_command(ctx, from_, to, group_by, html, csv)
+
+
+def _open_for_payouts(ctx: typer.Context, db: DbOption = None, postgres: PgOption = None) -> None:
+    """Monthly payout runs: preview, close and export the files (SPEC §4)."""
+    open_container(ctx, db, postgres)
+
+
+app.add_typer(payments_cli.app, name="payouts", callback=_open_for_payouts)
 
 
 @contracts_app.command("write")

@@ -167,6 +167,7 @@ class _Wrap:
 
 def _service_routers(container: Container) -> list[Any]:
     from services.alerts.api import router as alerts_router
+    from services.payments.api import router as payments_router
     from services.statistics.api import router as statistics_router
 
-    return [alerts_router, statistics_router]
+    return [payments_router, alerts_router, statistics_router]

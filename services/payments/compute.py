@@ -8,7 +8,9 @@ earlier closed runs paid. Two ways to get there, with the same result:
 - incrementally, for a journey whose facts, rates and providers did not change since the last
   closed run L was computed: that run left the journey paid exactly its entitlement through L
   with these facts (every run pays the difference, so the sums telescope), hence what is due
-  now is `journey_entitlement(.., M, after=L)` — no need to read its history.
+  now is `journey_entitlement(.., M, after=L)` — no need to read its history. For the most
+  common such journey (ongoing, past its 14 days, same provider) that is full months with its
+  provider, read from the row's derived columns without decoding its facts.
 
 The auditors' verification always takes the full way, so it checks the incremental one.
 """
@@ -17,9 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 
-from services.payments.model import Run, RunLine
+from services.payments.model import Run, RunLine, line_order
+from services.payments.projection import JourneyRow, decode_rows
 from services.payments.rules import (
     JourneyFacts,
     Key,
@@ -27,7 +31,10 @@ from services.payments.rules import (
     RateSchedule,
     add_paid,
     journey_entitlement,
-    run_lines,
+    last_day,
+    next_month,
+    prorata,
+    unsorted_run_lines,
 )
 
 Paid = dict[str, dict[Key, Line]]  # per journey: key → sums paid so far
@@ -48,12 +55,16 @@ def paid_by_journey(runs: Iterable[Run], journeys: set[str] | None = None) -> Pa
     net to nothing are dropped, so a fully paid journey compares equal to its entitlement."""
     paid: Paid = {}
     for run in runs:
-        for line in run.lines:
-            if journeys is not None and line.journey_id not in journeys:
-                continue
+        if journeys is None:
+            lines: Iterable[RunLine] = run.lines
+        else:
+            index = run.by_journey
+            lines = [ln for jid in journeys for ln in index.get(jid, ())]
+        for line in lines:
             key = (line.journey_id, line.provider_id, line.period, line.type, line.voucher_id)
-            add_paid(paid.setdefault(line.journey_id, {}), key, Line(line.days, line.rate,
-                                                                    line.amount))
+            add_paid(
+                paid.setdefault(line.journey_id, {}), key, Line(line.days, line.rate, line.amount)
+            )
     for per_key in paid.values():
         for key in [k for k, v in per_key.items() if v.amount == 0 and not v.days]:
             del per_key[key]
@@ -66,7 +77,7 @@ def insats_of_paid(runs: Iterable[Run]) -> dict[str, str]:
 
 def compute_lines(
     month: str,
-    journeys: Iterable[tuple[JourneyFacts, int]],
+    rows: Sequence[JourneyRow],
     rates: RateSchedule,
     deauthorised: Mapping[str, Sequence[date]],
     earlier_runs: Sequence[Run],
@@ -75,17 +86,25 @@ def compute_lines(
 ) -> list[RunLine]:
     """The lines of the run for `month`.
 
-    `journeys` yields (facts, changed_at). Without `settled` every journey is computed in full
-    and `journeys` must be all of them; with it, journeys changed after `settled.position` or
-    holding an assignment of a provider in `slow_providers` (de-authorisation recorded since)
-    are computed in full, the others incrementally, and journeys not passed are taken to have
-    nothing new."""
+    Without `settled` every journey is computed in full and `rows` must be all of them. With
+    it, journeys changed after `settled.position` or holding an assignment of a provider in
+    `slow_providers` (de-authorisation recorded since) are computed in full, the others
+    incrementally, and journeys not passed are taken to have nothing new."""
     out: list[RunLine] = []
+    to_decode: list[JourneyRow] = []
+    if settled is None or slow_providers:  # the shortcut cannot see earlier assignments
+        to_decode = list(rows)
+    else:
+        ongoing = _SettledOngoing(month, settled, rates, deauthorised)
+        for row in rows:
+            if row.changed_at > settled.position or not ongoing.lines(row, out):
+                to_decode.append(row)
+
     slow: list[JourneyFacts] = []
-    for facts, changed_at in journeys:
+    for row, facts in zip(to_decode, decode_rows(to_decode), strict=True):
         if (
             settled is None
-            or changed_at > settled.position
+            or row.changed_at > settled.position
             or (slow_providers and any(a.provider_id in slow_providers for a in facts.assignments))
         ):
             slow.append(facts)
@@ -95,23 +114,95 @@ def compute_lines(
             facts, rates, deauthorised, month, after=settled.month
         ).items():
             out.append(
-                RunLine(period, provider, jid, insats, kind, voucher, line.days, line.rate,
-                        line.amount)
+                RunLine(
+                    period, provider, jid, insats, kind, voucher, line.days, line.rate, line.amount
+                )
             )
 
     wanted = None if settled is None else {f.journey_id for f in slow}
     paid = paid_by_journey(earlier_runs, wanted) if earlier_runs else {}
     for facts in slow:
         earned = journey_entitlement(facts, rates, deauthorised, month)
-        before = paid.pop(facts.journey_id, {})
-        if earned != before:
+        before = paid.pop(facts.journey_id, None)
+        if before is None:  # nothing paid yet: all of it is due
+            insats = facts.insats or ""
+            out.extend(
+                RunLine(
+                    period, provider, jid, insats, kind, voucher, line.days, line.rate, line.amount
+                )
+                for (jid, provider, period, kind, voucher), line in earned.items()
+            )
+        elif earned != before:
             out.extend(_lines(month, earned, before, facts.insats or ""))
     if paid:  # paid journeys the read model no longer knows: take back what they were paid
         insats_paid = insats_of_paid(earlier_runs)
         for jid, before in paid.items():
             out.extend(_lines(month, {}, before, insats_paid.get(jid, "")))
-    out.sort(key=RunLine.sort_key)
+    out.sort(key=line_order)
     return out
+
+
+class _SettledOngoing:
+    """The common case, read from a row's derived columns without decoding its facts.
+
+    An ongoing journey (not exited, not withdrawn), unchanged since the settled run, whose
+    insats had lasted its minimum days by the end of the settled month, whose current
+    assignment began no later than the day after it, whose provider was never de-authorised,
+    and with no voucher or bonus after the settled month, has earned since then exactly full
+    months with its current provider — what `journey_entitlement(.., after=settled.month)`
+    would give (a property test checks the two agree)."""
+
+    def __init__(
+        self,
+        month: str,
+        settled: Settled,
+        rates: RateSchedule,
+        deauthorised: Mapping[str, Sequence[date]],
+    ):
+        self.settled_month = settled.month
+        self.settled_end = last_day(settled.month)
+        self.day_after = (self.settled_end + timedelta(days=1)).isoformat()
+        self.rates = rates
+        self.deauthorised = deauthorised
+        self.months: list[tuple[str, int]] = []
+        period = next_month(settled.month)
+        while period <= month:
+            self.months.append((period, last_day(period).day))
+            period = next_month(period)
+        self._lasted: dict[str, bool] = {}
+        self._full_months: dict[str, list[tuple[str, int, Decimal, Decimal]]] = {}
+
+    def lines(self, row: JourneyRow, out: list[RunLine]) -> bool:
+        """Append the row's new lines and return True, or return False (decode it instead)."""
+        holder, insats, starts_on, since = row.holder, row.insats, row.starts_on, row.holder_since
+        if (
+            holder is None
+            or insats is None
+            or starts_on is None
+            or since is None
+            or since > self.day_after
+            or row.extra_until > self.settled_month
+            or holder in self.deauthorised
+        ):
+            return False
+        lasted = self._lasted.get(starts_on)
+        if lasted is None:
+            start = date.fromisoformat(starts_on)
+            threshold = start + timedelta(days=self.rates.min_days(start) - 1)
+            lasted = self._lasted[starts_on] = threshold <= self.settled_end
+        if not lasted:
+            return False
+        months = self._full_months.get(insats)
+        if months is None:
+            months = self._full_months[insats] = [
+                (period, dim, rate, prorata(rate, dim, dim))
+                for period, dim in self.months
+                for rate in (self.rates.monthly(insats, period),)
+            ]
+        jid = row.journey_id
+        for period, dim, rate, amount in months:
+            out.append(RunLine(period, holder, jid, insats, "monthly", "", dim, rate, amount))
+        return True
 
 
 def _lines(
@@ -119,5 +210,5 @@ def _lines(
 ) -> list[RunLine]:
     return [
         RunLine(period, provider, jid, insats, kind, voucher, line.days, line.rate, line.amount)
-        for (jid, provider, period, kind, voucher), line in run_lines(month, earned, paid)
+        for (jid, provider, period, kind, voucher), line in unsorted_run_lines(month, earned, paid)
     ]

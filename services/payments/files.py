@@ -15,15 +15,13 @@ No personnummer anywhere: lines carry the journey id only.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import html
-import io
 import json
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 
-from services.payments.model import Run, RunLine, money
+from services.payments.model import Run, RunLine, money, money_text
 from services.payments.rules import LINE_TYPES, ZERO, last_day
 
 INSATS_LABELS: dict[str, str] = {
@@ -105,14 +103,42 @@ def lines_by_provider(lines: Iterable[RunLine]) -> dict[str, list[RunLine]]:
 # --- formatting -----------------------------------------------------------------------------------
 
 
+# Memoised formatting: a run repeats the same few hundred amounts many thousand times.
+_COMMA: dict[Decimal, str] = {}
+_SV: dict[Decimal, str] = {}
+
+
 def decimal_comma(value: Decimal | None) -> str:
-    return "" if value is None else f"{value:.2f}".replace(".", ",")
+    """2823.10 → '2823,10' (the CSV's decimal comma)."""
+    if value is None:
+        return ""
+    text = _COMMA.get(value)
+    if text is None:
+        text = money_text(value).replace(".", ",")
+        if len(_COMMA) < 200_000:
+            _COMMA[value] = text
+    return text
 
 
 def sv_money(value: Decimal) -> str:
     """2823.10 → '2 823,10' (non-breaking space between thousands), '−' for negatives."""
-    text = f"{abs(value):,.2f}".replace(",", "\u00a0").replace(".", ",")
-    return ("\u2212" if value < 0 else "") + text
+    text = _SV.get(value)
+    if text is None:
+        text = f"{abs(value):,.2f}".replace(",", "\u00a0").replace(".", ",")
+        text = ("\u2212" if value < 0 else "") + text
+        if len(_SV) < 200_000:
+            _SV[value] = text
+    return text
+
+
+_HTML_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"}
+)
+
+
+def esc(text: str) -> str:
+    """html.escape(text, quote=True), as one C-level translate."""
+    return text.translate(_HTML_ESCAPES)
 
 
 def _days(value: int | None) -> str:
@@ -122,49 +148,111 @@ def _days(value: int | None) -> str:
 # --- CSV ------------------------------------------------------------------------------------------
 
 
+_CSV_SPECIAL = re.compile(r'[;"\r\n]')
+
+
+def _csv(text: str) -> str:
+    """A CSV field: quoted (quotes doubled) only when it holds `;`, `"` or a line break."""
+    if _CSV_SPECIAL.search(text):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def render_csv(run: Run) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    names = {p: run.provider(p).name for p in run.providers}
-    writer.writerows(
-        (
-            line.period,
-            line.provider_id,
-            names.get(line.provider_id, ""),
-            line.journey_id,
-            INSATS_LABELS.get(line.insats, line.insats),
-            LINE_LABELS.get(line.type, line.type),
-            line.voucher_id,
-            _days(line.days),
-            decimal_comma(line.rate) if line.type == "monthly" else "",
-            decimal_comma(line.amount),
-        )
-        for line in run.lines
-    )
+    names = {p: _csv(run.provider(p).name) for p in {*run.providers, *run.totals}}
+    insats_labels = {k: _csv(v) for k, v in INSATS_LABELS.items()}
+    # Most lines differ only in period, provider and journey: memoise the rest of the row.
+    tails: dict[tuple[object, ...], str] = {}
+
+    def tail(line: RunLine) -> str:
+        key = line[3:]
+        text = tails.get(key)
+        if text is None:
+            text = tails[key] = (
+                f"{insats_labels.get(line.insats) or _csv(line.insats)};"
+                f"{LINE_LABELS.get(line.type) or _csv(line.type)};{_csv(line.voucher_id)};"
+                f"{'' if line.days is None else line.days};"
+                f"{decimal_comma(line.rate) if line.type == 'monthly' else ''};"
+                f"{decimal_comma(line.amount)}"
+            )
+        return text
+
+    def row(line: RunLine) -> str:
+        pid, jid = line.provider_id, line.journey_id
+        if _CSV_SPECIAL.search(pid + jid + line.period):  # rare: quote field by field
+            pid, jid = _csv(pid), _csv(jid)
+        return f"{line.period};{pid};{names[line.provider_id]};{jid};{tail(line)}"
+
+    rows = [";".join(_csv(h) for h in CSV_HEADER)]
+    rows.extend([row(line) for line in run.lines])
     totals = run.totals
-    for provider_id, amount in totals.items():
-        writer.writerow(
-            ("Summa anordnare", provider_id, names.get(provider_id, ""), "", "", "", "", "", "",
-             decimal_comma(amount))
-        )
-    writer.writerow(("Summa totalt", "", "", "", "", "", "", "", "",
-                     decimal_comma(sum(totals.values(), ZERO))))
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    rows.extend(
+        f"Summa anordnare;{_csv(provider_id)};{names[provider_id]};;;;;;;{decimal_comma(amount)}"
+        for provider_id, amount in totals.items()
+    )
+    rows.append(f"Summa totalt;;;;;;;;;{decimal_comma(sum(totals.values(), ZERO))}")
+    return ("\ufeff" + "\r\n".join(rows) + "\r\n").encode("utf-8")
 
 
 # --- JSON -----------------------------------------------------------------------------------------
 
 
+_JSON_SPECIAL = re.compile(r'["\\\x00-\x1f]')
+
+
+def _json_line(line: RunLine, tails: dict[tuple[object, ...], str]) -> str:
+    """One line as JSON, exactly as `json.dumps(line.to_json(), ensure_ascii=False,
+    separators=(",", ":"))` writes it — from a template when no string needs escaping, with
+    the part after the journey id memoised in `tails`."""
+    if _JSON_SPECIAL.search(
+        line.period + line.provider_id + line.journey_id + line.insats + line.type + line.voucher_id
+    ):
+        return json.dumps(line.to_json(), ensure_ascii=False, separators=(",", ":"))
+    key = line[3:]
+    tail = tails.get(key)
+    if tail is None:
+        voucher = f'"{line.voucher_id}"' if line.voucher_id else "null"
+        days = "null" if line.days is None else int(line.days)
+        rate = "null" if line.rate is None else f'"{money_text(line.rate)}"'
+        tail = tails[key] = (
+            f'"insats":"{line.insats}","type":"{line.type}","voucher_id":{voucher},'
+            f'"days":{days},"rate":{rate},"amount":"{money_text(line.amount)}"}}'
+        )
+    return (
+        f'{{"period":"{line.period}","provider_id":"{line.provider_id}",'
+        f'"journey_id":"{line.journey_id}",{tail}'
+    )
+
+
+def run_json(run: Run, *, with_files: bool = True, extra: dict[str, object] | None = None) -> str:
+    """The run as one compact JSON document (API.md "A run"), the same as
+    `json.dumps(run.to_json() | extra, ensure_ascii=False, separators=(",", ":"))` but written
+    line by line: a run may hold hundreds of thousands of lines."""
+    head = run.to_json_head()
+    tail = run.to_json_tail()
+    if not with_files:
+        del tail["files"]  # a file cannot hold its own digest
+    if extra:
+        tail.update(extra)
+
+    def dump(value: object) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    tails: dict[tuple[object, ...], str] = {}
+    lines = ",".join([_json_line(ln, tails) for ln in run.lines])
+    parts = [dump(head)[:-1], ',"lines":[', lines, "]"]
+    parts.extend(f",{dump(k)}:{dump(v)}" for k, v in tail.items())
+    parts.append("}")
+    return "".join(parts)
+
+
 def render_json(run: Run) -> bytes:
-    document = run.to_json()
-    document.pop("files", None)  # a file cannot hold its own hash
-    document["organisation"] = {
+    organisation = {
         "name": run.booking.organisation,
         "organisation_no": run.booking.organisation_no or None,
     }
-    text = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return (text + "\n").encode("utf-8")
+    document = run_json(run, with_files=False, extra={"organisation": organisation})
+    return (document + "\n").encode("utf-8")
 
 
 # --- SIE 4I ---------------------------------------------------------------------------------------
@@ -206,34 +294,45 @@ def render_sie(run: Run) -> bytes:
         for line in lines:
             sums[line.type] = sums.get(line.type, ZERO) + line.amount
         per_provider[provider_id] = sums
-    accounts = sorted(
-        {booking.expense_accounts.get(t, booking.expense_accounts.get("monthly", "")) for t in
-         LINE_TYPES} | {booking.payable_account}
-    )
-    rows.extend(f"#KONTO {a} {_sie_text(booking.account_name(a))}" for a in accounts)
 
-    for provider_id in sorted(per_provider):
-        sums = per_provider[provider_id]
+    def expense_account(kind: str) -> str:
+        return booking.expense_accounts.get(kind) or booking.expense_accounts["monthly"]
+
+    booked = {p: sums for p, sums in per_provider.items() if any(v != 0 for v in sums.values())}
+    used = {expense_account(kind) for sums in booked.values() for kind, v in sums.items() if v}
+    if booked:
+        used.add(booking.payable_account)
+    rows.extend(f"#KONTO {a} {_sie_text(booking.account_name(a))}" for a in sorted(used))
+
+    for provider_id in sorted(booked):
+        sums = booked[provider_id]
         total = sum(sums.values(), ZERO)
-        if total == 0 and all(v == 0 for v in sums.values()):
-            continue  # nothing to book
         name = run.provider(provider_id).name
         text = f"Kundval insats {run.month} {name} {provider_id}".strip()
-        rows.append(f'#VER {_sie_text(booking.voucher_series)} "" {booked_on} '
-                    f"{_sie_text(text)} {closed}")
+        rows.append(
+            f'#VER {_sie_text(booking.voucher_series)} "" {booked_on} {_sie_text(text)} {closed}'
+        )
         rows.append("{")
         for kind in LINE_TYPES:
             amount = sums.get(kind, ZERO)
             if amount == 0:
                 continue
-            account = booking.expense_accounts.get(kind) or booking.expense_accounts["monthly"]
+            account = expense_account(kind)
             label = f"{LINE_LABELS[kind]} {run.month} {provider_id}"
-            rows.append(f"   #TRANS {account} {{}} {_sie_amount(amount)} {booked_on} "
-                        f"{_sie_text(label)}")
-        rows.append(f"   #TRANS {booking.payable_account} {{}} {_sie_amount(-total)} {booked_on} "
-                    f"{_sie_text(f'{name} {provider_id}'.strip())}")
+            rows.append(
+                f"   #TRANS {account} {{}} {_sie_amount(amount)} {booked_on} {_sie_text(label)}"
+            )
+        if total != 0:  # lines that cancel out balance the voucher by themselves
+            rows.append(
+                f"   #TRANS {booking.payable_account} {{}} {_sie_amount(-total)} "
+                f"{booked_on} {_sie_text(f'{name} {provider_id}'.strip())}"
+            )
         rows.append("}")
     return ("\r\n".join(rows) + "\r\n").encode("cp437", errors="replace")
+
+
+def _monthly_rate(line: RunLine) -> str:
+    return sv_money(line.rate) if line.rate is not None and line.type == "monthly" else ""
 
 
 # --- ersättningsunderlag (HTML) -----------------------------------------------------------------
@@ -265,7 +364,6 @@ footer { margin-top: 1.5em; color: #444; font-size: 9pt; }
 
 
 def render_basis(run: Run, provider_id: str, lines: list[RunLine]) -> bytes:
-    esc = html.escape
     provider = run.provider(provider_id)
     total = sum((line.amount for line in lines), ZERO)
     sums: dict[str, Decimal] = {}
@@ -299,11 +397,10 @@ def render_basis(run: Run, provider_id: str, lines: list[RunLine]) -> bytes:
         *(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in details),
         "</dl>",
         '<table class="summary">',
-        "<thead><tr><th>Radtyp</th><th class=\"num\">Belopp (kr)</th></tr></thead>",
+        '<thead><tr><th>Radtyp</th><th class="num">Belopp (kr)</th></tr></thead>',
         "<tbody>",
         *(
-            f"<tr><td>{esc(LINE_LABELS[kind])}</td>"
-            f'<td class="num">{sv_money(sums[kind])}</td></tr>'
+            f'<tr><td>{esc(LINE_LABELS[kind])}</td><td class="num">{sv_money(sums[kind])}</td></tr>'
             for kind in LINE_TYPES
             if kind in sums
         ),
@@ -316,14 +413,25 @@ def render_basis(run: Run, provider_id: str, lines: list[RunLine]) -> bytes:
         '<th class="num">Belopp (kr)</th></tr></thead>',
         "<tbody>",
     ]
+    insats_labels = {k: esc(v) for k, v in INSATS_LABELS.items()}
+    tails: dict[tuple[object, ...], str] = {}  # the row after the journey id, memoised
+
+    def tail(line: RunLine) -> str:
+        key = line[3:]
+        text = tails.get(key)
+        if text is None:
+            text = tails[key] = (
+                f"<td>{insats_labels.get(line.insats) or esc(line.insats)}</td>"
+                f"<td>{LINE_LABELS.get(line.type) or esc(line.type)}</td>"
+                f"<td>{esc(line.voucher_id)}</td>"
+                f'<td class="num">{"" if line.days is None else line.days}</td>'
+                f'<td class="num">{_monthly_rate(line)}</td>'
+                f'<td class="num">{sv_money(line.amount)}</td></tr>'
+            )
+        return text
+
     parts.extend(
-        f"<tr><td>{line.period}</td><td>{esc(line.journey_id)}</td>"
-        f"<td>{esc(INSATS_LABELS.get(line.insats, line.insats))}</td>"
-        f"<td>{LINE_LABELS.get(line.type, line.type)}</td><td>{esc(line.voucher_id)}</td>"
-        f'<td class="num">{_days(line.days)}</td>'
-        f'<td class="num">{sv_money(line.rate) if line.rate is not None and line.type == "monthly" else ""}</td>'  # noqa: E501
-        f'<td class="num">{sv_money(line.amount)}</td></tr>'
-        for line in lines
+        [f"<tr><td>{line.period}</td><td>{esc(line.journey_id)}</td>{tail(line)}" for line in lines]
     )
     parts.extend(
         [

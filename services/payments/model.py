@@ -8,13 +8,17 @@ configuration.
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
+from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
-from services.payments.rules import LINE_ORDER, ZERO
+from services.payments.rules import ZERO
 
 RunStatus = Literal["preview", "closed"]
 
@@ -30,23 +34,33 @@ class RunLine(NamedTuple):
     rate: Decimal | None
     amount: Decimal
 
-    def sort_key(self) -> tuple[str, str, str, int, str]:
-        return (self.provider_id, self.period, self.journey_id, LINE_ORDER[self.type],
-                self.voucher_id)
-
     def to_list(self) -> list[Any]:
         """The compact form stored in the run event."""
         return [
-            self.period, self.provider_id, self.journey_id, self.insats, self.type,
-            self.voucher_id, self.days, None if self.rate is None else str(self.rate),
-            str(self.amount),
+            self.period,
+            self.provider_id,
+            self.journey_id,
+            self.insats,
+            self.type,
+            self.voucher_id,
+            self.days,
+            None if self.rate is None else money_text(self.rate),
+            money_text(self.amount),
         ]
 
     @classmethod
     def from_list(cls, row: list[Any]) -> RunLine:
+        rate, amount = row[7], row[8]
         return cls(
-            row[0], row[1], row[2], row[3], row[4], row[5], row[6],
-            None if row[7] is None else Decimal(row[7]), Decimal(row[8]),
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            row[5],
+            row[6],
+            None if rate is None else parse_money(rate),
+            parse_money(amount),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -58,9 +72,13 @@ class RunLine(NamedTuple):
             "type": self.type,
             "voucher_id": self.voucher_id or None,
             "days": self.days,
-            "rate": money(self.rate),
-            "amount": money(self.amount),
+            "rate": None if self.rate is None else money_text(self.rate),
+            "amount": money_text(self.amount),
         }
+
+
+# Provider, period, journey, line type, voucher: the order of every run's lines.
+line_order = itemgetter(1, 0, 2, 4, 5)
 
 
 @dataclass(frozen=True)
@@ -184,27 +202,48 @@ class Run:
     closed_at: str | None = None
     files: Mapping[str, str] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def totals(self) -> dict[str, Decimal]:
         return provider_totals(self.lines)
 
-    @property
+    @cached_property
     def total(self) -> Decimal:
         return sum(self.totals.values(), ZERO)
+
+    @cached_property
+    def by_journey(self) -> dict[str, list[RunLine]]:
+        """The lines per journey (built once: runs are final)."""
+        out: dict[str, list[RunLine]] = {}
+        with gc_paused():
+            for line in self.lines:
+                out.setdefault(line.journey_id, []).append(line)
+        return out
 
     def provider(self, provider_id: str) -> ProviderInfo:
         return self.providers.get(provider_id) or ProviderInfo(provider_id, "")
 
     def to_json(self) -> dict[str, Any]:
-        totals = self.totals
+        """API.md "A run" (money as strings with two decimals); `files.run_json` writes the
+        same document faster."""
+        return {
+            **self.to_json_head(),
+            "lines": [line.to_json() for line in self.lines],
+            **self.to_json_tail(),
+        }
+
+    def to_json_head(self) -> dict[str, Any]:
         return {
             "month": self.month,
             "status": self.status,
             "position": self.position,
             "closed_at": self.closed_at,
-            "lines": [line.to_json() for line in self.lines],
-            "totals": {p: money(v) for p, v in totals.items()},
-            "total": money(sum(totals.values(), ZERO)),
+        }
+
+    def to_json_tail(self) -> dict[str, Any]:
+        totals = self.totals
+        return {
+            "totals": {p: money_text(v) for p, v in totals.items()},
+            "total": money_text(self.total),
             "providers": {p: self.providers[p].to_json() for p in sorted(self.providers)},
             "files": dict(sorted(self.files.items())) if self.status == "closed" else None,
         }
@@ -227,22 +266,86 @@ class Run:
 
     @classmethod
     def from_event_fields(cls, data: Mapping[str, Any]) -> Run:
+        with gc_paused():
+            lines = lines_from_lists(data["lines"])
         return cls(
             month=data["month"],
             status="closed",
-            lines=tuple(RunLine.from_list(row) for row in data["lines"]),
+            lines=lines,
             position=int(data["position"]),
-            providers={
-                p: ProviderInfo.from_json(p, info) for p, info in data["providers"].items()
-            },
+            providers={p: ProviderInfo.from_json(p, info) for p, info in data["providers"].items()},
             booking=Booking.from_json(data["booking"]),
             closed_at=data["closed_at"] or None,
             files=dict(data["files"]),
         )
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small objects (run lines):
+    otherwise it walks the whole heap — cached runs included — again and again. Reference
+    counting still frees everything; collection resumes afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def lines_from_lists(rows: Iterable[list[Any]]) -> tuple[RunLine, ...]:
+    """`RunLine.from_list` for a whole stored run, without a Python call per line's
+    constructor (stored runs may hold hundreds of thousands of lines)."""
+    new = tuple.__new__
+    known = _MONEY_VALUE
+    return tuple(
+        [
+            new(
+                RunLine,
+                (
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    r[5],
+                    r[6],
+                    None if r[7] is None else (known.get(r[7]) or parse_money(r[7])),
+                    known.get(r[8]) or parse_money(r[8]),
+                ),
+            )
+            for r in rows
+        ]
+    )
+
+
 def money(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value:.2f}"
+    return None if value is None else money_text(value)
+
+
+_MONEY_TEXT: dict[Decimal, str] = {}
+_MONEY_VALUE: dict[str, Decimal] = {}
+
+
+def parse_money(text: str) -> Decimal:
+    """Decimal(text), memoised: stored runs repeat the same amounts many thousand times."""
+    value = _MONEY_VALUE.get(text)
+    if value is None:
+        value = Decimal(text)
+        if len(_MONEY_VALUE) < 200_000:
+            _MONEY_VALUE[text] = value
+    return value
+
+
+def money_text(value: Decimal) -> str:
+    """'2823.10' — memoised: a run repeats the same few hundred amounts many thousand times."""
+    text = _MONEY_TEXT.get(value)
+    if text is None:
+        text = f"{value:.2f}" if value else "0.00"  # never '-0.00'; -0 and 0 share a key
+        if len(_MONEY_TEXT) < 200_000:
+            _MONEY_TEXT[value] = text
+    return text
 
 
 def provider_totals(lines: Iterable[RunLine]) -> dict[str, Decimal]:

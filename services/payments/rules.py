@@ -18,7 +18,7 @@ import calendar
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
@@ -26,8 +26,7 @@ from typing import Any, Literal, NamedTuple
 from contracts.events import PublicEvent
 
 LineType = Literal["monthly", "bonus", "voucher"]
-LINE_TYPES: tuple[LineType, ...] = ("monthly", "bonus", "voucher")
-LINE_ORDER: dict[str, int] = {t: i for i, t in enumerate(LINE_TYPES)}
+LINE_TYPES: tuple[LineType, ...] = ("monthly", "bonus", "voucher")  # display order
 
 # (journey_id, provider_id, period 'YYYY-MM', line type, voucher_id or '')
 Key = tuple[str, str, str, str, str]
@@ -102,9 +101,7 @@ class RateTable:
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> RateTable:
         def per_insats(values: Mapping[str, Any] | None) -> dict[str, Decimal | None]:
-            return {
-                k: (None if v is None else Decimal(str(v))) for k, v in (values or {}).items()
-            }
+            return {k: (None if v is None else Decimal(str(v))) for k, v in (values or {}).items()}
 
         return cls(
             effective_from=date.fromisoformat(payload["effective_from"]),
@@ -272,12 +269,6 @@ def _apply_correction(f: JourneyFacts, p: Mapping[str, Any]) -> JourneyFacts:
     return f
 
 
-def fold(events: Iterable[PublicEvent], facts: JourneyFacts | None = None) -> JourneyFacts | None:
-    for event in events:
-        facts = apply_event(facts, event)
-    return facts
-
-
 # --- providers ----------------------------------------------------------------------------------
 
 
@@ -374,26 +365,6 @@ def assignment_spans(
     ]
 
 
-def holder_on(spans: Sequence[Span], day: date) -> str | None:
-    """The provider holding the journey on `day`, if any."""
-    for span in spans:
-        if span.holds(day):
-            return span.provider_id
-    return None
-
-
-def has_lasted(facts: JourneyFacts, min_days: int, by: date) -> bool:
-    """True when the insats had lasted `min_days` days (inclusive) by `by` — counting from its
-    start up to `by` or its exit, whichever is first."""
-    start = facts.starts_on
-    if start is None:
-        return False
-    threshold = start + timedelta(days=min_days - 1)
-    if threshold > by:
-        return False
-    return facts.exit is None or facts.exit.exited_on >= threshold
-
-
 # Month arithmetic on day ordinals, cached: runs touch the same few dozen months over and over.
 _MONTH_BOUNDS: dict[tuple[int, int], tuple[int, int, int, str]] = {}
 
@@ -407,6 +378,15 @@ def _month_bounds(y: int, m: int) -> tuple[int, int, int, str]:
         b = (first, first + dim - 1, dim, f"{y:04d}-{m:02d}")
         _MONTH_BOUNDS[(y, m)] = b
     return b
+
+
+_BY_INDEX: dict[int, tuple[int, int, int, str]] = {}  # year × 12 + month − 1 → bounds
+
+
+def _month_of_index(index: int) -> tuple[int, int, int, str]:
+    bounds = _month_bounds(index // 12, index % 12 + 1)
+    _BY_INDEX[index] = bounds
+    return bounds
 
 
 @lru_cache(maxsize=4096)
@@ -475,7 +455,7 @@ def journey_entitlement(
             after_end = _end_ordinal(after)
             if threshold <= after_end:
                 floor = after_end + 1  # earlier months were already earned at `after`
-        days: dict[tuple[str, int, int], int] = {}
+        days: dict[tuple[str, int], int] = {}  # (provider, month index) → days held
         for provider, lo, end in spans:
             hi = limit if end is None or end > limit else end
             if lo < floor:
@@ -483,15 +463,16 @@ def journey_entitlement(
             if lo > hi:
                 continue
             d = date.fromordinal(lo)
-            y, m = d.year, d.month
+            index = d.year * 12 + d.month - 1
             while lo <= hi:
-                last = _month_bounds(y, m)[1]
-                k = (provider, y, m)
+                bounds = _BY_INDEX.get(index) or _month_of_index(index)
+                last = bounds[1]
+                k = (provider, index)
                 days[k] = days.get(k, 0) + (hi if hi < last else last) - lo + 1
                 lo = last + 1
-                y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-        for (provider, y, m), n in days.items():
-            _, _, dim, period = _month_bounds(y, m)
+                index += 1
+        for (provider, index), n in days.items():
+            _, _, dim, period = _BY_INDEX[index]
             rate = rates.monthly(insats, period)
             out[(jid, provider, period, "monthly", "")] = Line(n, rate, prorata(rate, n, dim))
 
@@ -543,8 +524,8 @@ def add_paid(paid: dict[Key, Line], key: Key, line: Line) -> None:
     if before is None:
         paid[key] = line
         return
-    days = None if before.days is None and line.days is None else (before.days or 0) + (
-        line.days or 0
+    days = (
+        None if before.days is None and line.days is None else (before.days or 0) + (line.days or 0)
     )
     paid[key] = Line(days, line.rate, before.amount + line.amount)
 
@@ -555,6 +536,14 @@ def run_lines(
     """What a run for `month` pays: per key with period ≤ month, earned minus already paid.
     Days of a monthly line are the difference in days too; keys that net to nothing are left
     out. Sorted by provider, period, journey, line type, voucher."""
+    out = unsorted_run_lines(month, earned, paid)
+    out.sort(key=line_sort_key)
+    return out
+
+
+def unsorted_run_lines(
+    month: str, earned: Mapping[Key, Line], paid: Mapping[Key, Line]
+) -> list[tuple[Key, Line]]:
     out: list[tuple[Key, Line]] = []
     for key in earned.keys() | paid.keys():
         if key[2] > month:
@@ -571,21 +560,13 @@ def run_lines(
             continue
         rate = e.rate if e is not None else (p.rate if p is not None else None)
         out.append((key, Line(days, rate, amount)))
-    out.sort(key=line_sort_key)
     return out
 
 
-def line_sort_key(item: tuple[Key, Line]) -> tuple[str, str, str, int, str]:
+def line_sort_key(item: tuple[Key, Line]) -> tuple[str, str, str, str, str]:
+    """Provider, period, journey, line type, voucher: the order of every run's lines."""
     (jid, provider, period, kind, voucher), _ = item
-    return (provider, period, jid, LINE_ORDER[kind], voucher)
-
-
-def totals(lines: Iterable[tuple[Key, Line]]) -> tuple[dict[str, Decimal], Decimal]:
-    """Per-provider sums of the lines, and the grand total (a sum of lines, never re-rounded)."""
-    per_provider: dict[str, Decimal] = {}
-    for (_, provider, _, _, _), line in lines:
-        per_provider[provider] = per_provider.get(provider, ZERO) + line.amount
-    return dict(sorted(per_provider.items())), sum(per_provider.values(), ZERO)
+    return (provider, period, jid, kind, voucher)
 
 
 # --- everything from a list of events (tests, baselines, spot checks) ----------------------------

@@ -21,7 +21,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
-from services.payments.model import Run
+from services.payments.model import Run, gc_paused
 
 RUN_NAMESPACE = UUID("6f1d2c1e-4b8a-5d7e-9a43-1c0b2e5f7a90")
 
@@ -91,26 +91,36 @@ class PayoutRuns(Application[UUID]):
         """Store a closed run; if the month was closed meanwhile, return the stored one."""
         aggregate = PayoutRun(**run.event_fields())
         try:
-            self.save(aggregate)
+            recordings = self.save(aggregate)
         except IntegrityError:
             pass  # closed concurrently: the first close wins, closing is idempotent
         else:
             with self._lock:
                 self._runs[run.month] = run  # what was stored, without decoding it again
+                ids = [r.notification.id for r in recordings]
+                if ids and self._seen == ids[0] - 1:  # nobody else recorded in between
+                    self._seen = ids[-1]
         stored = self.get(run.month)
         assert stored is not None
         return stored
 
     def get(self, month: str) -> Run | None:
-        cached = self.closed().get(month)
+        """One closed run (read alone: a download need not decode every other run)."""
+        with self._lock:
+            cached = self._runs.get(month)
         if cached is not None:
             return cached
         try:
-            aggregate: PayoutRun = self.repository.get(run_id(month))
+            with gc_paused():
+                aggregate: PayoutRun = self.repository.get(run_id(month))
         except AggregateNotFoundError:
             return None
         assert isinstance(aggregate, PayoutRun)
-        return aggregate.to_run()
+        with gc_paused():
+            run = aggregate.to_run()
+        with self._lock:
+            self._runs.setdefault(month, run)
+        return run
 
     def closed(self) -> dict[str, Run]:
         """Every closed run by month, oldest first (read once, then only the new ones)."""
@@ -127,11 +137,11 @@ class PayoutRuns(Application[UUID]):
                     if notification.originator_id in known:
                         self._seen = notification.id
                         continue
-                    domain_event = self.mapper.to_domain_event(notification)
+                    with gc_paused():  # decoding a run builds millions of small objects
+                        domain_event = self.mapper.to_domain_event(notification)
                     if isinstance(domain_event, PayoutRunClosed):
                         fields = {
-                            k: getattr(domain_event, k)
-                            for k in PayoutRunClosed.__annotations__
+                            k: getattr(domain_event, k) for k in PayoutRunClosed.__annotations__
                         }
                         self._runs[domain_event.month] = Run.from_event_fields(fields)
                     self._seen = notification.id

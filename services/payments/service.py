@@ -21,13 +21,13 @@ from datetime import date, datetime, timedelta
 
 from services.payments.compute import Settled, compute_lines
 from services.payments.files import file_hashes, render_files
-from services.payments.model import Booking, ProviderInfo, Run
-from services.payments.projection import PaymentsProjection, iter_facts
+from services.payments.model import Booking, ProviderInfo, Run, gc_paused
+from services.payments.projection import PaymentsProjection
 from services.payments.rules import RateMissing, last_day, parse_month
 from services.payments.runs import PayoutRuns
 from services.platform import clock
 from services.platform.db import Database
-from services.platform.feed import FeedRunner
+from services.platform.feed import EventSource, FeedRunner
 
 
 class PaymentsError(Exception):
@@ -105,6 +105,7 @@ class PaymentsService:
         *,
         projection: PaymentsProjection | None = None,
         booking: Booking | None = None,
+        source: EventSource | None = None,
         today: Callable[[], date] = clock.today,
         now: Callable[[], datetime] = clock.utcnow,
     ):
@@ -113,11 +114,16 @@ class PaymentsService:
         self.catch_up = catch_up
         self.projection = projection or PaymentsProjection()
         self.booking = booking or Booking()
+        self.source = source
         self.today = today
         self.now = now
         self._close_lock = threading.Lock()
         self._files_lock = threading.Lock()
         self._files: dict[str, dict[str, bytes]] = {}  # month → rendered files (runs are final)
+        # The last computed run and what it was computed from: a run is a pure function of the
+        # month, the read model's position, the closed runs and the booking, so a close right
+        # after a preview (nothing new in between) need not compute it again.
+        self._computed: tuple[tuple[object, ...], Run] | None = None
 
     # --- runs ---------------------------------------------------------------------------------
 
@@ -148,9 +154,10 @@ class PaymentsService:
                 )
             preview = self._compute(month, closed)
             run = replace(preview, status="closed", closed_at=format_timestamp(self.now()))
-            files = render_files(run)
-            run = replace(run, files=file_hashes(files))
-            stored = self.runs.record(run)
+            with gc_paused():
+                files = render_files(run)
+                run = replace(run, files=file_hashes(files))
+                stored = self.runs.record(run)
             if stored.files == run.files:
                 with self._files_lock:
                     self._files[month] = files
@@ -175,6 +182,20 @@ class PaymentsService:
             raise FileNotFound(f"run {month} has no file {name!r}", field="name")
         return files[name]
 
+    def verify(self) -> list[str]:
+        """Auditors: replay the event log and reproduce every closed run and its files
+        (`services.payments.verify.verify_runs`); the problems found, or []."""
+        if self.source is None:
+            return ["payments: no event source configured, closed runs cannot be verified"]
+        from services.payments.verify import verify_runs  # replay machinery only when asked
+
+        return [f"payments: {problem}" for problem in verify_runs(self.source, self.runs)]
+
+    def shutdown(self) -> None:
+        """Release the runs store (named so a container's generic close() is not mistaken for
+        closing a month)."""
+        self.runs.close()
+
     # --- internals ----------------------------------------------------------------------------
 
     @staticmethod
@@ -191,18 +212,32 @@ class PaymentsService:
         with self._files_lock:
             files = self._files.get(run.month)
             if files is None:
-                files = render_files(run)
+                with gc_paused():
+                    files = render_files(run)
                 self._files = {run.month: files, **dict(list(self._files.items())[-3:])}
             return files
 
     def _compute(self, month: str, closed: dict[str, Run]) -> Run:
         self.catch_up()
+        with gc_paused():  # reading and computing build hundreds of thousands of objects
+            return self._compute_paused(month, closed)
+
+    def _compute_paused(self, month: str, closed: dict[str, Run]) -> Run:
         earlier = [run for m, run in closed.items() if m < month]
         last = earlier[-1] if earlier else None
         with self.db.transaction() as tx:
             if self.db.dialect == "postgresql":  # one snapshot for position and facts
                 tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             snapshot = self.projection.snapshot(tx)
+            key = (
+                month,
+                snapshot.position,
+                tuple((r.month, r.position) for r in earlier),
+                self.booking,
+            )
+            computed = self._computed
+            if computed is not None and computed[0] == key:
+                return computed[1]
             settled: Settled | None = None
             slow_providers: frozenset[str] = frozenset()
             if last is not None:
@@ -220,7 +255,8 @@ class PaymentsService:
                     settled = None  # rates for settled months changed: recompute everything
                 else:
                     slow_providers = frozenset(
-                        p for p, row in snapshot.providers.items()
+                        p
+                        for p, row in snapshot.providers.items()
                         if row.deauth_changed_at > last.position
                     )
             if settled is None or slow_providers:
@@ -236,8 +272,7 @@ class PaymentsService:
         }
         try:
             lines = compute_lines(
-                month, iter_facts(rows), snapshot.rates, deauthorised, earlier, settled,
-                slow_providers,
+                month, rows, snapshot.rates, deauthorised, earlier, settled, slow_providers
             )
         except RateMissing as missing:
             raise RatesMissing(missing) from None
@@ -251,7 +286,7 @@ class PaymentsService:
                     if row is not None
                     else ProviderInfo(pid, "")
                 )
-        return Run(
+        run = Run(
             month=month,
             status="preview",
             lines=tuple(lines),
@@ -259,3 +294,5 @@ class PaymentsService:
             providers=providers,
             booking=self.booking,
         )
+        self._computed = (key, run)
+        return run

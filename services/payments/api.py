@@ -1,0 +1,116 @@
+"""HTTP API v1 for payouts (API.md): preview, close, read and download monthly runs.
+
+Roles: the clerk previews, closes and downloads; auditors and counsellors read (preview, run,
+files); a provider may download only its own compensation basis
+(`underlag-{its provider_id}-YYYY-MM.html`). The service is `request.app.state.payments`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from services.payments.files import basis_name, run_json
+from services.payments.model import Run
+from services.payments.service import PaymentsError, PaymentsService, check_month
+from services.platform.api import ApiError, require
+from services.platform.auth import Principal
+
+router = APIRouter(tags=["payouts"])
+
+READERS = ("clerk", "auditor", "counsellor")
+DOWNLOADERS = (*READERS, "provider")
+
+MEDIA_TYPES = {
+    ".csv": "text/csv; charset=utf-8",
+    ".json": "application/json",
+    ".si": "text/plain; charset=IBM437",
+    ".html": "text/html; charset=utf-8",
+}
+
+T = TypeVar("T")
+
+
+def _service(request: Request) -> PaymentsService:
+    service: PaymentsService = request.app.state.payments
+    return service
+
+
+def _call(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except PaymentsError as refused:
+        raise ApiError(refused.status, refused.code, refused.message, refused.field) from None
+
+
+def _run_json(run: Run) -> Response:
+    """API.md "A run", written directly (a run may hold hundreds of thousands of lines)."""
+    return Response(content=run_json(run).encode("utf-8"), media_type="application/json")
+
+
+@router.get("/v1/payouts")
+def list_runs(request: Request, _: Principal = Depends(require(*READERS))) -> dict[str, Any]:
+    """Every closed run, oldest first, without its lines."""
+    runs = _call(_service(request).list_runs)
+    return {
+        "runs": [
+            {
+                "month": run.month,
+                "status": run.status,
+                "position": run.position,
+                "closed_at": run.closed_at,
+                "lines": len(run.lines),
+                "total": f"{run.total:.2f}",
+                "files": dict(sorted(run.files.items())),
+            }
+            for run in runs
+        ]
+    }
+
+
+@router.get("/v1/payouts/{month}/preview")
+def preview_run(
+    month: str, request: Request, _: Principal = Depends(require(*READERS))
+) -> Response:
+    """What closing the month now would pay (not stored); a closed month's stored run."""
+    return _run_json(_call(lambda: _service(request).preview(month)))
+
+
+@router.post("/v1/payouts/{month}/close")
+def close_run(month: str, request: Request, _: Principal = Depends(require("clerk"))) -> Response:
+    """Close the month (it must have ended; months close in order). Idempotent and final."""
+    return _run_json(_call(lambda: _service(request).close(month)))
+
+
+@router.get("/v1/payouts/{month}")
+def get_run(month: str, request: Request, _: Principal = Depends(require(*READERS))) -> Response:
+    return _run_json(_call(lambda: _service(request).get(month)))
+
+
+@router.get("/v1/payouts/{month}/files/{name}")
+def download_file(
+    month: str,
+    name: str,
+    request: Request,
+    principal: Principal = Depends(require(*DOWNLOADERS)),
+) -> Response:
+    _call(lambda: check_month(month))
+    if principal.role == "provider" and (
+        principal.provider_id is None or name != basis_name(principal.provider_id, month)
+    ):
+        raise ApiError(
+            403,
+            "forbidden",
+            "a provider may download only its own compensation basis "
+            f"(underlag-{principal.provider_id}-{month}.html)",
+            "name",
+        )
+    data = _call(lambda: _service(request).file(month, name))
+    suffix = name[name.rfind(".") :] if "." in name else ""
+    return Response(
+        content=data,
+        media_type=MEDIA_TYPES.get(suffix, "application/octet-stream"),
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -1,0 +1,150 @@
+"""Auditors' check of every closed payout run (SPEC §2 auditors, API.md `insats audit verify`).
+
+Replays the public event log into a fresh payments read model, up to each run's position, and
+recomputes the run the long way (every journey's whole entitlement minus what the earlier
+stored runs paid — not the incremental path the service takes), then renders its files and
+compares lines and SHA-256 digests with what is stored. Also re-renders each stored run and
+compares with its own recorded digests. Returns the problems found; empty means every run and
+every file was reproduced exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from contracts.events import PublicEvent
+from services.payments.compute import compute_lines
+from services.payments.files import file_hashes, render_files
+from services.payments.model import ProviderInfo, Run, RunLine
+from services.payments.projection import PaymentsProjection
+from services.payments.rules import RateMissing
+from services.payments.runs import PayoutRuns
+from services.platform.db import Database, SQLiteDatabase
+from services.platform.feed import EventSource, FeedRunner
+
+MAX_LINE_DIFFS = 5  # per run, so one systematic error does not drown the report
+
+
+class _UpTo:
+    """An EventSource that shows only the events up to `bound` (a run's position)."""
+
+    def __init__(self, source: EventSource):
+        self.source = source
+        self.bound = 0
+
+    def read(self, after: int, limit: int) -> Sequence[PublicEvent]:
+        if after >= self.bound:
+            return []
+        return [e for e in self.source.read(after, limit) if e.position <= self.bound]
+
+    def max_position(self) -> int:
+        return min(self.source.max_position(), self.bound)
+
+    def wait_for_new(self, timeout: float) -> None:
+        return None
+
+
+def _line_text(line: RunLine) -> str:
+    voucher = f" {line.voucher_id}" if line.voucher_id else ""
+    return (
+        f"{line.period} {line.provider_id} {line.journey_id} {line.insats} {line.type}{voucher} "
+        f"days={line.days} rate={line.rate} amount={line.amount:.2f}"
+    )
+
+
+def _comparable(line: RunLine) -> tuple[object, ...]:
+    rate = None if line.rate is None else f"{line.rate:.2f}"
+    return (*line[:7], rate, f"{line.amount:.2f}")
+
+
+def verify_runs(
+    source: EventSource,
+    runs: PayoutRuns | Iterable[Run],
+    db: Database | None = None,
+) -> list[str]:
+    """Replay `source` and recompute every closed run; the differences, or []."""
+    stored = list(runs.closed().values()) if isinstance(runs, PayoutRuns) else list(runs)
+    stored.sort(key=lambda r: r.month)
+    problems: list[str] = []
+    database = db or SQLiteDatabase(":memory:")
+    projection = PaymentsProjection()
+    bounded = _UpTo(source)
+    runner = FeedRunner(bounded, database, [projection])
+    log_end = source.max_position()
+
+    for index, run in enumerate(stored):
+        where = f"run {run.month}"
+        # 1. the stored run and its own digests
+        rendered = file_hashes(render_files(run))
+        if rendered != dict(run.files):
+            for name in sorted(set(rendered) | set(run.files)):
+                if rendered.get(name) != run.files.get(name):
+                    problems.append(
+                        f"{where}: stored file digest for {name} does not match "
+                        f"the file rendered from the stored run"
+                    )
+        # 2. replay up to the run's position
+        if run.position > log_end:
+            problems.append(
+                f"{where}: position {run.position} is beyond the event log "
+                f"(last position {log_end})"
+            )
+        if run.position < bounded.bound:
+            problems.append(
+                f"{where}: position {run.position} is before the previous run's "
+                f"({bounded.bound}); replaying from scratch"
+            )
+            bounded.bound = run.position
+            runner.rebuild(projection.name)
+        bounded.bound = run.position
+        runner.catch_up()
+        with database.transaction() as tx:
+            snapshot = projection.snapshot(tx)
+            rows = projection.journey_rows(tx)
+        deauthorised = {
+            p: row.facts.deauthorised_on
+            for p, row in snapshot.providers.items()
+            if row.facts.deauthorised_on
+        }
+        try:
+            lines = compute_lines(
+                run.month, rows, snapshot.rates, deauthorised, stored[:index], None
+            )
+        except RateMissing as missing:
+            problems.append(f"{where}: cannot be recomputed: {missing}")
+            continue
+        # 3. the lines
+        expected = {_comparable(line): line for line in lines}
+        actual = {_comparable(line): line for line in run.lines}
+        missing_lines = [expected[k] for k in expected if k not in actual]
+        extra_lines = [actual[k] for k in actual if k not in expected]
+        for line in missing_lines[:MAX_LINE_DIFFS]:
+            problems.append(f"{where}: recomputed line not in the stored run: {_line_text(line)}")
+        for line in extra_lines[:MAX_LINE_DIFFS]:
+            problems.append(f"{where}: stored line not reproduced: {_line_text(line)}")
+        hidden = len(missing_lines) + len(extra_lines) - 2 * MAX_LINE_DIFFS
+        if hidden > 0:
+            problems.append(f"{where}: … and up to {hidden} more differing lines")
+        # 4. the files, from the recomputed run with the facts known at its position
+        providers = {}
+        for line in lines:
+            row = snapshot.providers.get(line.provider_id)
+            providers[line.provider_id] = (
+                ProviderInfo(line.provider_id, row.facts.name, row.facts.bankgiro, row.facts.iban)
+                if row is not None
+                else ProviderInfo(line.provider_id, "")
+            )
+        recomputed = Run(
+            month=run.month,
+            status="closed",
+            lines=tuple(lines),
+            position=run.position,
+            providers=providers,
+            booking=run.booking,
+            closed_at=run.closed_at,
+        )
+        digests = file_hashes(render_files(recomputed))
+        for name in sorted(set(digests) | set(run.files)):
+            if digests.get(name) != run.files.get(name):
+                problems.append(f"{where}: file {name} is not reproduced by the replay")
+    return problems

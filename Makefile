@@ -26,4 +26,4 @@ contracts: $(STAMP)
 	$(BIN)/insats contracts write
 
 bench: $(STAMP)
-	$(BIN)/python bench/commands.py
+	$(BIN)/python bench/all.py

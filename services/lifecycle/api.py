@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -430,233 +431,163 @@ def _journey_command(
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 
-@router.post("/v1/journeys/{journey_id}/provider", tags=["journeys"])
-def choose_provider(
-    journey_id: str,
-    body: ProviderChoiceIn,
-    request: Request,
-    response: Response,
-    if_match_header: IfMatch = None,
-    principal: Principal = Depends(require(*FACT_WRITERS)),
-) -> dict[str, Any]:
-    def act(j: Journey, ctx: CommandContext, app: LifecycleApp) -> None:
-        j.choose_provider(ctx, provider=app.provider(body.provider_id), starts_on=body.starts_on)
-
-    return _journey_command(
-        request, response, principal, journey_id, body, act, expected=if_match_header
-    )
+Act = Callable[[Journey, CommandContext, LifecycleApp, Any], dict[str, Any] | None]
 
 
-@router.post("/v1/journeys/{journey_id}/plan", tags=["journeys"])
-def register_plan(
-    journey_id: str,
-    body: PlanIn,
-    request: Request,
-    response: Response,
-    if_match_header: IfMatch = None,
-    principal: Principal = Depends(require(*PROVIDER_FACT_WRITERS)),
-) -> dict[str, Any]:
-    def act(j: Journey, ctx: CommandContext, app: LifecycleApp) -> None:
-        j.register_plan(
-            ctx,
-            established_on=body.established_on,
-            planned_internship_start=body.planned_internship_start,
-            planned_internship_share_percent=body.planned_internship_share_percent,
+def journey_endpoint(
+    name: str,
+    path: str,
+    body_model: type[BaseModel],
+    roles: tuple[str, ...],
+    act: Act,
+    *,
+    provider_acting: bool = False,
+    status: int = 200,
+    summary: str,
+) -> None:
+    """Registers `POST /v1/journeys/{journey_id}/<path>`: the same plumbing (roles, provider
+    scope, If-Match, Idempotency-Key, response) for every journey command."""
+
+    def endpoint(
+        journey_id: str,
+        body: Any,
+        request: Request,
+        response: Response,
+        if_match_header: IfMatch = None,
+        principal: Principal = Depends(require(*roles)),
+    ) -> dict[str, Any]:
+        return _journey_command(
+            request,
+            response,
+            principal,
+            journey_id,
+            body,
+            lambda j, ctx, app: act(j, ctx, app, body),
+            expected=if_match_header,
+            provider_acting=provider_acting,
+            status=status,
         )
 
-    return _journey_command(
-        request,
-        response,
-        principal,
-        journey_id,
-        body,
-        act,
-        expected=if_match_header,
-        provider_acting=True,
+    endpoint.__name__ = name
+    endpoint.__annotations__ = {**endpoint.__annotations__, "body": body_model}
+    router.post(
+        f"/v1/journeys/{{journey_id}}/{path}",
+        status_code=status,
+        tags=["journeys"],
+        summary=summary,
+    )(endpoint)
+
+
+def _grant_voucher(j: Journey, ctx: CommandContext, app: LifecycleApp, b: Any) -> dict[str, Any]:
+    rates = app.rate_table_on(b.granted_on)
+    voucher_id = j.grant_voucher(
+        ctx, amount=b.amount, purpose=b.purpose, granted_on=b.granted_on, rates=rates
     )
+    return {"voucher_id": voucher_id}
 
 
-@router.post("/v1/journeys/{journey_id}/internship/start", tags=["journeys"])
-def start_internship(
-    journey_id: str,
-    body: InternshipStartIn,
-    request: Request,
-    response: Response,
-    if_match_header: IfMatch = None,
-    principal: Principal = Depends(require(*PROVIDER_FACT_WRITERS)),
-) -> dict[str, Any]:
-    def act(j: Journey, ctx: CommandContext, app: LifecycleApp) -> None:
-        j.start_internship(
-            ctx,
-            employer=body.employer,
-            started_on=body.started_on,
-            share_percent=body.share_percent,
-        )
-
-    return _journey_command(
-        request,
-        response,
-        principal,
-        journey_id,
-        body,
-        act,
-        expected=if_match_header,
-        provider_acting=True,
-    )
-
-
-@router.post("/v1/journeys/{journey_id}/internship/end", tags=["journeys"])
-def end_internship(
-    journey_id: str,
-    body: InternshipEndIn,
-    request: Request,
-    response: Response,
-    if_match_header: IfMatch = None,
-    principal: Principal = Depends(require(*PROVIDER_FACT_WRITERS)),
-) -> dict[str, Any]:
-    def act(j: Journey, ctx: CommandContext, app: LifecycleApp) -> None:
-        j.end_internship(ctx, ended_on=body.ended_on)
-
-    return _journey_command(
-        request,
-        response,
-        principal,
-        journey_id,
-        body,
-        act,
-        expected=if_match_header,
-        provider_acting=True,
-    )
-
-
-@router.post("/v1/journeys/{journey_id}/vouchers", status_code=201, tags=["journeys"])
-def grant_voucher(
-    journey_id: str,
-    body: VoucherIn,
-    request: Request,
-    response: Response,
-    if_match_header: IfMatch = None,
-    principal: Principal = Depends(require(*FACT_WRITERS)),
-) -> dict[str, Any]:
-    def act(j: Journey, ctx: CommandContext, app: LifecycleApp) -> dict[str, Any]:
-        voucher_id = j.grant_voucher(
-            ctx,
-            amount=body.amount,
-            purpose=body.purpose,
-            granted_on=body.granted_on,
-            rates=app.rate_table_on(body.granted_on),
-        )
-        return {"voucher_id": voucher_id}
-
-    return _journey_command(
-        request, response, principal, journey_id, body, act, expected=if_match_header, status=201
-    )
-
-
-@router.post("/v1/journeys/{journey_id}/exit", tags=["journeys"])
-def exit_journey(
-    journey_id: str,
-    body: ExitIn,
-    request: Request,
-    response: Response,
-    if_match_header: IfMatch = None,
-    principal: Principal = Depends(require(*PROVIDER_FACT_WRITERS)),
-) -> dict[str, Any]:
-    def act(j: Journey, ctx: CommandContext, app: LifecycleApp) -> None:
-        j.exit(ctx, details=body.model_dump())
-
-    return _journey_command(
-        request,
-        response,
-        principal,
-        journey_id,
-        body,
-        act,
-        expected=if_match_header,
-        provider_acting=True,
-    )
-
-
-@router.post("/v1/journeys/{journey_id}/follow-up", tags=["journeys"])
-def record_follow_up(
-    journey_id: str,
-    body: FollowUpIn,
-    request: Request,
-    response: Response,
-    if_match_header: IfMatch = None,
-    principal: Principal = Depends(require(*PROVIDER_FACT_WRITERS)),
-) -> dict[str, Any]:
-    def act(j: Journey, ctx: CommandContext, app: LifecycleApp) -> None:
-        j.record_follow_up(
-            ctx,
-            followed_up_on=body.followed_up_on,
-            outcome=body.outcome,
-            evidence=[e.model_dump() for e in body.evidence],
-        )
-
-    return _journey_command(
-        request,
-        response,
-        principal,
-        journey_id,
-        body,
-        act,
-        expected=if_match_header,
-        provider_acting=True,
-    )
-
-
-@router.post("/v1/journeys/{journey_id}/bonus-review", tags=["journeys"])
-def review_bonus_claim(
-    journey_id: str,
-    body: BonusReviewIn,
-    request: Request,
-    response: Response,
-    if_match_header: IfMatch = None,
-    principal: Principal = Depends(require("counsellor")),
-) -> dict[str, Any]:
-    def act(j: Journey, ctx: CommandContext, app: LifecycleApp) -> None:
-        j.review_bonus_claim(
-            ctx, reviewed_on=body.reviewed_on, decision=body.decision, reason=body.reason
-        )
-
-    return _journey_command(
-        request, response, principal, journey_id, body, act, expected=if_match_header
-    )
-
-
-@router.post("/v1/journeys/{journey_id}/withdrawal", tags=["journeys"])
-def withdraw_decision(
-    journey_id: str,
-    body: WithdrawalIn,
-    request: Request,
-    response: Response,
-    if_match_header: IfMatch = None,
-    principal: Principal = Depends(require(*FACT_WRITERS)),
-) -> dict[str, Any]:
-    def act(j: Journey, ctx: CommandContext, app: LifecycleApp) -> None:
-        j.withdraw(ctx, withdrawn_on=body.withdrawn_on, reason=body.reason)
-
-    return _journey_command(
-        request, response, principal, journey_id, body, act, expected=if_match_header
-    )
-
-
-@router.post("/v1/journeys/{journey_id}/corrections", tags=["journeys"])
-def correct_journey(
-    journey_id: str,
-    body: CorrectionIn,
-    request: Request,
-    response: Response,
-    if_match_header: IfMatch = None,
-    principal: Principal = Depends(require(*FACT_WRITERS)),
-) -> dict[str, Any]:
-    def act(j: Journey, ctx: CommandContext, app: LifecycleApp) -> None:
-        j.correct(ctx, what=body.field, value=body.value, reason=body.reason)
-
-    return _journey_command(
-        request, response, principal, journey_id, body, act, expected=if_match_header
-    )
+journey_endpoint(
+    "choose_provider",
+    "provider",
+    ProviderChoiceIn,
+    FACT_WRITERS,
+    lambda j, ctx, app, b: j.choose_provider(
+        ctx, provider=app.provider(b.provider_id), starts_on=b.starts_on
+    ),
+    summary="Provider chosen (first call) or changed",
+)
+journey_endpoint(
+    "register_plan",
+    "plan",
+    PlanIn,
+    PROVIDER_FACT_WRITERS,
+    lambda j, ctx, app, b: j.register_plan(
+        ctx,
+        established_on=b.established_on,
+        planned_internship_start=b.planned_internship_start,
+        planned_internship_share_percent=b.planned_internship_share_percent,
+    ),
+    provider_acting=True,
+    summary="Genomförandeplan registered",
+)
+journey_endpoint(
+    "start_internship",
+    "internship/start",
+    InternshipStartIn,
+    PROVIDER_FACT_WRITERS,
+    lambda j, ctx, app, b: j.start_internship(
+        ctx, employer=b.employer, started_on=b.started_on, share_percent=b.share_percent
+    ),
+    provider_acting=True,
+    summary="Language internship started (SAI)",
+)
+journey_endpoint(
+    "end_internship",
+    "internship/end",
+    InternshipEndIn,
+    PROVIDER_FACT_WRITERS,
+    lambda j, ctx, app, b: j.end_internship(ctx, ended_on=b.ended_on),
+    provider_acting=True,
+    summary="Language internship ended (SAI)",
+)
+journey_endpoint(
+    "grant_voucher",
+    "vouchers",
+    VoucherIn,
+    FACT_WRITERS,
+    _grant_voucher,
+    status=201,
+    summary="Tilläggscheck granted",
+)
+journey_endpoint(
+    "exit_journey",
+    "exit",
+    ExitIn,
+    PROVIDER_FACT_WRITERS,
+    lambda j, ctx, app, b: j.exit(ctx, details=b.model_dump()),
+    provider_acting=True,
+    summary="Journey exited",
+)
+journey_endpoint(
+    "record_follow_up",
+    "follow-up",
+    FollowUpIn,
+    PROVIDER_FACT_WRITERS,
+    lambda j, ctx, app, b: j.record_follow_up(
+        ctx,
+        followed_up_on=b.followed_up_on,
+        outcome=b.outcome,
+        evidence=[e.model_dump() for e in b.evidence],
+    ),
+    provider_acting=True,
+    summary="Follow-up recorded (sustained with evidence after 6 months = bonus claim)",
+)
+journey_endpoint(
+    "review_bonus_claim",
+    "bonus-review",
+    BonusReviewIn,
+    ("counsellor",),
+    lambda j, ctx, app, b: j.review_bonus_claim(
+        ctx, reviewed_on=b.reviewed_on, decision=b.decision, reason=b.reason
+    ),
+    summary="Bonus claim approved or returned",
+)
+journey_endpoint(
+    "withdraw_decision",
+    "withdrawal",
+    WithdrawalIn,
+    FACT_WRITERS,
+    lambda j, ctx, app, b: j.withdraw(ctx, withdrawn_on=b.withdrawn_on, reason=b.reason),
+    summary="Decision withdrawn (before the insats started)",
+)
+journey_endpoint(
+    "correct_journey",
+    "corrections",
+    CorrectionIn,
+    FACT_WRITERS,
+    lambda j, ctx, app, b: j.correct(ctx, what=b.field, value=b.value, reason=b.reason),
+    summary="An earlier fact corrected",
+)
 
 
 # --- reads --------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import httpx
 from typer.testing import CliRunner
 
 from insats.cli import app
+from tests.builders import authorise, decide
 from tests.conftest import P1, decision_body, person
 
 runner = CliRunner()
@@ -134,28 +135,8 @@ def test_history_export_import_rebuild_and_verify(tmp_path: Path) -> None:
     from services.lifecycle.store import StoreConfig
 
     c = build(StoreConfig(sqlite_file=db))
-    app_ = c.lifecycle
-    ctx = app_.context("publisher:ecos", "ecos", "corr")
-    from datetime import date
-
-    app_.authorise_provider(
-        ctx,
-        provider_id=P1,
-        name="P1",
-        insats_types=["grund"],
-        authorised_from=date(2020, 1, 1),
-        bankgiro="123-4567",
-        iban=None,
-    )
-    jid = app_.register_decision(
-        ctx,
-        external_ref={"system": "ecos", "decision_id": "1"},
-        person_id=person("1990-01-01"),
-        insats="grund",
-        decided_on=date(2026, 1, 10),
-        decided_by="kv",
-        target_group="other",
-    ).resource["journey_id"]
+    authorise(c.lifecycle)
+    jid = decide(c.lifecycle, "1")
     c.close()
 
     r = runner.invoke(app, ["audit", "history", jid, "--db", str(db)])

@@ -10,7 +10,8 @@ from typing import Any
 
 from insats.bootstrap import Container
 from services.lifecycle.domain.errors import Conflict
-from tests.conftest import P1, person
+from tests.builders import authorise, decide, start
+from tests.conftest import person
 
 WRITERS = 8
 
@@ -36,32 +37,10 @@ def race(n: int, work: Callable[[int], Any]) -> list[Any]:
 
 
 def started_journey(c: Container) -> str:
-    app = c.lifecycle
-    ctx = app.context("publisher:test", "test", "race")
-    app.authorise_provider(
-        ctx,
-        provider_id=P1,
-        name="P1",
-        insats_types=["grund"],
-        authorised_from=date(2020, 1, 1),
-        bankgiro="123-4567",
-        iban=None,
-    )
-    jid = app.register_decision(
-        ctx,
-        external_ref={"system": "t", "decision_id": "race"},
-        person_id=person("1985-03-03"),
-        insats="grund",
-        decided_on=date(2026, 1, 10),
-        decided_by="kv",
-        target_group="other",
-    ).resource["journey_id"]
-    app.journey_command(
-        ctx,
-        jid,
-        lambda j: j.choose_provider(ctx, provider=app.provider(P1), starts_on=date(2026, 1, 20)),
-    )
-    return str(jid)
+    authorise(c.lifecycle)
+    jid = decide(c.lifecycle, "race", person("1985-03-03"))
+    start(c.lifecycle, jid)
+    return jid
 
 
 def test_concurrent_writers_on_one_version_exactly_one_wins(container: Container) -> None:

@@ -4,7 +4,6 @@ loses nor repeats an effect; restarts resume; rebuilds reproduce the same rows."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from typing import Any
 
 import pytest
@@ -14,7 +13,8 @@ from insats.bootstrap import Container, build
 from services.lifecycle.store import StoreConfig
 from services.platform.db import Tx
 from services.platform.feed import FeedRunner
-from tests.conftest import P1, person
+from tests.builders import authorise, decide, start
+from tests.conftest import person
 
 
 class CountingProjection:
@@ -52,37 +52,12 @@ def last_public_position(c: Container) -> int:
     return c.lifecycle.public_events(0, 100_000)[-1].position
 
 
-def record_journeys(c: Container, n: int, start: int = 0) -> None:
-    app = c.lifecycle
-    ctx = app.context("publisher:test", "test", "feed")
-    if start == 0:
-        app.authorise_provider(
-            ctx,
-            provider_id=P1,
-            name="P1",
-            insats_types=["grund"],
-            authorised_from=date(2020, 1, 1),
-            bankgiro="123-4567",
-            iban=None,
-        )
-    for i in range(start, start + n):
-        r = app.register_decision(
-            ctx,
-            external_ref={"system": "t", "decision_id": str(i)},
-            person_id=person("1985-03-03", f"{i:03d}"),
-            insats="grund",
-            decided_on=date(2026, 1, 10),
-            decided_by="kv",
-            target_group="other",
-        )
-        jid = r.resource["journey_id"]
-        app.journey_command(
-            ctx,
-            jid,
-            lambda j: j.choose_provider(
-                ctx, provider=app.provider(P1), starts_on=date(2026, 1, 20)
-            ),
-        )
+def record_journeys(c: Container, n: int, first: int = 0) -> None:
+    if first == 0:
+        authorise(c.lifecycle)
+    for i in range(first, first + n):
+        jid = decide(c.lifecycle, str(i), person("1985-03-03", f"{i:03d}"))
+        start(c.lifecycle, jid)
 
 
 def test_a_crash_mid_batch_neither_loses_nor_repeats(container: Container) -> None:
@@ -110,7 +85,7 @@ def test_a_restart_resumes_after_the_last_committed_position(store_config: Store
     first.close()
 
     second = build(store_config)
-    record_journeys(second, 2, start=3)
+    record_journeys(second, 2, first=3)
     runner2 = FeedRunner(second.source, second.readmodel_db, [CountingProjection()], batch_size=2)
     runner2.catch_up()
     assert counts(runner2)["DecisionRegistered"] == 5

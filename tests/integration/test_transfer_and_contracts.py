@@ -16,37 +16,16 @@ from insats.bootstrap import Container, build
 from insats.openapi import OPENAPI_PATH, current_openapi, render
 from services.lifecycle.store import StoreConfig
 from services.lifecycle.transfer import ImportError_, export_events, import_events
-from tests.conftest import P1, person
+from tests.builders import authorise, decide, start
+from tests.conftest import person
 
 
 def populate(c: Container) -> str:
     app = c.lifecycle
     ctx = app.context("publisher:ecos", "ecos", "corr-42")
-    app.authorise_provider(
-        ctx,
-        provider_id=P1,
-        name="P1",
-        insats_types=["sai", "grund"],
-        authorised_from=date(2020, 1, 1),
-        bankgiro="123-4567",
-        iban=None,
-    )
-    jid = str(
-        app.register_decision(
-            ctx,
-            external_ref={"system": "ecos", "decision_id": "1"},
-            person_id=person("1990-01-01"),
-            insats="grund",
-            decided_on=date(2026, 1, 10),
-            decided_by="kv",
-            target_group="other",
-        ).resource["journey_id"]
-    )
-    app.journey_command(
-        ctx,
-        jid,
-        lambda j: j.choose_provider(ctx, provider=app.provider(P1), starts_on=date(2026, 1, 20)),
-    )
+    authorise(app)
+    jid = decide(app, "1")
+    start(app, jid)
     app.journey_command(
         ctx,
         jid,

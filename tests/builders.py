@@ -1,0 +1,53 @@
+"""Recording facts straight through the lifecycle application (no HTTP) for store-level tests."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from services.lifecycle.application import LifecycleApp
+from services.lifecycle.domain.base import CommandContext
+from tests.conftest import P1, person
+
+
+def ctx_of(app: LifecycleApp, correlation: str = "test") -> CommandContext:
+    return app.context("publisher:ecos", "ecos", correlation)
+
+
+def authorise(
+    app: LifecycleApp, provider_id: str = P1, types: tuple[str, ...] = ("grund", "sai")
+) -> None:
+    app.authorise_provider(
+        ctx_of(app),
+        provider_id=provider_id,
+        name=f"Anordnare {provider_id}",
+        insats_types=list(types),
+        authorised_from=date(2020, 1, 1),
+        bankgiro="123-4567",
+        iban=None,
+    )
+
+
+def decide(app: LifecycleApp, decision_id: str, pnr: str | None = None, **overrides: Any) -> str:
+    """A decision (grund, decided 2026-01-10 unless overridden); returns the journey id."""
+    args: dict[str, Any] = {
+        "external_ref": {"system": "ecos", "decision_id": decision_id},
+        "person_id": pnr or person("1990-01-01"),
+        "insats": "grund",
+        "decided_on": date(2026, 1, 10),
+        "decided_by": "kv",
+        "target_group": "other",
+    }
+    args.update(overrides)
+    return str(app.register_decision(ctx_of(app, decision_id), **args).resource["journey_id"])
+
+
+def start(
+    app: LifecycleApp, journey_id: str, provider_id: str = P1, on: date = date(2026, 1, 20)
+) -> None:
+    ctx = ctx_of(app)
+    app.journey_command(
+        ctx,
+        journey_id,
+        lambda j: j.choose_provider(ctx, provider=app.provider(provider_id), starts_on=on),
+    )

@@ -322,10 +322,18 @@ class LifecycleApp(Application[UUID]):
         return self._execute(ctx, decide, idempotency=idem)
 
     def set_rates(
-        self, ctx: CommandContext, idem: Idempotency | None = None, **fields: Any
+        self,
+        ctx: CommandContext,
+        idem: Idempotency | None = None,
+        *,
+        only_if_none: bool = False,
+        **fields: Any,
     ) -> CommandResult:
         def decide() -> tuple[list[Aggregate], CommandResult]:
-            rates = self.rates() or Rates.open()
+            existing = self.rates()
+            if existing is not None and only_if_none:
+                return [], CommandResult(200, {"kind": "rates", "version": existing.version})
+            rates = existing or Rates.open()
             rates.set_rates(ctx, **fields)
             return [rates], CommandResult(201, {"kind": "rates", "version": rates.version})
 
@@ -340,6 +348,7 @@ class LifecycleApp(Application[UUID]):
         try:
             self.set_rates(
                 ctx,
+                only_if_none=True,  # several processes may start at once
                 effective_from=date.fromisoformat(data["effective_from"]),
                 monthly=data["monthly"],
                 bonus=data["bonus"],

@@ -63,6 +63,21 @@ def tracked_position(tx: Tx, name: str) -> int:
     return int(pos) if pos is not None else 0
 
 
+def claim_position(tx: Tx, name: str) -> int:
+    """The projection's position, locked until the transaction ends, so two feeders of one
+    database (two workers, a worker and a CLI command) never apply the same events twice.
+    SQLite needs no row lock: its write transactions already run one at a time."""
+    if tx.dialect == "sqlite":
+        return tracked_position(tx, name)
+    tx.execute(
+        "INSERT INTO feed_tracking (name, position, updated_at) VALUES (%s, 0, '') "
+        "ON CONFLICT (name) DO NOTHING",
+        (name,),
+    )
+    pos = tx.scalar("SELECT position FROM feed_tracking WHERE name = %s FOR UPDATE", (name,))
+    return int(pos)
+
+
 def _record_position(tx: Tx, name: str, position: int) -> None:
     tx.execute(
         "INSERT INTO feed_tracking (name, position, updated_at) VALUES (%s, %s, %s) "
@@ -128,7 +143,7 @@ class FeedRunner:
         applied = 0
         while True:
             with self.db.transaction() as tx:
-                after = tracked_position(tx, projection.name)
+                after = claim_position(tx, projection.name)
                 events = self.source.read(after, self.batch_size)
                 if not events:
                     return applied

@@ -10,6 +10,7 @@ from typing import Any
 
 from insats.bootstrap import Container
 from services.lifecycle.domain.errors import Conflict
+from services.lifecycle.store import StoreConfig
 from tests.builders import authorise, decide, start
 from tests.conftest import person
 
@@ -124,3 +125,18 @@ def test_concurrent_decisions_for_one_person_open_exactly_one_journey(container:
     )
     decisions = [e for e in app.iter_public_events() if e.type == "DecisionRegistered"]
     assert len(decisions) == 1
+
+
+def test_instances_starting_together_record_the_default_rates_once(
+    store_config: StoreConfig,
+) -> None:
+    from insats.bootstrap import build
+
+    instances = [build(store_config, record_default_rates=False) for _ in range(4)]
+    try:
+        race(4, lambda i: instances[i].lifecycle.ensure_default_rates())
+        rate_sets = [e for e in instances[0].lifecycle.iter_public_events() if e.type == "RatesSet"]
+        assert len(rate_sets) == 1
+    finally:
+        for c in instances:
+            c.close()

@@ -116,3 +116,26 @@ def test_a_rebuild_reproduces_the_same_rows(container: Container) -> None:
     assert len(before) == 4
     container.feed.rebuild("journey_list")
     assert rows() == before
+
+
+def test_two_feeders_of_one_database_apply_each_event_once(container: Container) -> None:
+    import threading
+
+    record_journeys(container, 6)
+    runners = [
+        FeedRunner(container.source, container.readmodel_db, [CountingProjection()], batch_size=1)
+        for _ in range(2)
+    ]
+    barrier = threading.Barrier(2)
+
+    def feed(runner: FeedRunner) -> None:
+        barrier.wait()
+        runner.catch_up()
+
+    threads = [threading.Thread(target=feed, args=(r,)) for r in runners]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert counts(runners[0])["DecisionRegistered"] == 6
+    assert counts(runners[0])["ProviderChosen"] == 6

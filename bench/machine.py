@@ -7,6 +7,28 @@ import platform
 from pathlib import Path
 
 
+def machine_facts() -> dict[str, str]:
+    """What the benchmark sections list under "Machine"."""
+    import sqlite3
+    from importlib.metadata import version
+
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "CPU": cpu,
+        "Cores": str(os.cpu_count()),
+        "Python": platform.python_version(),
+        "SQLite": sqlite3.sqlite_version,
+        "eventsourcing": version("eventsourcing"),
+        "OS": f"{platform.system()} {platform.release()}",
+    }
+
+
 def machine_description() -> str:
     cpu = "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")

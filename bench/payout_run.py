@@ -30,9 +30,7 @@ if str(ROOT) not in sys.path:
 
 import argparse  # noqa: E402
 import os  # noqa: E402
-import platform  # noqa: E402
 import random  # noqa: E402
-import sqlite3  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
@@ -41,6 +39,7 @@ from datetime import date, timedelta  # noqa: E402
 from decimal import Decimal  # noqa: E402
 from typing import Any, TypeVar  # noqa: E402
 
+from bench.machine import machine_facts  # noqa: E402
 from contracts.events import PublicEvent  # noqa: E402
 from contracts.rates import default_rates  # noqa: E402
 from services.payments.compute import paid_by_journey  # noqa: E402
@@ -411,25 +410,7 @@ def load_average() -> str:
         return "unknown"
 
 
-def machine() -> dict[str, str]:
-    model = "unknown"
-    try:
-        for row in Path("/proc/cpuinfo").read_text().splitlines():
-            if row.startswith("model name"):
-                model = row.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import eventsourcing
-
-    return {
-        "CPU": model,
-        "Cores": str(os.cpu_count()),
-        "Python": platform.python_version(),
-        "SQLite": sqlite3.sqlite_version,
-        "eventsourcing": getattr(eventsourcing, "__version__", "9.5.6"),
-        "OS": f"{platform.system()} {platform.release()}",
-    }
+machine = machine_facts
 
 
 def main() -> None:

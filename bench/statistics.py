@@ -29,8 +29,6 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT))
 
 import argparse  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
 import random  # noqa: E402
 import statistics as pystats  # noqa: E402
 import tempfile  # noqa: E402
@@ -39,6 +37,8 @@ from collections.abc import Callable, Iterator  # noqa: E402
 from datetime import date, timedelta  # noqa: E402
 from typing import Any  # noqa: E402
 
+from bench.machine import machine_facts  # noqa: E402
+from contracts.events import TARGET_GROUPS as CONTRACT_TARGET_GROUPS  # noqa: E402
 from contracts.events import PublicEvent  # noqa: E402
 from services.platform.db import SQLiteDatabase  # noqa: E402
 from services.statistics.facts import JourneyState, apply, facts_of  # noqa: E402
@@ -52,15 +52,7 @@ DAYS = (LAST_DAY - FIRST_DAY).days + 1
 ISO = [(FIRST_DAY + timedelta(days=d)).isoformat() for d in range(DAYS + 800)]
 PROVIDERS = [f"55600{n:05d}" for n in range(1, 41)]
 INSATS = ["grund"] * 5 + ["forstarkt"] * 2 + ["sai"] * 3
-TARGET_GROUPS = [
-    "youth",
-    "income_support",
-    "newly_arrived_establishment",
-    "newly_arrived_own_housing",
-    "family_reunification",
-    "after_establishment",
-    "other",
-]
+TARGET_GROUPS = list(CONTRACT_TARGET_GROUPS)
 REASONS = (
     ["work"] * 35
     + ["studies"] * 10
@@ -372,24 +364,7 @@ def sql_group_by(db: SQLiteDatabase, f_: str, t_: str) -> list[tuple[Any, ...]]:
         return tx.execute(SQL_BASELINE, (f_, t_, t_, t_, t_, f_)).fetchall()
 
 
-def machine() -> dict[str, str]:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import sqlite3
-
-    return {
-        "cpu": cpu,
-        "cores": str(os.cpu_count()),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "platform": platform.platform(),
-    }
+machine = machine_facts
 
 
 def main() -> None:

@@ -44,29 +44,31 @@ def started_journey(c: Container) -> str:
     return jid
 
 
+def grant_voucher(c: Container, jid: str, purpose: str, version: int | None = None) -> Any:
+    app = c.lifecycle
+    ctx = app.context("publisher:test", "test", "race")
+    granted_on = date(2026, 2, 1)
+    return app.journey_command(
+        ctx,
+        jid,
+        lambda j: {
+            "voucher_id": j.grant_voucher(
+                ctx,
+                amount="5000",
+                purpose=purpose,
+                granted_on=granted_on,
+                rates=app.rate_table_on(granted_on),
+            )
+        },
+        expected_version=version,
+    )
+
+
 def test_concurrent_writers_on_one_version_exactly_one_wins(container: Container) -> None:
     app = container.lifecycle
     jid = started_journey(container)
     version = app.journey(jid).version
-    ctx = app.context("publisher:test", "test", "race")
-
-    def grant(i: int) -> Any:
-        return app.journey_command(
-            ctx,
-            jid,
-            lambda j: {
-                "voucher_id": j.grant_voucher(
-                    ctx,
-                    amount="5000",
-                    purpose=f"v{i}",
-                    granted_on=date(2026, 2, 1),
-                    rates=app.rate_table_on(date(2026, 2, 1)),
-                )
-            },
-            expected_version=version,
-        )
-
-    results = race(WRITERS, grant)
+    results = race(WRITERS, lambda i: grant_voucher(container, jid, f"v{i}", version))
     wins = [r for r in results if not isinstance(r, Exception)]
     losses = [r for r in results if isinstance(r, Exception)]
     assert len(wins) == 1
@@ -77,24 +79,7 @@ def test_concurrent_writers_on_one_version_exactly_one_wins(container: Container
 def test_without_if_match_no_concurrent_command_is_lost(container: Container) -> None:
     app = container.lifecycle
     jid = started_journey(container)
-    ctx = app.context("publisher:test", "test", "race")
-
-    def grant(i: int) -> Any:
-        return app.journey_command(
-            ctx,
-            jid,
-            lambda j: {
-                "voucher_id": j.grant_voucher(
-                    ctx,
-                    amount="5000",
-                    purpose=f"v{i}",
-                    granted_on=date(2026, 2, 1),
-                    rates=app.rate_table_on(date(2026, 2, 1)),
-                )
-            },
-        )
-
-    results = race(4, grant)
+    results = race(4, lambda i: grant_voucher(container, jid, f"v{i}"))
     assert all(not isinstance(r, Exception) for r in results), results
     assert sorted(v["purpose"] for v in app.journey(jid).facts.vouchers) == ["v0", "v1", "v2", "v3"]
 

@@ -23,9 +23,10 @@ from contracts.events import (
     TargetGroup,
 )
 from services.lifecycle.application import CommandResult, Idempotency, LifecycleApp
-from services.lifecycle.domain.base import CommandContext
+from services.lifecycle.domain.base import CommandContext, event_id
 from services.lifecycle.domain.errors import NotFound
 from services.lifecycle.domain.journey import Journey
+from services.lifecycle.domain.personnummer import parse_person_id
 from services.lifecycle.domain.view import journey_view
 from services.lifecycle.journey_list import decode_cursor, encode_cursor, search
 from services.platform.api import ApiError, require
@@ -239,14 +240,14 @@ def holders_of(journey: Journey) -> set[str]:
     return {a.provider_id for a in journey.facts.assignments}
 
 
-def check_provider_scope(principal: Principal, journey: Journey, *, acting: str | None) -> None:
+def check_provider_scope(principal: Principal, journey: Journey, *, acting: bool) -> None:
     """A provider sees journeys it holds or held (404 otherwise, not to reveal them) and acts
     only on those it holds now, or — for follow-ups — held at the exit."""
     if principal.role != "provider":
         return
     if principal.provider_id not in holders_of(journey):
         raise ApiError(404, "journey_not_found", "unknown journey", "journey_id")
-    if acting is None:
+    if not acting:
         return
     current = journey.current_provider_id
     if current != principal.provider_id:
@@ -413,7 +414,7 @@ def _journey_command(
     ctx = command_context(request, principal)
 
     def scoped(journey: Journey) -> dict[str, Any] | None:
-        check_provider_scope(principal, journey, acting="act" if provider_acting else None)
+        check_provider_scope(principal, journey, acting=provider_acting)
         result: dict[str, Any] | None = act(journey, ctx, app)
         return result
 
@@ -607,11 +608,11 @@ def get_journey(
         if known_at.tzinfo is None:
             raise ApiError(422, "invalid_timestamp", "known_at needs a time zone (Z)", "known_at")
         current = app.journey(journey_id)
-        check_provider_scope(principal, current, acting=None)
+        check_provider_scope(principal, current, acting=False)
         journey = app.journey_known_at(journey_id, known_at)
     else:
         journey = app.journey(journey_id)
-    check_provider_scope(principal, journey, acting=None)
+    check_provider_scope(principal, journey, acting=False)
     response.headers["ETag"] = f'"{journey.version}"'
     return render_journey(app, journey, principal, as_of)
 
@@ -624,8 +625,7 @@ def journey_history(
 ) -> list[dict[str, Any]]:
     app = lifecycle(request)
     journey = app.journey(journey_id)
-    check_provider_scope(principal, journey, acting=None)
-    from services.lifecycle.domain.base import event_id
+    check_provider_scope(principal, journey, acting=False)
 
     return [
         {
@@ -663,8 +663,6 @@ def list_journeys(
     if person_id is not None:
         if not principal.sees_person_id:
             raise ApiError(403, "forbidden", "this role may not search by person_id", "person_id")
-        from services.lifecycle.domain.personnummer import parse_person_id
-
         person_ref = app.person_key.ref(parse_person_id(person_id, today()).number)
     try:
         after = decode_cursor(cursor) if cursor else 0

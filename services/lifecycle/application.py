@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar
@@ -600,7 +600,3 @@ def _uuid(value: UUID | str, field: str) -> UUID:
         return UUID(str(value))
     except ValueError:
         raise NotFound("journey_not_found", "unknown journey", field) from None
-
-
-def public_types() -> Sequence[str]:
-    return list(PUBLIC_EVENT_CLASSES)

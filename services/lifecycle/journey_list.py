@@ -163,10 +163,3 @@ def search(
     more = len(rows) > limit
     items = [dict(zip(COLUMNS, r, strict=True)) for r in rows[:limit]]
     return items, (int(items[-1]["created_position"]) if more and items else None)
-
-
-def holders(tx: Tx, journey_id: str) -> set[str]:
-    rows = tx.execute(
-        "SELECT provider_id FROM journey_holders WHERE journey_id = %s", (journey_id,)
-    ).fetchall()
-    return {r[0] for r in rows}

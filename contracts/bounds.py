@@ -83,7 +83,7 @@ def parse_amount(value: Any, what: str = "an amount") -> Decimal:
     # adjusted() needs no arithmetic context: a huge exponent is refused before any is used.
     if amount.adjusted() > MAX_AMOUNT.adjusted() or abs(amount) > MAX_AMOUNT:
         raise OutOfBounds(f"{what} must be at most {MAX_AMOUNT:.2f} SEK")
-    if amount.as_tuple().exponent < -2 and amount != amount.quantize(ORE):
+    if amount != amount.quantize(ORE):
         raise OutOfBounds(f"{what} must have at most two decimals")
     return amount.quantize(ORE)
 

@@ -11,10 +11,11 @@ belong to the domain; these are the absolute limits beneath them.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
+from dateutil.relativedelta import relativedelta
 from pydantic import AfterValidator, BeforeValidator, Field
 
 # Customer choice under LOV (lag 2008:962 om valfrihetssystem) exists from 2009-01-01: no
@@ -86,6 +87,28 @@ def parse_amount(value: Any, what: str = "an amount") -> Decimal:
     if amount != amount.quantize(ORE):
         raise OutOfBounds(f"{what} must have at most two decimals")
     return amount.quantize(ORE)
+
+
+# --- date arithmetic on stored facts ----------------------------------------------------------
+# Stores written before these bounds existed may hold dates up to 9999-12-31. Every read model
+# and view computes its derived dates (day 60, exit + 6 months …) with these, which hold at the
+# calendar's ends instead of failing, so no stored event can stop a read model or a view.
+
+
+def add_days(day: date, days: int) -> date:
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
+
+
+def add_months(day: date, months: int) -> date:
+    """Calendar months; the day is clipped to the end of a shorter month."""
+    try:
+        result: date = day + relativedelta(months=months)
+    except (OverflowError, ValueError):
+        return date.max if months > 0 else date.min
+    return result
 
 
 def _bounded_date(day: date) -> date:

@@ -10,7 +10,7 @@ from typing import Any
 
 from insats.bootstrap import Container
 from services.platform.db import Database, SQLiteDatabase, Tx
-from services.platform.feed import FeedRunner, ListEventSource, Projection
+from services.platform.feed import FEED_TABLES, FeedRunner, ListEventSource, Projection
 
 
 def _tables(tx: Tx, db: Database) -> set[str]:
@@ -46,6 +46,8 @@ def verify_read_models(
     problems: list[str] = []
     container.feed.catch_up()
     head = container.feed.positions()
+    for failure in container.feed.failures().values():
+        problems.append(failure.describe())
     events = list(container.lifecycle.iter_public_events())
     with tempfile.TemporaryDirectory() as tmp:
         fresh_db = SQLiteDatabase(Path(tmp) / "replay.db")
@@ -55,6 +57,8 @@ def verify_read_models(
             runner.catch_up()
             with fresh_db.transaction() as tx:
                 fresh_tables = _tables(tx, fresh_db)
+            for failure in runner.failures().values():
+                problems.append(f"replay: {failure.describe()}")
             for p in projections:
                 if runner.position(p.name) != head.get(p.name, 0):
                     problems.append(
@@ -64,7 +68,7 @@ def verify_read_models(
             # Tables that record when something was processed (e.g. the alert change feed and
             # the daily scan log) legitimately differ on a replay; their facts do not.
             volatile = {t for p in projections for t in getattr(p, "volatile_tables", ())}
-            for table in sorted(fresh_tables - {"feed_tracking"} - volatile):
+            for table in sorted(fresh_tables - FEED_TABLES - volatile):
                 stored = _dump(container.readmodel_db, table)
                 replayed = _dump(fresh_db, table)
                 if stored != replayed:

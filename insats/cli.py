@@ -75,7 +75,8 @@ def serve(
 
     container = build(config_from_env(db, postgres))
     if projections:
-        container.feed.catch_up()
+        # Never fails the start: a read model that cannot apply an event stops alone.
+        container.feed.catch_up(retry_stopped=True)
     where = (container.config.postgres_url and "PostgreSQL") or str(container.config.sqlite_file)
     typer.echo(f"insats: event store {where}; API keys in {keys_path(container.config)}")
     if not container.keys.path.exists():
@@ -297,11 +298,22 @@ def readmodels_rebuild(
 
 @readmodels_app.command("status")
 def readmodels_status(db: DbOption = None, postgres: PgOption = None) -> None:
-    """Each read model's position in the event log."""
+    """Each read model's position in the event log, and where a stopped one stopped."""
     with opened(db, postgres) as c:
         head = c.lifecycle.max_position()
+        stopped = c.feed.failures()
         for n, pos in sorted(c.feed.positions().items()):
-            typer.echo(f"{n:<16} {pos:>10} / {head}")
+            failure = stopped.get(n)
+            state = "running" if failure is None else "STOPPED"
+            typer.echo(f"{n:<16} {pos:>10} / {head}  {state}")
+            if failure is not None:
+                typer.echo(
+                    f"    at event {failure.position} ({failure.event_type}, "
+                    f"{failure.event_id}) since {failure.failed_at}:\n    {failure.error}\n"
+                    f"    fix the cause, then: insats readmodels rebuild {n}"
+                )
+        if stopped:
+            raise typer.Exit(1)
 
 
 # --- the services' commands -------------------------------------------------------------------
@@ -365,7 +377,18 @@ def contracts_write() -> None:
 
 
 def main() -> None:
-    app()
+    from services.platform.feed import ReadModelStopped
+
+    try:
+        app()
+    except ReadModelStopped as stopped:
+        typer.secho(
+            f"{stopped.failure.describe()}\nFix the cause, then: insats readmodels rebuild "
+            f"{stopped.name}",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise SystemExit(1) from None
 
 
 def open_container(ctx: typer.Context, db: Path | None, postgres: str | None) -> Container:

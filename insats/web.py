@@ -20,6 +20,10 @@ from services.lifecycle.api import router as lifecycle_router
 from services.lifecycle.domain.errors import DomainError
 from services.platform.api import ApiError, error_response, require
 from services.platform.auth import Principal
+from services.platform.feed import ReadModelStopped
+
+# What a client is told to wait before asking again for what a stopped read model backs.
+READ_MODEL_RETRY_AFTER_SECONDS = 60
 
 API_TITLE = "insats"
 API_VERSION = "1.0.0"
@@ -74,6 +78,12 @@ def create_app(container: Container, *, run_feed: bool = True) -> FastAPI:
         registry=registry,
     )
     head = Gauge("insats_event_log_position", "Last position in the event log", registry=registry)
+    stopped = Gauge(
+        "insats_readmodel_stopped",
+        "1 while a read model is stopped on an event it cannot apply",
+        ["readmodel"],
+        registry=registry,
+    )
 
     def measured(inner: ASGIApp) -> ASGIApp:
         """Counts and times requests per route template (never per raw path: no ids, no
@@ -106,6 +116,17 @@ def create_app(container: Container, *, run_feed: bool = True) -> FastAPI:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return exc.response()
+
+    @app.exception_handler(ReadModelStopped)
+    async def read_model_stopped(_: Request, exc: ReadModelStopped) -> JSONResponse:
+        return error_response(
+            503,
+            "read_model_unavailable",
+            f"read model {exc.name!r} is stopped at event {exc.failure.position} "
+            f"({exc.failure.event_type}) and cannot answer until an operator has fixed it "
+            f"(insats readmodels status / rebuild {exc.name})",
+            headers={"Retry-After": str(READ_MODEL_RETRY_AFTER_SECONDS)},
+        )
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
@@ -144,8 +165,10 @@ def create_app(container: Container, *, run_feed: bool = True) -> FastAPI:
     def metrics(
         _: Principal = Depends(require("admin", "auditor", "clerk", "counsellor")),
     ) -> Response:
+        failed = container.feed.failures()
         for name, pos in container.feed.positions().items():
             positions.labels(name).set(pos)
+            stopped.labels(name).set(1 if name in failed else 0)
         head.set(container.lifecycle.max_position())
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -8,10 +8,10 @@ alert is on; the rules in `rules.py` only compare `as_of` with these days.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 
-from dateutil.relativedelta import relativedelta
+from contracts import bounds
 
 # Duration lights: (calendar months since starts_on, level), lowest first.
 DURATION_LEVELS: tuple[tuple[int, str], ...] = ((3, "green"), (6, "yellow"), (12, "red"))
@@ -26,8 +26,7 @@ BONUS_REVIEW_DAYS = 14  # a claim may wait 14 days; pending from the 15th
 @lru_cache(maxsize=65536)  # a scan asks for the same few thousand start dates again and again
 def add_months(day: date, months: int) -> date:
     """Calendar months; the day is clipped to the end of a shorter month."""
-    result: date = day + relativedelta(months=months)
-    return result
+    return bounds.add_months(day, months)
 
 
 def duration_level_from(starts_on: date, months: int) -> date:
@@ -37,22 +36,22 @@ def duration_level_from(starts_on: date, months: int) -> date:
 
 def plan_due_soon_from(starts_on: date) -> date:
     """Day 50."""
-    return starts_on + timedelta(days=PLAN_DUE_SOON_DAY)
+    return bounds.add_days(starts_on, PLAN_DUE_SOON_DAY)
 
 
 def plan_due_on(starts_on: date) -> date:
     """Day 60: the last day a plan is on time."""
-    return starts_on + timedelta(days=PLAN_DUE_DAY)
+    return bounds.add_days(starts_on, PLAN_DUE_DAY)
 
 
 def plan_overdue_from(starts_on: date) -> date:
     """Day 61: the first day without a plan is overdue."""
-    return plan_due_on(starts_on) + timedelta(days=1)
+    return bounds.add_days(plan_due_on(starts_on), 1)
 
 
 def internship_late_from(planned_start: date) -> date:
     """The day after the planned internship start: late once as_of > planned start."""
-    return planned_start + timedelta(days=1)
+    return bounds.add_days(planned_start, 1)
 
 
 def follow_up_due_on(exited_on: date) -> date:
@@ -62,9 +61,9 @@ def follow_up_due_on(exited_on: date) -> date:
 
 def follow_up_overdue_from(exited_on: date) -> date:
     """30 days after the follow-up due date."""
-    return follow_up_due_on(exited_on) + timedelta(days=FOLLOW_UP_OVERDUE_DAYS)
+    return bounds.add_days(follow_up_due_on(exited_on), FOLLOW_UP_OVERDUE_DAYS)
 
 
 def bonus_claim_pending_from(claimed_on: date) -> date:
     """Waiting for review for MORE than 14 days: from claimed_on + 15 days."""
-    return claimed_on + timedelta(days=BONUS_REVIEW_DAYS + 1)
+    return bounds.add_days(claimed_on, BONUS_REVIEW_DAYS + 1)

@@ -14,6 +14,7 @@ from services.alerts.rules import KINDS, LEVELS
 from services.alerts.store import AlertChange, JourneyAlert
 from services.platform import clock
 from services.platform.db import Database
+from services.platform.feed import require_running, setup_tables
 
 if TYPE_CHECKING:
     from services.alerts.scheduler import DailyScheduler
@@ -43,6 +44,7 @@ class AlertsService:
         self.today = today
         self._scheduler: DailyScheduler | None = None
         with db.transaction() as tx:
+            setup_tables(tx)
             store.setup(tx)
 
     # --- in-process scheduling (`insats serve`) --------------------------------------------------
@@ -89,6 +91,7 @@ class AlertsService:
         if level is not None and level not in LEVELS:
             raise ValueError(f"unknown level {level!r}")
         with self.db.transaction() as tx:  # short: read, then evaluate outside it
+            require_running(tx, AlertsProjection.name)
             providers = store.load_providers(tx)
             rows = store.alerting_facts(tx, as_of, provider_id)
         journeys = (JourneyFacts.from_json(journey_id, text) for journey_id, text in rows)
@@ -111,6 +114,7 @@ class AlertsService:
         """The change feed in order: changes with seq > after, at most `limit`."""
         limit = max(1, min(limit, MAX_CHANGES_PAGE))
         with self.db.transaction() as tx:
+            require_running(tx, AlertsProjection.name)
             return store.read_changes(tx, after, limit, provider_id)
 
     # --- the daily scan --------------------------------------------------------------------------
@@ -119,6 +123,7 @@ class AlertsService:
         """Evaluate every journey on `as_of` and record what changed (idempotent: a second run
         for the same date finds nothing new). One transaction, logged in alerts_scans."""
         with self.db.transaction() as tx:
+            require_running(tx, AlertsProjection.name)  # stale facts would raise false alerts
             store.lock_sequence(tx)  # before reading the ids: a concurrent batch commits first
             ids = store.scan_ids(tx, as_of)
             changes = store.reconcile(tx, ids, as_of, store.load_providers(tx))

@@ -7,13 +7,16 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from contracts import bounds
+from contracts.bounds import AmountText, Day, Position, Timestamp
 from contracts.events import (
+    INSATS_TYPES,
     EmploymentForm,
     ExitReason,
     FollowUpOutcome,
@@ -25,16 +28,24 @@ from contracts.events import (
 from services.lifecycle.application import CommandResult, Idempotency, LifecycleApp
 from services.lifecycle.domain.base import CommandContext, event_id
 from services.lifecycle.domain.errors import NotFound
-from services.lifecycle.domain.journey import Journey
-from services.lifecycle.domain.personnummer import parse_person_id
+from services.lifecycle.domain.journey import MAX_CONTRACT_MONTHS, Journey
+from services.lifecycle.domain.personnummer import contains_person_number, parse_person_id
 from services.lifecycle.domain.view import journey_view
-from services.lifecycle.journey_list import decode_cursor, encode_cursor, search
+from services.lifecycle.journey_list import (
+    JourneyListProjection,
+    decode_cursor,
+    encode_cursor,
+    search,
+)
 from services.platform.api import ApiError, require
 from services.platform.auth import Principal
 from services.platform.clock import today
 from services.platform.db import Database
+from services.platform.feed import require_running
 
 router = APIRouter()
+
+MAX_HEADER_TEXT = 100  # X-Source-System, X-Correlation-Id
 
 ALL_ROLES = ("admin", "publisher", "counsellor", "provider", "clerk", "auditor")
 JOURNEY_READERS = ("admin", "publisher", "counsellor", "auditor", "provider")
@@ -42,122 +53,174 @@ FACT_WRITERS = ("publisher", "counsellor")
 PROVIDER_FACT_WRITERS = ("publisher", "counsellor", "provider")
 
 
+def _no_person_number(text: str) -> str:
+    if contains_person_number(text, today()):
+        raise ValueError(
+            "must not contain a personnummer or samordningsnummer: free text is published to "
+            "the event feed; identify the person only by the decision's person_id"
+        )
+    return text
+
+
+# Free text that reaches events and logs: bounded, and never a personnummer.
+_NoPersonNumber = AfterValidator(_no_person_number)
+Label = Annotated[str, Field(min_length=1, max_length=100), _NoPersonNumber]
+Name = Annotated[str, Field(min_length=1, max_length=bounds.MAX_NAME), _NoPersonNumber]
+Reason = Annotated[str, Field(min_length=1, max_length=bounds.MAX_REASON), _NoPersonNumber]
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class ExternalRefIn(Body):
-    system: str = Field(min_length=1, max_length=100)
-    decision_id: str = Field(min_length=1, max_length=200)
+    system: Label
+    decision_id: Name
 
 
 class TransferIn(Body):
-    journey_id: str
-    exited_on: date
+    journey_id: str = Field(max_length=36)
+    exited_on: Day
 
 
 class DecisionIn(Body):
     external_ref: ExternalRefIn
     person_id: str = Field(min_length=10, max_length=13)
     insats: Insats
-    decided_on: date
-    decided_by: str = Field(min_length=1, max_length=200)
+    decided_on: Day
+    decided_by: Name
     target_group: TargetGroup
     transfer_from: TransferIn | None = None
 
 
 class ProviderIn(Body):
-    provider_id: str
-    name: str = Field(min_length=1, max_length=200)
-    insats_types: list[Insats] = Field(min_length=1)
-    authorised_from: date
+    provider_id: str = Field(max_length=20)
+    name: Name
+    insats_types: list[Insats] = Field(min_length=1, max_length=len(INSATS_TYPES))
+    authorised_from: Day
     bankgiro: str | None = Field(default=None, pattern=r"^\d{3,4}-\d{4}$")
     iban: str | None = Field(default=None, pattern=r"^SE\d{22}$")
 
 
 class DeauthorisationIn(Body):
-    effective_on: date
-    reason: str = Field(min_length=1, max_length=500)
+    effective_on: Day
+    reason: Reason
 
 
 class PerInsatsIn(Body):
-    grund: str | None = None
-    forstarkt: str | None = None
-    sai: str | None = None
+    grund: AmountText | None = None
+    forstarkt: AmountText | None = None
+    sai: AmountText | None = None
 
 
 class RatesIn(Body):
-    effective_from: date
+    effective_from: Day
     monthly: PerInsatsIn
     bonus: PerInsatsIn
-    voucher_min: str
-    voucher_max: str
+    voucher_min: AmountText
+    voucher_max: AmountText
     min_days_before_payment: int = Field(ge=0, le=366)
 
 
 class ProviderChoiceIn(Body):
-    provider_id: str
-    starts_on: date
+    provider_id: str = Field(max_length=20)
+    starts_on: Day
 
 
 class PlanIn(Body):
-    established_on: date
-    planned_internship_start: date | None = None
-    planned_internship_share_percent: int | None = None
+    established_on: Day
+    planned_internship_start: Day | None = None
+    planned_internship_share_percent: int | None = Field(default=None, ge=0, le=100)
 
 
 class InternshipStartIn(Body):
-    employer: str = Field(min_length=1, max_length=200)
-    started_on: date
-    share_percent: int
+    employer: Name
+    started_on: Day
+    share_percent: int = Field(ge=0, le=100)
 
 
 class InternshipEndIn(Body):
-    ended_on: date
+    ended_on: Day
 
 
 class VoucherIn(Body):
-    amount: str
-    purpose: str = Field(min_length=1, max_length=200)
-    granted_on: date
+    amount: AmountText
+    purpose: Name
+    granted_on: Day
 
 
 class ExitIn(Body):
-    exited_on: date
+    exited_on: Day
     reason: ExitReason
     employment_form: EmploymentForm | None = None
-    contract_months: int | None = None
+    contract_months: int | None = Field(default=None, ge=0, le=MAX_CONTRACT_MONTHS)
     subsidy: Subsidy | None = None
     csn_eligible: bool | None = None
 
 
 class EvidenceIn(Body):
-    type: str = Field(min_length=1, max_length=100)
-    id: str = Field(min_length=1, max_length=200)
-    date: date
+    type: Label
+    id: Name
+    date: Day
 
 
 class FollowUpIn(Body):
-    followed_up_on: date
+    followed_up_on: Day
     outcome: FollowUpOutcome
-    evidence: list[EvidenceIn] = Field(default_factory=list)
+    evidence: list[EvidenceIn] = Field(default_factory=list, max_length=bounds.MAX_EVIDENCE)
 
 
 class BonusReviewIn(Body):
-    reviewed_on: date
+    reviewed_on: Day
     decision: ReviewDecision
-    reason: str | None = None
+    reason: Reason | None = None
 
 
 class WithdrawalIn(Body):
-    withdrawn_on: date
-    reason: str = Field(min_length=1, max_length=500)
+    withdrawn_on: Day
+    reason: Reason
+
+
+class ExitCorrectionIn(Body):
+    """The corrected exit (`field: exit`); exited_on stays unless corrected with it."""
+
+    exited_on: Day | None = None
+    reason: ExitReason
+    employment_form: EmploymentForm | None = None
+    contract_months: int | None = Field(default=None, ge=0, le=MAX_CONTRACT_MONTHS)
+    subsidy: Subsidy | None = None
+    csn_eligible: bool | None = None
+
+
+class ProviderStartCorrectionIn(Body):
+    """`field: provider_starts_on` for one provider's assignment (the latest change if left out)."""
+
+    provider_id: str = Field(max_length=20)
+    starts_on: Day
 
 
 class CorrectionIn(Body):
     field: Literal["starts_on", "exited_on", "exit", "provider_starts_on"]
-    value: Any
-    reason: str = Field(min_length=1, max_length=500)
+    value: Day | ExitCorrectionIn | ProviderStartCorrectionIn
+    reason: Reason
+
+    @model_validator(mode="after")
+    def _value_fits_field(self) -> CorrectionIn:
+        wanted: Any = {
+            "exit": ExitCorrectionIn,
+            "provider_starts_on": (date, ProviderStartCorrectionIn),
+        }.get(self.field, date)
+        if not isinstance(self.value, wanted):
+            raise ValueError(
+                "value must be an exit object for field exit, a date YYYY-MM-DD (or "
+                "{provider_id, starts_on}) for provider_starts_on, else a date YYYY-MM-DD"
+            )
+        return self
+
+    def domain_value(self) -> Any:
+        if isinstance(self.value, BaseModel):
+            return self.value.model_dump(exclude_none=self.field == "exit")
+        return self.value
 
 
 # --- plumbing ---------------------------------------------------------------------------------
@@ -174,9 +237,34 @@ def readmodels(request: Request) -> Database:
 
 
 def command_context(request: Request, principal: Principal) -> CommandContext:
-    source = request.headers.get("x-source-system") or principal.name
-    correlation = request.headers.get("x-correlation-id") or str(uuid.uuid4())
-    return CommandContext(principal.actor, source[:100], correlation[:100], today())
+    """Who records the facts, from which system, under which correlation id: the headers
+    travel with every event into the public feed, so they are held to the free-text rules."""
+    day = today()
+    values = {}
+    for header, default in (
+        ("X-Source-System", principal.name),
+        ("X-Correlation-Id", str(uuid.uuid4())),
+    ):
+        value = request.headers.get(header.lower())
+        if value is None or not value.strip():
+            values[header] = default
+            continue
+        if len(value) > MAX_HEADER_TEXT:
+            raise ApiError(
+                422, "invalid_header", f"{header} is at most {MAX_HEADER_TEXT} characters", header
+            )
+        if contains_person_number(value, day):
+            raise ApiError(
+                422,
+                "personal_data_in_header",
+                f"{header} must not contain a personnummer or samordningsnummer: it is "
+                "published with every event",
+                header,
+            )
+        values[header] = value.strip()
+    return CommandContext(
+        principal.actor, values["X-Source-System"], values["X-Correlation-Id"], day
+    )
 
 
 def idempotency(request: Request, body: BaseModel | None) -> Idempotency | None:
@@ -413,15 +501,11 @@ def _journey_command(
     app = lifecycle(request)
     ctx = command_context(request, principal)
 
-    def scoped(journey: Journey) -> dict[str, Any] | None:
-        check_provider_scope(principal, journey, acting=provider_acting)
-        result: dict[str, Any] | None = act(journey, ctx, app)
-        return result
-
     result = app.journey_command(
         ctx,
         journey_id,
-        scoped,
+        lambda journey: act(journey, ctx, app),
+        scope=lambda journey: check_provider_scope(principal, journey, acting=provider_acting),
         expected_version=if_match(expected),
         idem=idempotency(request, body),
         status=status,
@@ -586,7 +670,7 @@ journey_endpoint(
     "corrections",
     CorrectionIn,
     FACT_WRITERS,
-    lambda j, ctx, app, b: j.correct(ctx, what=b.field, value=b.value, reason=b.reason),
+    lambda j, ctx, app, b: j.correct(ctx, what=b.field, value=b.domain_value(), reason=b.reason),
     summary="An earlier fact corrected",
 )
 
@@ -599,14 +683,12 @@ def get_journey(
     journey_id: str,
     request: Request,
     response: Response,
-    as_of: date | None = None,
-    known_at: datetime | None = None,
+    as_of: Day | None = None,
+    known_at: Timestamp | None = None,
     principal: Principal = Depends(require(*JOURNEY_READERS)),
 ) -> dict[str, Any]:
     app = lifecycle(request)
     if known_at is not None:
-        if known_at.tzinfo is None:
-            raise ApiError(422, "invalid_timestamp", "known_at needs a time zone (Z)", "known_at")
         current = app.journey(journey_id)
         check_provider_scope(principal, current, acting=False)
         journey = app.journey_known_at(journey_id, known_at)
@@ -650,12 +732,12 @@ def journey_history(
 @router.get("/v1/journeys", tags=["journeys"])
 def list_journeys(
     request: Request,
-    provider_id: str | None = None,
+    provider_id: Annotated[str | None, Query(max_length=20)] = None,
     status: Literal["decided", "active", "exited", "withdrawn"] | None = None,
     insats: Insats | None = None,
-    person_id: str | None = None,
+    person_id: Annotated[str | None, Query(max_length=13)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(max_length=32)] = None,
     principal: Principal = Depends(require(*JOURNEY_READERS)),
 ) -> dict[str, Any]:
     app = lifecycle(request)
@@ -672,6 +754,7 @@ def list_journeys(
         ) from None
     held_by = principal.provider_id if principal.role == "provider" else None
     with readmodels(request).transaction() as tx:
+        require_running(tx, JourneyListProjection.name)
         rows, last = search(
             tx,
             provider_id=provider_id,
@@ -693,7 +776,7 @@ def list_journeys(
 @router.get("/v1/events", tags=["audit"])
 def event_feed(
     request: Request,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Position = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     principal: Principal = Depends(require("auditor", "admin")),
 ) -> dict[str, Any]:

@@ -421,6 +421,14 @@ class LifecycleApp(Application[UUID]):
 
         def decide() -> tuple[list[Aggregate], CommandResult]:
             resource = {"kind": "journey", "journey_id": str(journey_id)}
+            # The person's lock before the journey: both are saved in one transaction, so a
+            # lock naming this journey means the journey is there to compare with — identical
+            # concurrent decisions then all get the one journey, never open_journey_exists.
+            try:
+                lock: Any = self.repository.get(person_stream_id(person_ref))
+            except AggregateNotFoundError:
+                lock = PersonJourneys.open_for(person_ref)
+            assert isinstance(lock, PersonJourneys)
             try:
                 existing: Any = self.repository.get(journey_id)
             except AggregateNotFoundError:
@@ -433,11 +441,6 @@ class LifecycleApp(Application[UUID]):
                     "this external_ref was registered with other content",
                     "external_ref",
                 )
-            try:
-                lock: Any = self.repository.get(person_stream_id(person_ref))
-            except AggregateNotFoundError:
-                lock = PersonJourneys.open_for(person_ref)
-            assert isinstance(lock, PersonJourneys)
             saved: list[Aggregate] = []
             if old_id is not None:
                 assert transfer_from is not None
@@ -502,16 +505,20 @@ class LifecycleApp(Application[UUID]):
         journey_id: UUID | str,
         act: Callable[[Journey], dict[str, Any] | None],
         *,
+        scope: Callable[[Journey], None] | None = None,
         expected_version: int | None = None,
         idem: Idempotency | None = None,
         status: int = 200,
     ) -> CommandResult:
-        """Load the journey, check If-Match, apply `act` (which raises or triggers events) and
-        save. When the journey stops being open, the person's lock is released in the same
-        transaction."""
+        """Load the journey, check the caller's scope (`scope` raises for a journey it may not
+        see or act on — before anything else, so its version and rules reveal nothing), check
+        If-Match, apply `act` (which raises or triggers events) and save. When the journey
+        stops being open, the person's lock is released in the same transaction."""
 
         def decide() -> tuple[list[Aggregate], CommandResult]:
             journey = self.journey(journey_id)
+            if scope is not None:
+                scope(journey)
             if expected_version is not None and journey.version != expected_version:
                 raise Conflict(
                     "stale_version",

@@ -7,6 +7,7 @@ import base64
 from collections.abc import Sequence
 from typing import Any
 
+from contracts.bounds import MAX_INT64
 from contracts.events import PublicEvent
 from services.platform.db import Tx
 
@@ -118,11 +119,15 @@ def encode_cursor(position: int) -> str:
 
 
 def decode_cursor(cursor: str) -> int:
+    """ValueError for anything `encode_cursor` did not make."""
     padded = cursor + "=" * (-len(cursor) % 4)
     text = base64.urlsafe_b64decode(padded.encode()).decode()
-    if not text.startswith("p"):
+    if not text.startswith("p") or not text[1:].isdigit() or len(text) > 20:
         raise ValueError("bad cursor")
-    return int(text[1:])
+    position = int(text[1:])
+    if position > MAX_INT64:
+        raise ValueError("bad cursor")
+    return position
 
 
 def search(

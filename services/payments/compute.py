@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from contracts.bounds import add_days
 from services.payments.model import Run, RunLine, line_order
 from services.payments.projection import JourneyRow, decode_rows
 from services.payments.rules import (
@@ -188,7 +189,7 @@ class _SettledOngoing:
         lasted = self._lasted.get(starts_on)
         if lasted is None:
             start = date.fromisoformat(starts_on)
-            threshold = start + timedelta(days=self.rates.min_days(start) - 1)
+            threshold = add_days(start, self.rates.min_days(start) - 1)
             lasted = self._lasted[starts_on] = threshold <= self.settled_end
         if not lasted:
             return False

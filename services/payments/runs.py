@@ -9,6 +9,13 @@ The application's persistence settings (`env`) come from the composition root, e
 `{"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": "var/payout-runs.db"}` or the
 PostgreSQL settings. All values in the event are JSON primitives (money and dates as strings),
 so no extra transcodings are needed.
+
+Closing exactly once and in order is guaranteed by the store, across processes: every close
+also appends `MonthClosed` to one `PayoutLedger` stream, in the same transaction as its run, at
+the ledger version read before the run was computed. Two closes computed from the same state
+(the same month twice, or May and June at once) race for the same next ledger version, and the
+store's unique (stream, version) key lets only one of them be saved; the other is decided again
+on what the winner recorded (`CloseRaced`).
 """
 
 from __future__ import annotations
@@ -24,10 +31,15 @@ from eventsourcing.persistence import IntegrityError
 from services.payments.model import Run, gc_paused
 
 RUN_NAMESPACE = UUID("6f1d2c1e-4b8a-5d7e-9a43-1c0b2e5f7a90")
+LEDGER_ID = uuid5(RUN_NAMESPACE, "payout-ledger")
 
 
 def run_id(month: str) -> UUID:
     return uuid5(RUN_NAMESPACE, f"payout-run/{month}")
+
+
+class CloseRaced(Exception):
+    """Another close was recorded after this one read the ledger: decide again."""
 
 
 class PayoutRunClosed(Aggregate.Created):
@@ -76,6 +88,31 @@ class PayoutRun(Aggregate):
         return Run.from_event_fields(self.__dict__)
 
 
+class PayoutLedger(Aggregate):
+    """The order in which months were closed; its version is what concurrent closes race for.
+    (Stores from before the ledger have runs without ledger entries; the first close after
+    the upgrade opens it.)"""
+
+    class Opened(Aggregate.Created):
+        pass
+
+    class MonthClosed(Aggregate.Event):
+        month: str
+
+        def apply(self, ledger: PayoutLedger) -> None:
+            ledger.months.append(self.month)
+
+    def __init__(self) -> None:
+        self.months: list[str] = []
+
+    @classmethod
+    def open(cls) -> PayoutLedger:
+        return cls._create(cls.Opened, id=LEDGER_ID)
+
+    def month_closed(self, month: str) -> None:
+        self.trigger_event(self.MonthClosed, month=month)
+
+
 class PayoutRuns(Application[UUID]):
     """The store of closed runs. Keeps decoded runs in memory: they never change."""
 
@@ -87,13 +124,25 @@ class PayoutRuns(Application[UUID]):
         self._seen = 0
         self._runs: dict[str, Run] = {}
 
-    def record(self, run: Run) -> Run:
-        """Store a closed run; if the month was closed meanwhile, return the stored one."""
-        aggregate = PayoutRun(**run.event_fields())
+    def ledger(self) -> PayoutLedger:
+        """The ledger as it is now; read it before computing a run to close, and pass it to
+        `record` (a new, unsaved one when no month was closed since the ledger exists)."""
         try:
-            recordings = self.save(aggregate)
+            ledger: Any = self.repository.get(LEDGER_ID)
+        except AggregateNotFoundError:
+            return PayoutLedger.open()
+        assert isinstance(ledger, PayoutLedger)
+        return ledger
+
+    def record(self, run: Run, ledger: PayoutLedger) -> Run:
+        """Store a closed run and its ledger entry in one transaction, unless any close was
+        recorded since `ledger` was read (`CloseRaced`: nothing stored)."""
+        aggregate = PayoutRun(**run.event_fields())
+        ledger.month_closed(run.month)
+        try:
+            recordings = self.save(aggregate, ledger)
         except IntegrityError:
-            pass  # closed concurrently: the first close wins, closing is idempotent
+            raise CloseRaced(run.month) from None
         else:
             with self._lock:
                 self._runs[run.month] = run  # what was stored, without decoding it again

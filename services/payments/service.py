@@ -24,10 +24,13 @@ from services.payments.files import file_hashes, render_files
 from services.payments.model import Booking, ProviderInfo, Run, gc_paused
 from services.payments.projection import PaymentsProjection
 from services.payments.rules import RateMissing, last_day, parse_month
-from services.payments.runs import PayoutRuns
+from services.payments.runs import CloseRaced, PayoutRuns
 from services.platform import clock
 from services.platform.db import Database
-from services.platform.feed import EventSource, FeedRunner
+from services.platform.feed import EventSource, FeedRunner, require_running, setup_tables
+
+# A close that loses the race to another close is decided again this many times.
+CLOSE_ATTEMPTS = 5
 
 
 class PaymentsError(Exception):
@@ -75,6 +78,10 @@ class NotCaughtUp(PaymentsError):
     status, code = 503, "read_model_behind"
 
 
+class ConcurrentClose(PaymentsError):
+    status, code = 409, "concurrent_close"
+
+
 def feed_catch_up(runner: FeedRunner, name: str = PaymentsProjection.name) -> Callable[[], None]:
     """A `catch_up` for `PaymentsService`: apply every event not yet applied to the projection."""
 
@@ -117,13 +124,15 @@ class PaymentsService:
         self.source = source
         self.today = today
         self.now = now
-        self._close_lock = threading.Lock()
+        self._close_lock = threading.Lock()  # saves work in one process; the store decides
         self._files_lock = threading.Lock()
         self._files: dict[str, dict[str, bytes]] = {}  # month → rendered files (runs are final)
         # The last computed run and what it was computed from: a run is a pure function of the
         # month, the read model's position, the closed runs and the booking, so a close right
         # after a preview (nothing new in between) need not compute it again.
         self._computed: tuple[tuple[object, ...], Run] | None = None
+        with db.transaction() as tx:
+            setup_tables(tx)
 
     # --- runs ---------------------------------------------------------------------------------
 
@@ -137,31 +146,44 @@ class PaymentsService:
         return self._compute(month, closed)
 
     def close(self, month: str) -> Run:
-        """Close `month` (after it ended; in month order); closing again returns the stored run."""
+        """Close `month` (after it ended; in month order); closing again returns the stored run.
+
+        Exactly once and in order across processes: the run is recorded only if no other close
+        was recorded since this one read the ledger (see `runs.py`); otherwise it is decided
+        again on what the other close recorded."""
         check_month(month)
         with self._close_lock:
-            closed = self.runs.closed()
-            if month in closed:
-                return closed[month]
-            self._refuse_if_later_closed(month, closed)
-            today = self.today()
-            if today <= last_day(month):
-                opens = last_day(month) + timedelta(days=1)
-                raise MonthNotEnded(
-                    f"{month} has not ended (today is {today.isoformat()}); "
-                    f"it can be closed from {opens.isoformat()}",
-                    field="month",
-                )
-            preview = self._compute(month, closed)
-            run = replace(preview, status="closed", closed_at=format_timestamp(self.now()))
-            with gc_paused():
-                files = render_files(run)
-                run = replace(run, files=file_hashes(files))
-                stored = self.runs.record(run)
-            if stored.files == run.files:
+            for _ in range(CLOSE_ATTEMPTS):
+                ledger = self.runs.ledger()  # before reading what was closed
+                closed = self.runs.closed()
+                if month in closed:
+                    return closed[month]
+                self._refuse_if_later_closed(month, closed)
+                today = self.today()
+                if today <= last_day(month):
+                    opens = last_day(month) + timedelta(days=1)
+                    raise MonthNotEnded(
+                        f"{month} has not ended (today is {today.isoformat()}); "
+                        f"it can be closed from {opens.isoformat()}",
+                        field="month",
+                    )
+                preview = self._compute(month, closed, closing=True)
+                run = replace(preview, status="closed", closed_at=format_timestamp(self.now()))
+                with gc_paused():
+                    files = render_files(run)
+                    run = replace(run, files=file_hashes(files))
+                    try:
+                        stored = self.runs.record(run, ledger)
+                    except CloseRaced:
+                        continue
                 with self._files_lock:
                     self._files[month] = files
-            return stored
+                return stored
+        raise ConcurrentClose(
+            f"{month} could not be closed: other closes kept being recorded meanwhile; "
+            "try again",
+            field="month",
+        )
 
     def get(self, month: str) -> Run:
         check_month(month)
@@ -217,18 +239,25 @@ class PaymentsService:
                 self._files = {run.month: files, **dict(list(self._files.items())[-3:])}
             return files
 
-    def _compute(self, month: str, closed: dict[str, Run]) -> Run:
+    def _compute(self, month: str, closed: dict[str, Run], *, closing: bool = False) -> Run:
         self.catch_up()
         with gc_paused():  # reading and computing build hundreds of thousands of objects
-            return self._compute_paused(month, closed)
+            return self._compute_paused(month, closed, closing)
 
-    def _compute_paused(self, month: str, closed: dict[str, Run]) -> Run:
+    def _compute_paused(self, month: str, closed: dict[str, Run], closing: bool) -> Run:
         earlier = [run for m, run in closed.items() if m < month]
         last = earlier[-1] if earlier else None
         with self.db.transaction() as tx:
             if self.db.dialect == "postgresql":  # one snapshot for position and facts
                 tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            require_running(tx, self.projection.name)
             snapshot = self.projection.snapshot(tx)
+            if closing and self.source is not None and self.source.read(snapshot.position, 1):
+                # A run records the position it was computed from: it must be the log's end.
+                raise NotCaughtUp(
+                    f"the payments read model is at position {snapshot.position}, behind the "
+                    "event log; a run is closed only from the whole log — try again shortly"
+                )
             key = (
                 month,
                 snapshot.position,

@@ -5,6 +5,13 @@ batch, the runner applies the projection's changes and records the projection's 
 `feed_tracking` **in the same database transaction**, so a crash neither loses nor repeats an
 effect: on restart the projection resumes after the last committed position.
 
+A projection that cannot apply an event stops alone, loudly: the runner applies the batch again
+one event at a time, commits what it can, and records the event it failed on and the error in
+`feed_failures` (in the database, so every instance sees it). The other projections go on; the
+failed one is skipped until a new process starts (a fixed release) or `insats readmodels rebuild
+NAME`; what it backs answers 503 (`ReadModelStopped`), never stale figures presented as current.
+An unreachable database is not a projection failure: the batch is retried until it is back.
+
 Sources: the lifecycle event store (polled; on PostgreSQL woken by LISTEN/NOTIFY as well, with a
 timer as fallback, because a NOTIFY can be lost) or, in production, a Kafka topic. The runner does
 not care which, it only needs `EventSource.read(after, limit)`.
@@ -14,10 +21,16 @@ from __future__ import annotations
 
 import bisect
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
+
+import psycopg
+import psycopg_pool
+from eventsourcing import persistence
 
 from contracts.events import PublicEvent
 from services.platform.db import Database, Tx
@@ -28,6 +41,85 @@ TRACKING_DDL = (
     "CREATE TABLE IF NOT EXISTS feed_tracking ("
     "name TEXT PRIMARY KEY, position BIGINT NOT NULL, updated_at TEXT NOT NULL)"
 )
+FAILURES_DDL = (
+    "CREATE TABLE IF NOT EXISTS feed_failures ("
+    "name TEXT PRIMARY KEY, position BIGINT NOT NULL, event_id TEXT NOT NULL, "
+    "event_type TEXT NOT NULL, error TEXT NOT NULL, failed_at TEXT NOT NULL)"
+)
+# Tables of the feed itself, not of any read model (replay-and-verify leaves them out).
+FEED_TABLES = frozenset({"feed_tracking", "feed_failures"})
+
+# Errors that mean "the database is not reachable (now)", not "this event cannot be applied".
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    psycopg_pool.PoolTimeout,
+    sqlite3.OperationalError,
+    persistence.OperationalError,
+    persistence.InterfaceError,
+)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Where a projection stopped: the event it could not apply and why."""
+
+    name: str
+    position: int  # the event's position in the log (the projection has applied all before)
+    event_id: str
+    event_type: str
+    error: str
+    failed_at: str
+
+    def describe(self) -> str:
+        return (
+            f"read model {self.name!r} stopped at event {self.position} ({self.event_type}) "
+            f"since {self.failed_at}: {self.error}"
+        )
+
+
+class ReadModelStopped(Exception):
+    """What a stopped read model backs cannot be answered (HTTP 503 naming the read model)."""
+
+    def __init__(self, failure: Failure):
+        super().__init__(failure.describe())
+        self.failure = failure
+        self.name = failure.name
+
+
+def setup_tables(tx: Tx) -> None:
+    """The feed's own tables (idempotent); services that read a read model call it too, so
+    `require_running` works before any feed ran."""
+    tx.execute(TRACKING_DDL)
+    tx.execute(FAILURES_DDL)
+
+
+def failure_of(tx: Tx, name: str) -> Failure | None:
+    row = tx.execute(
+        "SELECT name, position, event_id, event_type, error, failed_at FROM feed_failures "
+        "WHERE name = %s",
+        (name,),
+    ).fetchone()
+    return None if row is None else Failure(row[0], int(row[1]), *row[2:])
+
+
+def failures(tx: Tx) -> dict[str, Failure]:
+    rows = tx.execute(
+        "SELECT name, position, event_id, event_type, error, failed_at FROM feed_failures"
+    ).fetchall()
+    return {r[0]: Failure(r[0], int(r[1]), *r[2:]) for r in rows}
+
+
+def require_running(tx: Tx, name: str) -> None:
+    """Refuse to answer from read model `name` while it is stopped (call inside the read's
+    transaction, so the answer and the check see the same state)."""
+    failure = failure_of(tx, name)
+    if failure is not None:
+        raise ReadModelStopped(failure)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 class Projection(Protocol):
@@ -83,8 +175,20 @@ def _record_position(tx: Tx, name: str, position: int) -> None:
         "INSERT INTO feed_tracking (name, position, updated_at) VALUES (%s, %s, %s) "
         "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
         "updated_at = excluded.updated_at",
-        (name, position, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
+        (name, position, _now()),
     )
+
+
+def _record_failure(tx: Tx, name: str, event: PublicEvent, error: BaseException) -> Failure:
+    text = f"{type(error).__name__}: {error}"[:1000]
+    failure = Failure(name, event.position, event.event_id, event.type, text, _now())
+    tx.execute("DELETE FROM feed_failures WHERE name = %s", (name,))
+    tx.execute(
+        "INSERT INTO feed_failures (name, position, event_id, event_type, error, failed_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s)",
+        (name, event.position, event.event_id, event.type, failure.error, failure.failed_at),
+    )
+    return failure
 
 
 class FeedRunner:
@@ -111,7 +215,7 @@ class FeedRunner:
         self._progress = threading.Condition()
         self._lock = threading.Lock()  # one catch-up at a time per runner
         with db.transaction() as tx:
-            tx.execute(TRACKING_DDL)
+            setup_tables(tx)
             for p in self.projections.values():
                 p.setup(tx)
 
@@ -125,15 +229,30 @@ class FeedRunner:
         with self.db.transaction() as tx:
             return {name: tracked_position(tx, name) for name in self.projections}
 
+    def failures(self) -> dict[str, Failure]:
+        """The stopped projections (of this runner) and where they stopped."""
+        with self.db.transaction() as tx:
+            return {n: f for n, f in failures(tx).items() if n in self.projections}
+
     # --- processing --------------------------------------------------------------------------
 
-    def catch_up(self, names: Iterable[str] | None = None) -> int:
-        """Apply every event not yet applied; returns how many events were applied in total."""
+    def catch_up(self, names: Iterable[str] | None = None, *, retry_stopped: bool = False) -> int:
+        """Apply every event not yet applied; returns how many events were applied in total.
+
+        Stopped projections are skipped, unless `retry_stopped` (a process starting, perhaps
+        with a fixed release): then each is tried once more from where it stopped."""
         selected = [self.projections[n] for n in names] if names else self.projections.values()
         applied = 0
         with self._lock:
+            stopped = self.failures()
+            if retry_stopped and stopped:
+                with self.db.transaction() as tx:
+                    for name in stopped:
+                        tx.execute("DELETE FROM feed_failures WHERE name = %s", (name,))
+                stopped = {}
             for projection in selected:
-                applied += self._catch_up_one(projection)
+                if projection.name not in stopped:
+                    applied += self._catch_up_one(projection)
         if applied:
             with self._progress:
                 self._progress.notify_all()
@@ -142,27 +261,64 @@ class FeedRunner:
     def _catch_up_one(self, projection: Projection) -> int:
         applied = 0
         while True:
-            with self.db.transaction() as tx:
-                after = claim_position(tx, projection.name)
-                events = self.source.read(after, self.batch_size)
-                if not events:
-                    return applied
-                projection.handle(tx, events)
-                _record_position(tx, projection.name, events[-1].position)
+            try:
+                with self.db.transaction() as tx:
+                    after = claim_position(tx, projection.name)
+                    events = self.source.read(after, self.batch_size)
+                    if not events:
+                        return applied
+                    projection.handle(tx, events)
+                    _record_position(tx, projection.name, events[-1].position)
+            except TRANSIENT_ERRORS:
+                raise  # the database is away: retried by the caller, nothing was applied
+            except Exception:
+                # Find the event it cannot apply: the same events again, one per transaction.
+                return applied + self._apply_one_by_one(projection)
             applied += len(events)
             if self.on_batch is not None:
                 self.on_batch(projection, events)
             if len(events) < self.batch_size:
                 return applied
 
+    def _apply_one_by_one(self, projection: Projection) -> int:
+        """Apply a batch that failed event by event; stop the projection at the first event it
+        cannot apply (the events before it are committed). Returns how many were applied."""
+        applied = 0
+        for _ in range(self.batch_size):
+            event: PublicEvent | None = None
+            try:
+                with self.db.transaction() as tx:
+                    after = claim_position(tx, projection.name)
+                    events = self.source.read(after, 1)
+                    if not events:
+                        return applied
+                    event = events[0]
+                    projection.handle(tx, events)
+                    _record_position(tx, projection.name, event.position)
+            except TRANSIENT_ERRORS:
+                raise
+            except Exception as error:
+                if event is None:
+                    raise  # the log itself cannot be read: not this projection's failure
+                with self.db.transaction() as tx:
+                    failure = _record_failure(tx, projection.name, event, error)
+                log.exception("read model stopped: %s", failure.describe())
+                return applied
+            applied += 1
+            if self.on_batch is not None:
+                self.on_batch(projection, [event])
+        return applied
+
     def rebuild(self, name: str) -> int:
-        """Forget a projection's state and position, then replay the whole log into it."""
+        """Forget a projection's state, position and failure, then replay the whole log into
+        it (how a stopped read model is brought back after a fix)."""
         projection = self.projections[name]
         with self._lock:
             with self.db.transaction() as tx:
                 projection.reset(tx)
                 projection.setup(tx)
                 tx.execute("DELETE FROM feed_tracking WHERE name = %s", (name,))
+                tx.execute("DELETE FROM feed_failures WHERE name = %s", (name,))
             return self._catch_up_one(projection)
 
     def wait_until(self, position: int, timeout: float = 10.0) -> None:
@@ -174,11 +330,19 @@ class FeedRunner:
             return
         deadline = time.monotonic() + timeout
         with self._progress:
-            while min(self.positions().values(), default=position) < position:
+            while self._lowest_running_position(position) < position:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError(f"read models did not reach position {position}")
                 self._progress.wait(min(remaining, 0.05))
+
+    def _lowest_running_position(self, default: int) -> int:
+        with self.db.transaction() as tx:
+            stopped = failures(tx)
+            return min(
+                (tracked_position(tx, n) for n in self.projections if n not in stopped),
+                default=default,
+            )
 
     # --- background --------------------------------------------------------------------------
 
@@ -196,11 +360,14 @@ class FeedRunner:
             self._thread = None
 
     def _run(self) -> None:
+        retry_stopped = True  # a new process may run a fixed release: try stopped ones once
         while not self._stop.is_set():
             try:
-                if self.catch_up() == 0:
+                applied = self.catch_up(retry_stopped=retry_stopped)
+                retry_stopped = False
+                if applied == 0:
                     self.source.wait_for_new(self.poll_interval)
-            except Exception:  # keep feeding; the error is logged and retried
+            except Exception:  # the database is away (or the log unreadable): retried
                 log.exception("read-model feed failed; retrying")
                 self._stop.wait(self.poll_interval)
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 from typing import Any, Final, NamedTuple
 
+from contracts.bounds import add_days
 from contracts.events import PublicEvent
 
 PLAN_DUE_DAYS = 60  # SPEC §1: a genomförandeplan within 60 days of the start
@@ -32,7 +33,7 @@ def _ordinal(iso: str) -> int:
 
 @lru_cache(maxsize=65536)
 def _plus_days(iso: str, days: int) -> str:
-    return (date.fromisoformat(iso) + timedelta(days=days)).isoformat()
+    return add_days(date.fromisoformat(iso), days).isoformat()
 
 
 # One journey as the figures read it: the columns `projection.load_facts` selects, in order.

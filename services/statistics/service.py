@@ -11,6 +11,7 @@ from typing import Any
 from contracts.events import INSATS_TYPES
 from services.platform import clock
 from services.platform.db import Database, Tx
+from services.platform.feed import require_running, setup_tables
 from services.statistics.figures import DAYS_QUANTUM, GROUP_BYS, compute_figures
 from services.statistics.projection import (
     StatisticsProjection,
@@ -69,6 +70,7 @@ class StatisticsService:
         self.today = today
         self.projection = StatisticsProjection()
         with db.transaction() as tx:  # usable before the feed first ran (e.g. from the CLI)
+            setup_tables(tx)
             self.projection.setup(tx)
 
     def figures(
@@ -83,6 +85,7 @@ class StatisticsService:
         validate_request(period_from, period_to, group_by)
         f_, t_ = period_from.isoformat(), period_to.isoformat()
         with self.db.transaction() as tx:
+            require_running(tx, self.projection.name)
             facts = load_facts(tx, f_, t_, providers=group_by == "provider")
             deauth = load_deauthorisations(tx) if group_by == "provider" else {}
         return compute_figures(
@@ -97,10 +100,12 @@ class StatisticsService:
     def yearly_days(self) -> list[YearlyDays]:
         """Figure 7 for every calendar year from the earliest to the latest year with exits."""
         with self.db.transaction() as tx:
+            require_running(tx, self.projection.name)
             return self._yearly_days(tx)
 
     def provider_names(self) -> dict[str, str]:
         with self.db.transaction() as tx:
+            require_running(tx, self.projection.name)
             return load_provider_names(tx)
 
     def report_data(
@@ -109,6 +114,7 @@ class StatisticsService:
         validate_request(period_from, period_to)
         f_, t_ = period_from.isoformat(), period_to.isoformat()
         with self.db.transaction() as tx:  # one snapshot for every table and figure
+            require_running(tx, self.projection.name)
             facts = load_facts(tx, f_, t_, providers=True)
             deauth = load_deauthorisations(tx)
             names = load_provider_names(tx)

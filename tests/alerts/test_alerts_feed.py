@@ -129,10 +129,13 @@ def test_one_raise_and_one_clear_per_episode_across_restarts(make_db, log, sourc
 def test_a_batch_that_fails_records_no_change_and_the_retry_records_it_once(
     make_db, log, source, today
 ):
+    class PowerCut(BaseException):
+        """The process dies before the commit (nothing after it runs)."""
+
     class Crashing(AlertsProjection):
         def handle(self, tx: Tx, events: Sequence[PublicEvent]) -> None:
             super().handle(tx, events)
-            raise RuntimeError("power cut before commit")
+            raise PowerCut()
 
     # given a journey overdue with its plan today, and a process that dies mid-batch
     today.set("2026-03-20")
@@ -140,7 +143,7 @@ def test_a_batch_that_fails_records_no_change_and_the_retry_records_it_once(
     feed(log, source)
     db = make_db()
     crashing = FeedRunner(source, db, [Crashing(today=today)])
-    with pytest.raises(RuntimeError):
+    with pytest.raises(PowerCut):
         crashing.catch_up()
     assert AlertsService(db, today=today).changes() == []
     db.close()

@@ -130,7 +130,11 @@ def test_the_run_is_recorded_as_a_payout_run_closed_event(w: Wired) -> None:
     w.log.voucher("j1", "v1", "5000.00", "2026-01-15")
     run = w.close("2026-01", today="2026-02-01")
     notifications = w.runs.recorder.select_notifications(start=1, limit=10)
-    assert [n.topic for n in notifications] == ["services.payments.runs:PayoutRunClosed"]
+    assert [n.topic for n in notifications] == [
+        "services.payments.runs:PayoutRunClosed",
+        "services.payments.runs:PayoutLedger.Opened",  # the first close opens the ledger
+        "services.payments.runs:PayoutLedger.MonthClosed",
+    ]
     event = w.runs.mapper.to_domain_event(notifications[0])
     assert isinstance(event, PayoutRunClosed)
     assert event.originator_id == run_id("2026-01")

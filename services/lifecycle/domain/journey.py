@@ -13,9 +13,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
-from dateutil.relativedelta import relativedelta
 from eventsourcing.domain import Aggregate
 
+from contracts.bounds import add_days, add_months
 from contracts.events import EXIT_REASONS, SELF_SUFFICIENT_REASONS
 from services.lifecycle.domain.base import CommandContext, Fact, stable_id
 from services.lifecycle.domain.errors import Conflict, DomainError
@@ -23,10 +23,19 @@ from services.lifecycle.domain.provider import Provider
 from services.lifecycle.domain.rates import RateTable, parse_money
 
 PLAN_DUE_DAYS = 60
-FOLLOW_UP_AFTER = relativedelta(months=6)
+FOLLOW_UP_MONTHS = 6
 EMPLOYMENT_FORMS = ("permanent", "fixed_term", "full_time_hourly")
 SUBSIDIES = ("none", "extratjanst", "nystartsjobb", "instegsjobb", "other")
 MIN_SAI_INTERNSHIP_SHARE = 50
+# How far ahead a fact may be dated when it is recorded in advance (a provider choice or
+# change, a planned internship): a municipality plans months ahead, never years.
+MAX_DAYS_AHEAD = 366
+# The insats starts (the first provider's starts_on) within a year of the decision.
+MAX_DAYS_FROM_DECISION_TO_START = 366
+# A planned language internship starts within two years of the insats.
+MAX_DAYS_FROM_START_TO_INTERNSHIP = 731
+# A fixed-term contract longer than ten years is a typing error, not a contract.
+MAX_CONTRACT_MONTHS = 120
 
 
 def journey_id_for(system: str, decision_id: str) -> UUID:
@@ -35,11 +44,11 @@ def journey_id_for(system: str, decision_id: str) -> UUID:
 
 
 def follow_up_due(exited_on: date) -> date:
-    return exited_on + FOLLOW_UP_AFTER
+    return add_months(exited_on, FOLLOW_UP_MONTHS)
 
 
 def plan_due(starts_on: date) -> date:
-    return starts_on + timedelta(days=PLAN_DUE_DAYS)
+    return add_days(starts_on, PLAN_DUE_DAYS)
 
 
 def qualifies_for_bonus(exit: dict[str, Any] | None) -> bool:
@@ -384,11 +393,33 @@ class Journey(Aggregate):
         if day > ctx.today:
             raise DomainError("date_in_future", f"{name} must not be in the future", name)
 
+    @staticmethod
+    def _not_far_ahead(day: date, ctx: CommandContext, name: str) -> None:
+        limit = add_days(ctx.today, MAX_DAYS_AHEAD)
+        if day > limit:
+            raise DomainError(
+                "date_too_far_ahead",
+                f"{name} may be at most {MAX_DAYS_AHEAD} days after today (until "
+                f"{limit.isoformat()}), got {day.isoformat()}",
+                name,
+            )
+
+    def _not_long_after_decision(self, starts_on: date, name: str) -> None:
+        limit = add_days(self.facts.decided_on, MAX_DAYS_FROM_DECISION_TO_START)
+        if starts_on > limit:
+            raise DomainError(
+                "date_too_far_ahead",
+                f"the insats must start within {MAX_DAYS_FROM_DECISION_TO_START} days of the "
+                f"decision (by {limit.isoformat()}); register a new decision otherwise",
+                name,
+            )
+
     def choose_provider(self, ctx: CommandContext, *, provider: Provider, starts_on: date) -> None:
         """First call: the customer's provider choice (the insats starts). Later: a change."""
         self._require_not_withdrawn()
         if self.facts.exit is not None:
             raise Conflict("journey_exited", "the journey has ended")
+        self._not_far_ahead(starts_on, ctx, "starts_on")
         if not provider.is_authorised_for(self.facts.insats, starts_on):
             raise DomainError(
                 "provider_not_authorised",
@@ -401,6 +432,7 @@ class Journey(Aggregate):
                 raise DomainError(
                     "invalid_date", "starts_on must not be before decided_on", "starts_on"
                 )
+            self._not_long_after_decision(starts_on, "starts_on")
             self.trigger_event(
                 self.ProviderChosen,
                 provider_id=provider.provider_id,
@@ -465,6 +497,15 @@ class Journey(Aggregate):
                 raise DomainError(
                     "invalid_date",
                     "the planned internship cannot start before the insats",
+                    "planned_internship_start",
+                )
+            latest = add_days(starts_on, MAX_DAYS_FROM_START_TO_INTERNSHIP)
+            if planned_internship_start > latest:
+                raise DomainError(
+                    "date_too_far_ahead",
+                    "the language internship must be planned to start within "
+                    f"{MAX_DAYS_FROM_START_TO_INTERNSHIP} days of the insats (by "
+                    f"{latest.isoformat()})",
                     "planned_internship_start",
                 )
         elif planned_internship_start is not None or planned_internship_share_percent is not None:
@@ -697,6 +738,8 @@ class Journey(Aggregate):
                     "the corrected start must lie between the decision and the next fact",
                     "value",
                 )
+            self._not_long_after_decision(new, "value")
+            self._not_far_ahead(new, ctx, "value")
             old_v, new_v, effective = old.isoformat(), new.isoformat(), min(old, new)
         elif what == "exited_on":
             if f.exit is None:
@@ -754,6 +797,7 @@ class Journey(Aggregate):
                     "and before the next fact",
                     "value",
                 )
+            self._not_far_ahead(new, ctx, "value")
             old_v, new_v, effective = old.isoformat(), new.isoformat(), min(old, new)
         else:
             raise DomainError(
@@ -837,6 +881,12 @@ def validate_exit(
                 raise DomainError(
                     "contract_months_required",
                     "a fixed-term contract needs contract_months ≥ 1",
+                    "contract_months",
+                )
+            if months > MAX_CONTRACT_MONTHS:
+                raise DomainError(
+                    "invalid_contract_months",
+                    f"contract_months is at most {MAX_CONTRACT_MONTHS} (ten years)",
                     "contract_months",
                 )
         elif months is not None:

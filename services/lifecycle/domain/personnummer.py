@@ -71,3 +71,20 @@ def parse_person_id(raw: str, today: date) -> PersonId:
     except ValidationError:
         raise _invalid("person_id check digit is wrong") from None
     return PersonId(number=head + tail, kind=kind, birth_date=birth)
+
+
+# A personnummer or samordningsnummer written inside other text: 10 or 12 digits with an
+# optional separator (-, + or a space), not part of a longer number.
+_IN_TEXT = re.compile(r"(?<![0-9])(?:[0-9]{8}|[0-9]{6})[-+ ]?[0-9]{4}(?![0-9])")
+
+
+def contains_person_number(text: str, today: date) -> bool:
+    """True when `text` holds a valid personnummer or samordningsnummer (date and check digit):
+    free text that reaches events, the public feed or logs must not (SPEC §3.1)."""
+    for candidate in _IN_TEXT.findall(text):
+        try:
+            parse_person_id(candidate.replace(" ", ""), today)
+        except DomainError:
+            continue
+        return True
+    return False

@@ -4,28 +4,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from contracts.bounds import OutOfBounds, add_days, parse_amount
 from contracts.events import INSATS_TYPES
 from services.lifecycle.domain.base import CommandContext, Fact, stable_id
 from services.lifecycle.domain.errors import DomainError
 
 RATES_STREAM_ID = stable_id("rates")
+# A board decides next year's rates, not those of a decade ahead.
+MAX_YEARS_AHEAD = 2
 
 
 def parse_money(value: Any, field: str, *, positive: bool = True) -> Decimal:
+    """An amount within the contract's bounds (`contracts.bounds.parse_amount`)."""
     try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise DomainError("invalid_amount", f"{field} must be an amount in SEK", field) from None
-    if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
-        raise DomainError("invalid_amount", f"{field} must have at most two decimals", field)
+        amount = parse_amount(value, field)
+    except OutOfBounds as refused:
+        raise DomainError("invalid_amount", str(refused), field) from None
     if positive and amount <= 0:
         raise DomainError("invalid_amount", f"{field} must be positive", field)
-    return amount.quantize(Decimal("0.01"))
+    return amount
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,14 @@ class Rates(Aggregate):
         voucher_max: Any,
         min_days_before_payment: int,
     ) -> None:
+        limit = add_days(ctx.today, 366 * MAX_YEARS_AHEAD)
+        if effective_from > limit:
+            raise DomainError(
+                "date_too_far_ahead",
+                f"effective_from may be at most {MAX_YEARS_AHEAD} years after today (until "
+                f"{limit.isoformat()})",
+                "effective_from",
+            )
         for name, table in (("monthly", monthly), ("bonus", bonus)):
             unknown = set(table) - set(INSATS_TYPES)
             if unknown:

@@ -74,6 +74,13 @@ def serve(
     from insats.web import create_app
 
     container = build(config_from_env(db, postgres))
+    from services.platform.auth import KeysFileError
+
+    try:
+        container.keys.check()
+    except KeysFileError as exc:
+        container.close()
+        fail(f"insats: cannot start: {exc}", 2)
     if projections:
         # Never fails the start: a read model that cannot apply an event stops alone.
         container.feed.catch_up(retry_stopped=True)

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 
+from contracts.bounds import OutOfBounds, check_date
 from services.alerts.rules import KINDS, LEVELS
 from services.alerts.service import MAX_CHANGES_PAGE, AlertsService
-from services.platform.api import ApiError, require
+from services.platform.api import COMMON_REFUSALS, ApiError, require
 from services.platform.auth import Principal
 
-router = APIRouter(tags=["alerts"])
+router = APIRouter(tags=["alerts"], responses=COMMON_REFUSALS)
 
 READERS = ("counsellor", "auditor", "admin", "provider")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -29,7 +30,9 @@ def _service(request: Request) -> AlertsService:
 def _date(value: str, field: str) -> date:
     if _ISO_DATE.match(value):
         try:
-            return date.fromisoformat(value)
+            return check_date(date.fromisoformat(value), field)
+        except OutOfBounds as refused:
+            raise ApiError(422, "invalid_date", str(refused), field) from None
         except ValueError:
             pass
     raise ApiError(422, "invalid_date", f"{field} must be a date YYYY-MM-DD", field)
@@ -59,7 +62,7 @@ def list_alerts(
     as_of: str | None = None,
     kind: str | None = None,
     level: str | None = None,
-    provider_id: str | None = None,
+    provider_id: Annotated[str | None, Query(max_length=20)] = None,
     principal: Principal = Depends(require(*READERS)),
 ) -> dict[str, Any]:
     service = _service(request)

@@ -37,13 +37,13 @@ from services.lifecycle.journey_list import (
     encode_cursor,
     search,
 )
-from services.platform.api import ApiError, require
+from services.platform.api import COMMON_REFUSALS, ApiError, refusals, require
 from services.platform.auth import Principal
 from services.platform.clock import today
 from services.platform.db import Database
 from services.platform.feed import require_running
 
-router = APIRouter()
+router = APIRouter(responses=COMMON_REFUSALS)
 
 MAX_HEADER_TEXT = 100  # X-Source-System, X-Correlation-Id
 
@@ -383,7 +383,9 @@ def respond(
 # --- providers and rates ------------------------------------------------------------------------
 
 
-@router.post("/v1/providers", status_code=201, tags=["providers"])
+@router.post(
+    "/v1/providers", status_code=201, tags=["providers"], responses=refusals(409, 413)
+)
 def authorise_provider(
     body: ProviderIn,
     request: Request,
@@ -397,7 +399,11 @@ def authorise_provider(
     return respond(app, result, principal, response)
 
 
-@router.post("/v1/providers/{provider_id}/deauthorisation", tags=["providers"])
+@router.post(
+    "/v1/providers/{provider_id}/deauthorisation",
+    tags=["providers"],
+    responses=refusals(404, 409, 413),
+)
 def deauthorise_provider(
     provider_id: str,
     body: DeauthorisationIn,
@@ -424,14 +430,14 @@ def list_providers(
     return {"providers": [app.provider(pid).view() for pid in app.provider_ids()]}
 
 
-@router.get("/v1/providers/{provider_id}", tags=["providers"])
+@router.get("/v1/providers/{provider_id}", tags=["providers"], responses=refusals(404))
 def get_provider(
     provider_id: str, request: Request, principal: Principal = Depends(require(*ALL_ROLES))
 ) -> dict[str, Any]:
     return lifecycle(request).provider(provider_id).view()
 
 
-@router.post("/v1/rates", status_code=201, tags=["rates"])
+@router.post("/v1/rates", status_code=201, tags=["rates"], responses=refusals(413))
 def set_rates(
     body: RatesIn,
     request: Request,
@@ -464,7 +470,9 @@ def list_rates(
 # --- decisions and journey commands -------------------------------------------------------------
 
 
-@router.post("/v1/decisions", status_code=201, tags=["journeys"])
+@router.post(
+    "/v1/decisions", status_code=201, tags=["journeys"], responses=refusals(404, 409, 413)
+)
 def register_decision(
     body: DecisionIn,
     request: Request,
@@ -560,6 +568,7 @@ def journey_endpoint(
         status_code=status,
         tags=["journeys"],
         summary=summary,
+        responses=refusals(404, 409, 413),
     )(endpoint)
 
 
@@ -678,7 +687,7 @@ journey_endpoint(
 # --- reads --------------------------------------------------------------------------------------
 
 
-@router.get("/v1/journeys/{journey_id}", tags=["journeys"])
+@router.get("/v1/journeys/{journey_id}", tags=["journeys"], responses=refusals(404))
 def get_journey(
     journey_id: str,
     request: Request,
@@ -699,7 +708,7 @@ def get_journey(
     return render_journey(app, journey, principal, as_of)
 
 
-@router.get("/v1/journeys/{journey_id}/events", tags=["journeys"])
+@router.get("/v1/journeys/{journey_id}/events", tags=["journeys"], responses=refusals(404))
 def journey_history(
     journey_id: str,
     request: Request,

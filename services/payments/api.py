@@ -15,10 +15,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from services.payments.files import basis_name, run_json
 from services.payments.model import Run
 from services.payments.service import PaymentsError, PaymentsService, check_month
-from services.platform.api import ApiError, require
+from services.platform.api import COMMON_REFUSALS, ApiError, refusals, require
 from services.platform.auth import Principal
 
-router = APIRouter(tags=["payouts"])
+router = APIRouter(tags=["payouts"], responses=COMMON_REFUSALS)
 
 READERS = ("clerk", "auditor", "counsellor")
 DOWNLOADERS = (*READERS, "provider")
@@ -70,7 +70,7 @@ def list_runs(request: Request, _: Principal = Depends(require(*READERS))) -> di
     }
 
 
-@router.get("/v1/payouts/{month}/preview")
+@router.get("/v1/payouts/{month}/preview", responses=refusals(409))
 def preview_run(
     month: str, request: Request, _: Principal = Depends(require(*READERS))
 ) -> Response:
@@ -78,18 +78,18 @@ def preview_run(
     return _run_json(_call(lambda: _service(request).preview(month)))
 
 
-@router.post("/v1/payouts/{month}/close")
+@router.post("/v1/payouts/{month}/close", responses=refusals(409, 413))
 def close_run(month: str, request: Request, _: Principal = Depends(require("clerk"))) -> Response:
     """Close the month (it must have ended; months close in order). Idempotent and final."""
     return _run_json(_call(lambda: _service(request).close(month)))
 
 
-@router.get("/v1/payouts/{month}")
+@router.get("/v1/payouts/{month}", responses=refusals(404))
 def get_run(month: str, request: Request, _: Principal = Depends(require(*READERS))) -> Response:
     return _run_json(_call(lambda: _service(request).get(month)))
 
 
-@router.get("/v1/payouts/{month}/files/{name}")
+@router.get("/v1/payouts/{month}/files/{name}", responses=refusals(404))
 def download_file(
     month: str,
     name: str,

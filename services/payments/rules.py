@@ -23,6 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
+from contracts.bounds import MAX_AMOUNT
 from contracts.events import PublicEvent
 
 LineType = Literal["monthly", "bonus", "voucher"]
@@ -91,6 +92,22 @@ class RateMissing(Exception):
         )
 
 
+class RateOutOfBounds(RateMissing):
+    """A stored rate beyond what the contract accepts (recorded by a release that did not
+    bound amounts): the run refuses rather than compute with it."""
+
+    def __init__(self, insats: str, month: str, kind: str, rate: Decimal):
+        super().__init__(insats, month, kind)
+        what = "monthly compensation" if kind == "monthly" else "result bonus"
+        self.args = (
+            f"the {what} rate for insats {insats!r} in force in {month} is {rate}, beyond "
+            f"{MAX_AMOUNT:.2f} SEK; record a corrected rate table (RatesSet) for it",
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 @dataclass(frozen=True, slots=True)
 class RateTable:
     effective_from: date
@@ -135,6 +152,8 @@ class RateSchedule:
         rate = table.monthly.get(insats) if table is not None else None
         if rate is None:
             raise RateMissing(insats, month)
+        if rate > MAX_AMOUNT:
+            raise RateOutOfBounds(insats, month, "monthly", rate)
         self._monthly[(insats, month)] = rate
         return rate
 
@@ -143,6 +162,8 @@ class RateSchedule:
         rate = table.bonus.get(insats) if table is not None else None
         if rate is None:
             raise RateMissing(insats, month_of(on), kind="bonus")
+        if rate > MAX_AMOUNT:
+            raise RateOutOfBounds(insats, month_of(on), "bonus", rate)
         return rate
 
     def min_days(self, on: date) -> int:

@@ -19,11 +19,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
+from contracts.bounds import EARLIEST_MONTH, LATEST_MONTH
 from services.payments.compute import Settled, compute_lines
 from services.payments.files import file_hashes, render_files
 from services.payments.model import Booking, ProviderInfo, Run, gc_paused
 from services.payments.projection import PaymentsProjection
-from services.payments.rules import RateMissing, last_day, parse_month
+from services.payments.rules import RateMissing, RateOutOfBounds, last_day, parse_month
 from services.payments.runs import CloseRaced, PayoutRuns
 from services.platform import clock
 from services.platform.db import Database
@@ -72,6 +73,8 @@ class RatesMissing(PaymentsError):
         super().__init__(str(cause), field="rates")
         self.insats = cause.insats
         self.month = cause.month
+        if isinstance(cause, RateOutOfBounds):
+            self.code = "rate_out_of_bounds"
 
 
 class NotCaughtUp(PaymentsError):
@@ -95,7 +98,13 @@ def check_month(month: str) -> str:
     try:
         parse_month(month)
     except ValueError:
-        raise InvalidMonth(f"month must be YYYY-MM, got {month!r}", field="month") from None
+        raise InvalidMonth(f"month must be YYYY-MM, got {month[:20]!r}", field="month") from None
+    if not EARLIEST_MONTH <= month <= LATEST_MONTH:
+        raise InvalidMonth(
+            f"month must lie between {EARLIEST_MONTH} (customer choice under LOV began) and "
+            f"{LATEST_MONTH}, got {month}",
+            field="month",
+        )
     return month
 
 

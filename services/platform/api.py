@@ -5,10 +5,50 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Security
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from services.platform.auth import KeyStore, Principal
+
+# Declares the scheme in the OpenAPI document (and "Authorize" in /docs); the token itself is
+# checked by `current_principal`, which answers API.md's error body rather than FastAPI's.
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An API key made with `insats keys add`: `Authorization: Bearer <token>`.",
+)
+
+
+class ErrorBody(BaseModel):
+    """Every refusal (API.md "Conventions")."""
+
+    error: str
+    message: str
+    field: str | None
+
+
+_MEANINGS = {
+    400: "Malformed request",
+    401: "No valid API key",
+    403: "The key's role may not do this",
+    404: "Unknown id (or a journey the provider may not see)",
+    408: "The request body did not arrive in time",
+    409: "Conflicts with what is recorded (stale version, duplicate, closed run)",
+    413: "Request body too large",
+    422: "Invalid input: nothing was recorded",
+    503: "A store or read model is unavailable: nothing was recorded; see Retry-After",
+}
+
+
+def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the refusals an endpoint can answer."""
+    return {s: {"model": ErrorBody, "description": _MEANINGS[s]} for s in statuses}
+
+
+# What every authenticated endpoint can answer.
+COMMON_REFUSALS = refusals(401, 403, 422, 503)
 
 
 class ApiError(Exception):
@@ -54,7 +94,9 @@ def require(*roles: str) -> Callable[[Request], Principal]:
 
     allowed = frozenset(roles)
 
-    def dependency(request: Request) -> Principal:
+    def dependency(
+        request: Request, _: HTTPAuthorizationCredentials | None = Security(bearer)
+    ) -> Principal:
         principal = current_principal(request)
         if principal.role not in allowed:
             raise ApiError(

@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
+import re
 import secrets
 import threading
 from dataclasses import dataclass
@@ -18,6 +20,15 @@ from typing import Literal
 
 Role = Literal["admin", "publisher", "counsellor", "provider", "clerk", "auditor"]
 ROLES: tuple[str, ...] = ("admin", "publisher", "counsellor", "provider", "clerk", "auditor")
+
+log = logging.getLogger(__name__)
+
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+class KeysFileError(ValueError):
+    """The keys file cannot be read as API.md describes it; the message says where and why."""
+
 
 # Roles that may see person_id (API.md "Privacy").
 SEES_PERSON_ID: frozenset[str] = frozenset({"admin", "publisher", "counsellor", "auditor"})
@@ -45,8 +56,39 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def parse_keys(text: str, where: str) -> dict[str, Principal]:
+    """The keys of a keys file by token hash; KeysFileError naming the entry at fault."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise KeysFileError(f"{where}: not JSON ({exc.msg}, line {exc.lineno})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+        raise KeysFileError(f'{where}: expected {{"keys": [...]}}')
+    keys: dict[str, Principal] = {}
+    for i, entry in enumerate(data["keys"]):
+        at = f"{where}: keys[{i}]"
+        if not isinstance(entry, dict):
+            raise KeysFileError(f"{at} is not an object")
+        digest, role = entry.get("token_sha256"), entry.get("role")
+        if not isinstance(digest, str) or not _SHA256.match(digest):
+            raise KeysFileError(f"{at}: token_sha256 must be 64 hex characters")
+        if role not in ROLES:
+            raise KeysFileError(f"{at}: role must be one of {', '.join(ROLES)}, got {role!r}")
+        provider_id, name = entry.get("provider_id"), entry.get("name", role)
+        if (role == "provider") != isinstance(provider_id, str):
+            raise KeysFileError(f"{at}: provider_id is required for, and only for, role provider")
+        if not isinstance(name, str):
+            raise KeysFileError(f"{at}: name must be a string")
+        keys[digest.lower()] = Principal(role=role, name=name, provider_id=provider_id)
+    return keys
+
+
 class KeyStore:
-    """Reads the keys file; re-reads it when it changes on disk (keys added while serving)."""
+    """Reads the keys file; re-reads it when it changes on disk (keys added while serving).
+
+    `check()` at start refuses a file that cannot be read (the server does not start). A file
+    that becomes unreadable while serving is logged and the keys read before stay in force:
+    one bad edit must not lock everyone out, nor turn every request into an error."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -54,7 +96,14 @@ class KeyStore:
         self._mtime: float | None = None
         self._keys: dict[str, Principal] = {}
 
-    def _load(self) -> None:
+    def check(self) -> int:
+        """Read the file now; KeysFileError if it is malformed. Returns how many keys."""
+        with self._lock:
+            self._mtime = None
+            self._load(strict=True)
+            return len(self._keys)
+
+    def _load(self, *, strict: bool = False) -> None:
         try:
             mtime = self.path.stat().st_mtime
         except FileNotFoundError:
@@ -62,15 +111,14 @@ class KeyStore:
             return
         if mtime == self._mtime:
             return
-        data = json.loads(self.path.read_text(encoding="utf-8"))
-        keys: dict[str, Principal] = {}
-        for entry in data.get("keys", []):
-            role = entry["role"]
-            if role not in ROLES:
-                raise ValueError(f"unknown role {role!r} in {self.path}")
-            keys[entry["token_sha256"].lower()] = Principal(
-                role=role, name=entry.get("name", role), provider_id=entry.get("provider_id")
-            )
+        try:
+            keys = parse_keys(self.path.read_text(encoding="utf-8"), str(self.path))
+        except (KeysFileError, OSError, UnicodeDecodeError) as exc:
+            if strict:
+                raise KeysFileError(str(exc)) from None
+            self._mtime = mtime  # say it once per change of the file
+            log.error("API keys file unreadable; the keys read before stay in force: %s", exc)
+            return
         self._keys, self._mtime = keys, mtime
 
     def authenticate(self, token: str) -> Principal | None:
@@ -95,6 +143,7 @@ class KeyStore:
                 if self.path.exists()
                 else {"keys": []}
             )
+            parse_keys(json.dumps(data), str(self.path))  # never add to a malformed file
             entry: dict[str, str] = {"token_sha256": hash_token(token), "role": role, "name": name}
             if provider_id is not None:
                 entry["provider_id"] = provider_id

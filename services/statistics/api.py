@@ -12,11 +12,12 @@ from datetime import date
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.platform.api import ApiError, require
+from contracts.bounds import OutOfBounds, check_date
+from services.platform.api import COMMON_REFUSALS, ApiError, require
 from services.platform.auth import Principal
 from services.statistics.service import PeriodError, StatisticsService
 
-router = APIRouter(tags=["statistics"])
+router = APIRouter(tags=["statistics"], responses=COMMON_REFUSALS)
 
 READERS = require("counsellor", "auditor", "admin")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -35,7 +36,9 @@ def parse_date(value: str | None, field: str) -> date:
     try:
         if not _ISO_DATE.match(text):
             raise ValueError(text)
-        return date.fromisoformat(text)
+        return check_date(date.fromisoformat(text), field)
+    except OutOfBounds as refused:
+        raise ApiError(422, "invalid_input", str(refused), field) from None
     except ValueError:
         raise ApiError(
             422, "invalid_input", f"{field} must be a date YYYY-MM-DD, got {value!r}", field

@@ -24,6 +24,24 @@ def test_dates_and_journey_ids_survive() -> None:
     assert redact(text) == text
 
 
+def test_journey_ids_with_long_digit_runs_survive() -> None:
+    # UUIDs whose hex groups are all digits look like YYYYMMDD-NNNC or a 12-digit number.
+    for uuid in (
+        "19900101-0017-5a83-9a0e-7d0605f92264",
+        "9e199001-0101-5a83-9a0e-199001010017",
+        "914142eb-3812-5a83-9a0e-900101001712",
+    ):
+        line = f'"POST /v1/journeys/{uuid}/exit HTTP/1.1" 200'
+        assert redact(line) == line
+
+
+def test_url_encoded_personnummer_is_masked() -> None:
+    # A sole trader's organisation number is the owner's personnummer.
+    for written in ("19900101%2D0017", "900101%2d0017", "101010%2B1234", "19900101%200017"):
+        line = f'"GET /v1/journeys?provider_id={written} HTTP/1.1" 200'
+        assert "0017" not in redact(line) and "1234" not in redact(line), written
+
+
 def test_the_filter_rewrites_log_records() -> None:
     record = logging.LogRecord(
         "uvicorn.access",

@@ -26,8 +26,8 @@ from tests.conftest import P1, P2, PERSON_KEY, PG_URL, person
 
 TODAY = "2026-11-23"
 CONSECUTIVE_ROUNDS = [
-    (f"2025-{m:02d}", f"2025-{m + 1:02d}") for m in range(1, 12, 2)
-]  # (2025-01, 2025-02), (2025-03, 2025-04) … (2025-11, 2025-12)
+    (f"{y}-{m:02d}", f"{y}-{m + 1:02d}") for y in (2024, 2025) for m in range(1, 12, 2)
+]  # (2024-01, 2024-02), (2024-03, 2024-04) … (2025-11, 2025-12)
 SAME_MONTH_ROUNDS = [("2026-01", "2026-01"), ("2026-02", "2026-02"), ("2026-03", "2026-03")]
 MIXED_ROUNDS = [("2026-05", "2026-04"), ("2026-07", "2026-06")]  # the later month first
 ROUNDS = CONSECUTIVE_ROUNDS + SAME_MONTH_ROUNDS + MIXED_ROUNDS
@@ -61,7 +61,7 @@ def closer(
 
 @pytest.fixture
 def journeys_over_two_years(pg_schema: str) -> Iterator[StoreConfig]:
-    """Forty journeys starting through 2025, some switching provider, some exiting."""
+    """Forty journeys starting through 2024 and 2025, some exiting."""
     config = StoreConfig(postgres_url=PG_URL, schema=pg_schema)
     c = build(config)
     app = c.lifecycle
@@ -69,11 +69,11 @@ def journeys_over_two_years(pg_schema: str) -> Iterator[StoreConfig]:
     authorise(app, P2, ("grund", "sai", "forstarkt"))
     for i in range(40):
         insats = ("grund", "sai", "forstarkt")[i % 3]
-        decided = date(2025, 1 + i % 12, 1)
+        decided = date(2024 + i % 2, 1 + i % 12, 1)
         jid = decide(
             app, f"r{i}", person("1980-01-01", f"{i:03d}"), insats=insats, decided_on=decided
         )
-        start(app, jid, P1 if i % 2 else P2, on=date(2025, 1 + i % 12, 2 + i % 20))
+        start(app, jid, P1 if i % 3 else P2, on=decided.replace(day=2 + i % 20))
         if i % 5 == 0:
             ctx = ctx_of(app)
             app.journey_command(

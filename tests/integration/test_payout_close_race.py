@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import traceback
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -39,14 +40,17 @@ def closer(
     barrier: Any,
     results: Any,
 ) -> None:
-    """One process: close its month of each round at the same moment as the other process."""
+    """One process: close its month of each round at the same moment as the other process.
+    Anything unexpected is reported to the test (and breaks the barrier, so the other process
+    does not wait for a partner that is gone)."""
     os.environ["INSATS_TODAY"] = TODAY
     os.environ["INSATS_PERSON_KEY"] = PERSON_KEY
     from services.payments.service import PaymentsError
 
-    container = build(StoreConfig(postgres_url=PG_URL, schema=schema))
-    payments = container.services["payments"]
+    container = None
     try:
+        container = build(StoreConfig(postgres_url=PG_URL, schema=schema))
+        payments = container.services["payments"]
         for round_, month in enumerate(months):
             barrier.wait(timeout=120)
             try:
@@ -55,8 +59,13 @@ def closer(
                 results.put((round_, month, refused.code, None))
             else:
                 results.put((round_, month, "closed", str(run.total)))
+    except BaseException as unexpected:
+        results.put((-1, "", "error", traceback.format_exc()))
+        barrier.abort()
+        raise unexpected
     finally:
-        container.close()
+        if container is not None:
+            container.close()
 
 
 @pytest.fixture
@@ -101,7 +110,9 @@ def test_two_processes_closing_at_once_never_pay_a_period_twice(
     ]
     for w in workers:
         w.start()
-    answers = [results.get(timeout=300) for _ in range(2 * len(ROUNDS))]
+    answers = [results.get(timeout=120) for _ in range(2 * len(ROUNDS))]
+    errors = [detail for _, _, outcome, detail in answers if outcome == "error"]
+    assert not errors, errors[0]
     for w in workers:
         w.join(timeout=60)
         assert w.exitcode == 0

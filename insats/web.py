@@ -22,13 +22,17 @@ from services.lifecycle.api import router as lifecycle_router
 from services.lifecycle.domain.errors import DomainError
 from services.platform.api import ApiError, error_response, require
 from services.platform.auth import Principal
+from services.platform.limits import RequestLimits, bounded
 from services.platform.outage import UNAVAILABLE_TYPES, store_unavailable_handler
 
 API_TITLE = "insats"
 API_VERSION = "1.0.0"
 
 
-def create_app(container: Container, *, run_feed: bool = True) -> FastAPI:
+def create_app(
+    container: Container, *, run_feed: bool = True, limits: RequestLimits | None = None
+) -> FastAPI:
+    limits = limits or RequestLimits.from_env()
     # Readiness probes get threads of their own: the default pool (~40 threads) runs the sync
     # endpoints, and during an outage all of them may be waiting on the database.
     probes = ThreadPoolExecutor(max_workers=2, thread_name_prefix="readyz")
@@ -108,6 +112,9 @@ def create_app(container: Container, *, run_feed: bool = True) -> FastAPI:
 
         return middleware
 
+    # Added first, so it runs inside `measured` (refusals are counted) and before any route,
+    # authentication or body parsing.
+    app.add_middleware(_Wrap, wrap=lambda inner: bounded(inner, limits))
     app.add_middleware(_Wrap, wrap=measured)
 
     @app.exception_handler(ApiError)

@@ -182,8 +182,10 @@ class PgTimeouts:
                 number = float(text)
             except ValueError:
                 raise ValueError(f"{key} must be a number of seconds, not {text!r}") from None
-            if not math.isfinite(number) or number < 0:
-                raise ValueError(f"{key} must be a number of seconds >= 0, not {text!r}")
+            # 0 would mean "wait forever" to libpq and "never wait" to the pool; only the
+            # statement timeout may be switched off.
+            if not math.isfinite(number) or number < 0 or (number == 0 and name != "statement"):
+                raise ValueError(f"{key} must be a positive number of seconds, not {text!r}")
             values[name] = math.ceil(number) if name in ("connect", "pool") else number
         return cls(**values)
 

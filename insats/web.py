@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -114,7 +115,7 @@ def create_app(
 
     # Added first, so it runs inside `measured` (refusals are counted) and before any route,
     # authentication or body parsing.
-    app.add_middleware(_Wrap, wrap=lambda inner: bounded(inner, limits))
+    app.add_middleware(_Wrap, wrap=functools.partial(bounded, limits=limits))
     app.add_middleware(_Wrap, wrap=measured)
 
     @app.exception_handler(ApiError)

@@ -16,7 +16,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -202,12 +202,9 @@ class PgTimeouts:
         return {"connect_timeout": self.connect, "options": options}
 
     def probe_kwargs(self) -> dict[str, Any]:
-        """A readiness probe's connection: short connect and statement timeouts of its own."""
-        seconds = max(1, math.ceil(self.readiness))
-        return {
-            "connect_timeout": seconds,
-            "options": f"-c statement_timeout={round(self.readiness * 1000)}",
-        }
+        """A readiness probe's connection: `readiness` as its connect and statement timeout."""
+        probe = replace(self, connect=math.ceil(self.readiness), statement=self.readiness)
+        return probe.connect_kwargs()
 
 
 class _PgTx(Tx):

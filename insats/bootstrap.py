@@ -80,7 +80,7 @@ def build(config: StoreConfig, *, record_default_rates: bool = True) -> Containe
         app.ensure_default_rates()
     db = config.readmodel_db()
     channel = getattr(app.recorder, "channel_name", "") if config.postgres_url else ""
-    source = StoreEventSource(app, config.postgres_url, channel)
+    source = StoreEventSource(app, config.postgres_url, channel, config.timeouts)
     services: dict[str, Any] = {}
     projections: list[Projection] = [JourneyListProjection()]
     projections.extend(_service_projections(config, db, services, source))

@@ -72,7 +72,9 @@ def serve(
     import uvicorn
 
     from insats.web import create_app
+    from services.platform.limits import RequestLimits, uvicorn_options
 
+    limits = RequestLimits.from_env()
     container = build(config_from_env(db, postgres))
     from services.platform.auth import KeysFileError
 
@@ -100,11 +102,12 @@ def serve(
             for name, handler in log_config["handlers"].items()
         }
         uvicorn.run(
-            create_app(container, run_feed=projections),
+            create_app(container, run_feed=projections, limits=limits),
             host=host,
             port=port,
             log_level="info",
             log_config=log_config,
+            **uvicorn_options(limits),
         )
     finally:
         container.close()

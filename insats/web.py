@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -21,6 +24,8 @@ from services.lifecycle.domain.errors import DomainError
 from services.platform.api import ApiError, error_response, require
 from services.platform.auth import Principal
 from services.platform.feed import ReadModelStopped
+from services.platform.limits import RequestLimits, bounded
+from services.platform.outage import UNAVAILABLE_TYPES, store_unavailable_handler
 
 # What a client is told to wait before asking again for what a stopped read model backs.
 READ_MODEL_RETRY_AFTER_SECONDS = 60
@@ -29,7 +34,14 @@ API_TITLE = "insats"
 API_VERSION = "1.0.0"
 
 
-def create_app(container: Container, *, run_feed: bool = True) -> FastAPI:
+def create_app(
+    container: Container, *, run_feed: bool = True, limits: RequestLimits | None = None
+) -> FastAPI:
+    limits = limits or RequestLimits.from_env()
+    # Readiness probes get threads of their own: the default pool (~40 threads) runs the sync
+    # endpoints, and during an outage all of them may be waiting on the database.
+    probes = ThreadPoolExecutor(max_workers=2, thread_name_prefix="readyz")
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if run_feed:
@@ -111,6 +123,9 @@ def create_app(container: Container, *, run_feed: bool = True) -> FastAPI:
 
         return middleware
 
+    # Added first, so it runs inside `measured` (refusals are counted) and before any route,
+    # authentication or body parsing.
+    app.add_middleware(_Wrap, wrap=functools.partial(bounded, limits=limits))
     app.add_middleware(_Wrap, wrap=measured)
 
     @app.exception_handler(ApiError)
@@ -145,21 +160,26 @@ def create_app(container: Container, *, run_feed: bool = True) -> FastAPI:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail))
 
+    for unavailable in UNAVAILABLE_TYPES:
+        app.add_exception_handler(unavailable, store_unavailable_handler)
+
+    # Liveness: async and without dependencies, so it runs on the event loop and answers even
+    # when every worker thread waits on the database (a sync endpoint would queue behind them).
     @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["operations"])
-    def readyz() -> JSONResponse:
+    async def readyz() -> JSONResponse:
+        loop = asyncio.get_running_loop()
+        deadline = container.config.timeouts.readiness + 1.0  # the probe's own timeouts + slack
         try:
-            container.lifecycle.max_position()
-            with container.readmodel_db.transaction() as tx:
-                tx.execute("SELECT 1")
-        except Exception as exc:  # any store failure means not ready
-            return JSONResponse(
-                status_code=503, content={"status": "unavailable", "detail": str(exc)}
+            status, body = await asyncio.wait_for(
+                loop.run_in_executor(probes, readiness, container), timeout=deadline
             )
-        return JSONResponse(content={"status": "ready"})
+        except TimeoutError:
+            status, body = 503, {"status": "unavailable", "detail": "the store did not answer"}
+        return JSONResponse(status_code=status, content=body)
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
     def metrics(
@@ -176,6 +196,22 @@ def create_app(container: Container, *, run_feed: bool = True) -> FastAPI:
     for router in _service_routers(container):
         app.include_router(router)
     return app
+
+
+def readiness(container: Container) -> tuple[int, dict[str, Any]]:
+    """`/readyz`'s answer: ready when the stores answer a short probe of their own; degraded
+    (still 200: the API and the other read models serve) while a read model is stopped."""
+    try:
+        container.config.probe()
+        stopped = container.feed.failures()
+    except Exception as exc:  # any store failure means not ready
+        return 503, {"status": "unavailable", "detail": f"{type(exc).__name__}: {exc}"}
+    if stopped:
+        return 200, {
+            "status": "degraded",
+            "read_models": {name: failure.describe() for name, failure in sorted(stopped.items())},
+        }
+    return 200, {"status": "ready"}
 
 
 class _Wrap:

@@ -10,6 +10,7 @@ import psycopg
 
 from contracts.events import PublicEvent
 from services.lifecycle.application import LifecycleApp
+from services.platform.db import PgTimeouts
 
 log = logging.getLogger(__name__)
 
@@ -21,10 +22,17 @@ class StoreEventSource:
     announced by the recorder's NOTIFY; a lost notification only delays the feed until the next
     timed poll (SPEC §10), it never loses an event, because positions are read from the log."""
 
-    def __init__(self, app: LifecycleApp, postgres_url: str | None = None, channel: str = ""):
+    def __init__(
+        self,
+        app: LifecycleApp,
+        postgres_url: str | None = None,
+        channel: str = "",
+        timeouts: PgTimeouts | None = None,
+    ):
         self.app = app
         self._postgres_url = postgres_url
         self._channel = channel
+        self._timeouts = timeouts or PgTimeouts()
         self._notified = threading.Event()
         self._listener: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -47,9 +55,19 @@ class StoreEventSource:
 
     def _listen(self) -> None:
         assert self._postgres_url is not None
+        # The connection idles for hours: TCP keepalives notice a server that vanished without
+        # closing it (a network partition), so the thread reconnects instead of listening to
+        # nothing. A reconnect attempt is bounded by the connect timeout.
+        kwargs = {
+            **self._timeouts.connect_kwargs(),
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        }
         while not self._stopping.is_set():
             try:
-                with psycopg.connect(self._postgres_url, autocommit=True) as conn:
+                with psycopg.connect(self._postgres_url, autocommit=True, **kwargs) as conn:
                     conn.execute(
                         psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(self._channel))
                     )

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import secrets
-from dataclasses import dataclass
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
+from eventsourcing.utils import Environment, EnvType
 from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import PoolClosed, PoolTimeout, TooManyRequests
 
-from services.platform.db import Database, PostgresDatabase, SQLiteDatabase
+from services.platform.db import Database, PgTimeouts, PostgresDatabase, SQLiteDatabase
 
 
 @dataclass(frozen=True)
@@ -22,6 +32,7 @@ class StoreConfig:
     postgres_url: str | None = None
     schema: str = "public"
     cipher_key: str | None = None
+    timeouts: PgTimeouts = field(default_factory=PgTimeouts.from_env)
 
     @property
     def kind(self) -> str:
@@ -32,7 +43,7 @@ class StoreConfig:
         if self.postgres_url:
             params = conninfo_to_dict(self.postgres_url)
             env.update(
-                PERSISTENCE_MODULE="eventsourcing.postgres",
+                PERSISTENCE_MODULE=f"{__name__}:{FailFastPostgresFactory.__qualname__}",
                 POSTGRES_DBNAME=str(params.get("dbname", "postgres")),
                 POSTGRES_HOST=str(params.get("host", "127.0.0.1")),
                 POSTGRES_PORT=str(params.get("port", "5432")),
@@ -42,7 +53,12 @@ class StoreConfig:
                 POSTGRES_POOL_SIZE="8",
                 POSTGRES_MAX_OVERFLOW="8",
                 POSTGRES_LOCK_TIMEOUT="5",
+                # The library's name for the wait for a pooled connection (not libpq's).
+                POSTGRES_CONNECT_TIMEOUT=str(self.timeouts.pool),
+                # A pooled connection that broke while idle is replaced before use.
+                POSTGRES_PRE_PING="y",
                 POSTGRES_ENABLE_DB_FUNCTIONS="n",  # SPEC §10: functions collide across apps
+                **self.timeouts.as_env(),  # read by FailFastPostgresFactory
             )
         else:
             assert self.sqlite_file is not None
@@ -60,7 +76,9 @@ class StoreConfig:
 
     def create_schema(self) -> None:
         if self.postgres_url:
-            with psycopg.connect(self.postgres_url, autocommit=True) as conn:
+            with psycopg.connect(
+                self.postgres_url, autocommit=True, **self.timeouts.connect_kwargs()
+            ) as conn:
                 conn.execute(
                     psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
                         psycopg.sql.Identifier(self.schema)
@@ -69,8 +87,30 @@ class StoreConfig:
 
     def readmodel_db(self) -> Database:
         if self.postgres_url:
-            return PostgresDatabase(self.postgres_url, schema=self.schema)
+            return PostgresDatabase(self.postgres_url, schema=self.schema, timeouts=self.timeouts)
         return SQLiteDatabase(self.beside("readmodels.db"))
+
+    def probe(self) -> None:
+        """Raises unless the stores answer a trivial query within `timeouts.readiness`.
+
+        A connection of its own, never one of the request pools: it must not wait behind
+        requests that are blocked on an unreachable database."""
+        if self.postgres_url:
+            # Events and read models share the database (and schema).
+            with psycopg.connect(
+                self.postgres_url, autocommit=True, **self.timeouts.probe_kwargs()
+            ) as pg:
+                pg.execute("SELECT 1")
+            return
+        assert self.sqlite_file is not None
+        for path in (self.sqlite_file, self.beside("readmodels.db")):
+            # mode=rw: a missing file is not ready (and is not created by the probe).
+            uri = path.resolve().as_uri() + "?mode=rw"
+            lite = sqlite3.connect(uri, uri=True, timeout=self.timeouts.readiness)
+            try:
+                lite.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                lite.close()
 
     def beside(self, suffix: str) -> Path:
         """A file next to the SQLite event store: `var/insats.db` → `var/insats.<suffix>`."""
@@ -93,3 +133,80 @@ class StoreConfig:
             path.write_text(secrets.token_hex(32) + "\n", encoding="utf-8")
             path.chmod(0o600)
         return bytes.fromhex(path.read_text(encoding="utf-8").strip())
+
+
+# --- PostgreSQL event store: eventsourcing's factory with the service's timeouts ---------------
+
+
+def _broken_connection(exc: BaseException) -> bool:
+    """Whether another attempt may succeed: the connection broke (the server restarted or
+    dropped it), so a fresh one may work. Not when no connection came within the pool timeout
+    (the database is away or saturated: trying again only multiplies the wait), nor for a
+    statement or lock timeout (the server is there but busy)."""
+    cause = exc.__cause__
+    if isinstance(cause, PoolTimeout | TooManyRequests | PoolClosed):
+        return False
+    if isinstance(cause, psycopg.Error):
+        state = cause.sqlstate
+        # No SQLSTATE: the client lost the connection. 08: connection exception.
+        # 57P01-57P03: the server is shutting down or restarting.
+        return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")
+    return False
+
+
+_ATTEMPTS = 3
+
+
+def _retried_on_broken_connection(method: Callable[..., Any]) -> Callable[..., Any]:
+    """The library retries these calls up to 10 times on any OperationalError; during an
+    outage each attempt waits the pool timeout, so one request hung for ~30 s. This retries
+    only a broken connection, at most `_ATTEMPTS` times in all."""
+    call = inspect.unwrap(method)  # the library's function without its @retry
+
+    @functools.wraps(call)
+    def retried(*args: Any, **kwargs: Any) -> Any:
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                return call(*args, **kwargs)
+            except (InterfaceError, OperationalError) as exc:
+                if attempt == _ATTEMPTS or not _broken_connection(exc):
+                    raise
+                time.sleep(0.2)  # the library's wait between attempts
+        raise AssertionError("unreachable")
+
+    return retried
+
+
+class FailFastRecorder(PostgresApplicationRecorder):
+    """eventsourcing's PostgreSQL recorder whose calls fail fast when the database is away."""
+
+    insert_events = _retried_on_broken_connection(PostgresApplicationRecorder.insert_events)
+    select_events = _retried_on_broken_connection(PostgresApplicationRecorder.select_events)
+    select_notifications = _retried_on_broken_connection(
+        PostgresApplicationRecorder.select_notifications
+    )
+    max_notification_id = _retried_on_broken_connection(
+        PostgresApplicationRecorder.max_notification_id
+    )
+
+
+class FailFastPostgresFactory(PostgresFactory):
+    """eventsourcing's PostgreSQL factory (all its POSTGRES_* settings apply) with a libpq
+    connect timeout and a statement timeout on every connection of its pool, a short
+    reconnect back-off, and `FailFastRecorder`.
+
+    Why a subclass: the library builds its pool with fixed `kwargs` (no `connect_timeout`, no
+    `options`) and no `reconnect_timeout`; it has no setting for either. The pool is built
+    closed (it opens on first use), so setting them here, before any connection is made,
+    applies them to every connection it will ever make, without copying the library's
+    configuration code."""
+
+    application_recorder_class = FailFastRecorder
+
+    def __init__(self, env: Environment | EnvType | None):
+        super().__init__(env)
+        timeouts = PgTimeouts.from_env(self.env)
+        pool = self.datastore.pool
+        assert isinstance(pool.kwargs, dict)
+        pool.kwargs.update(timeouts.connect_kwargs())
+        pool.reconnect_timeout = timeouts.reconnect

@@ -8,14 +8,17 @@ the same one (see `feed.py`).
 
 from __future__ import annotations
 
+import math
+import os
 import re
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -136,6 +139,74 @@ class SQLiteDatabase(Database):
 # --- PostgreSQL -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PgTimeouts:
+    """How long any PostgreSQL connection of the service may wait, so an outage answers within
+    seconds instead of hanging requests (and worker threads) for half a minute.
+
+    `connect`: libpq `connect_timeout` of every new connection (libpq rounds up to 2 s at least).
+    `pool`: how long a caller waits for a pooled connection before `PoolTimeout`.
+    `statement`: the server's `statement_timeout` of every session (0 = off).
+    `reconnect`: how long a pool keeps retrying one failed connection in the background before
+    it gives the slot up; psycopg_pool backs off exponentially (1, 2, 4, ... s) up to that, so a
+    long value delays recovery after an outage — a given-up slot is reconnected at once on the
+    next request.
+    `readiness`: the `/readyz` probe's own connect and query."""
+
+    connect: int = 3
+    pool: int = 3
+    statement: float = 5.0
+    reconnect: float = 10.0
+    readiness: float = 2.0
+
+    ENV: ClassVar[dict[str, str]] = {
+        "connect": "INSATS_POSTGRES_CONNECT_TIMEOUT",
+        "pool": "INSATS_POSTGRES_POOL_TIMEOUT",
+        "statement": "INSATS_POSTGRES_STATEMENT_TIMEOUT",
+        "reconnect": "INSATS_POSTGRES_RECONNECT_TIMEOUT",
+        "readiness": "INSATS_READINESS_TIMEOUT",
+    }
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> PgTimeouts:
+        """Seconds from `INSATS_POSTGRES_*_TIMEOUT` / `INSATS_READINESS_TIMEOUT`; unset or empty
+        keeps the default. `connect` and `pool` are whole seconds (libpq and eventsourcing take
+        integers)."""
+        source = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for name, key in cls.ENV.items():
+            text = (source.get(key) or "").strip()
+            if not text:
+                continue
+            try:
+                number = float(text)
+            except ValueError:
+                raise ValueError(f"{key} must be a number of seconds, not {text!r}") from None
+            # 0 would mean "wait forever" to libpq and "never wait" to the pool; only the
+            # statement timeout may be switched off.
+            if not math.isfinite(number) or number < 0 or (number == 0 and name != "statement"):
+                raise ValueError(f"{key} must be a positive number of seconds, not {text!r}")
+            values[name] = math.ceil(number) if name in ("connect", "pool") else number
+        return cls(**values)
+
+    def as_env(self) -> dict[str, str]:
+        return {key: str(getattr(self, name)) for name, key in self.ENV.items()}
+
+    def connect_kwargs(self, search_path: str | None = None) -> dict[str, Any]:
+        """libpq parameters for `psycopg.connect` or a pool's `kwargs`. The statement timeout
+        goes in the startup packet (`options`), so it holds from the first statement on and
+        costs no extra round trip."""
+        options = f"-c statement_timeout={round(self.statement * 1000)}"
+        if search_path is not None:
+            options = f"-c search_path={search_path} {options}"
+        return {"connect_timeout": self.connect, "options": options}
+
+    def probe_kwargs(self) -> dict[str, Any]:
+        """A readiness probe's connection: `readiness` as its connect and statement timeout."""
+        probe = replace(self, connect=math.ceil(self.readiness), statement=self.readiness)
+        return probe.connect_kwargs()
+
+
 class _PgTx(Tx):
     dialect: Dialect = "postgresql"
 
@@ -158,13 +229,24 @@ class _PgTx(Tx):
 
 
 class PostgresDatabase(Database):
-    """A psycopg 3 pool whose connections use `schema` as their search path."""
+    """A psycopg 3 pool whose connections use `schema` as their search path.
+
+    Every connection has the `timeouts`; a connection that broke while idle in the pool (the
+    server restarted) is found by a check before it is handed out and replaced, so the first
+    requests after an outage do not fail on dead connections."""
 
     dialect: Dialect = "postgresql"
 
-    def __init__(self, conninfo: str, schema: str = "public", max_size: int = 8):
+    def __init__(
+        self,
+        conninfo: str,
+        schema: str = "public",
+        max_size: int = 8,
+        timeouts: PgTimeouts | None = None,
+    ):
         self.schema = schema
-        with psycopg.connect(conninfo, autocommit=True) as conn:
+        self.timeouts = timeouts or PgTimeouts()
+        with psycopg.connect(conninfo, autocommit=True, **self.timeouts.connect_kwargs()) as conn:
             conn.execute(
                 psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
                     psycopg.sql.Identifier(schema)
@@ -174,7 +256,10 @@ class PostgresDatabase(Database):
             conninfo,
             min_size=1,
             max_size=max_size,
-            kwargs={"options": f"-c search_path={schema}"},
+            kwargs=self.timeouts.connect_kwargs(search_path=schema),
+            timeout=self.timeouts.pool,
+            reconnect_timeout=self.timeouts.reconnect,
+            check=ConnectionPool.check_connection,
             open=True,
         )
 

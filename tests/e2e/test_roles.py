@@ -19,7 +19,7 @@ MATRIX: list[tuple[str, str, dict | None, set[str]]] = [
             "name": "Ny AB",
             "insats_types": ["grund"],
             "authorised_from": "2026-01-01",
-            "bankgiro": "555-1234",
+            "bankgiro": "555-1239",
         },
         {"admin"},
     ),

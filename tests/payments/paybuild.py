@@ -107,7 +107,7 @@ class Log:
         provider_id: str,
         name: str | None = None,
         *,
-        bankgiro: str | None = "123-4567",
+        bankgiro: str | None = "5050-1055",
         iban: str | None = None,
         authorised_from: str = "2020-01-01",
     ) -> PublicEvent:

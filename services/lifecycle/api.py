@@ -71,8 +71,13 @@ class ProviderIn(Body):
     name: str = Field(min_length=1, max_length=200)
     insats_types: list[Insats] = Field(min_length=1)
     authorised_from: date
-    bankgiro: str | None = Field(default=None, pattern=r"^\d{3,4}-\d{4}$")
-    iban: str | None = Field(default=None, pattern=r"^SE\d{22}$")
+    # Shape only; the account rules (check digits, Swedish IBAN) are the provider domain's.
+    bankgiro: str | None = Field(
+        default=None, max_length=20, description="NNN-NNNN or NNNN-NNNN, the dash optional"
+    )
+    iban: str | None = Field(
+        default=None, max_length=50, description="Swedish IBAN (SE…), spaces allowed"
+    )
 
 
 class DeauthorisationIn(Body):

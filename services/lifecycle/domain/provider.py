@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
+from stdnum import iban as stdnum_iban
+from stdnum import luhn
 from stdnum.exceptions import ValidationError
 from stdnum.se import orgnr
 
 from contracts.events import INSATS_TYPES
 from services.lifecycle.domain.base import CommandContext, Fact, stable_id
 from services.lifecycle.domain.errors import Conflict, DomainError
+
+# 7 or 8 digits, written NNN-NNNN or NNNN-NNNN (Bankgirot's form); the dash may be left out.
+_BANKGIRO = re.compile(r"(\d{3,4})-?(\d{4})")
 
 
 def normalise_org_number(raw: str, field: str = "provider_id") -> str:
@@ -25,6 +31,39 @@ def normalise_org_number(raw: str, field: str = "provider_id") -> str:
             f"{raw!r} is not a valid Swedish organisation number",
             field,
         ) from None
+
+
+def normalise_bankgiro(raw: str) -> str:
+    """A bankgiro number in Bankgirot's dashed form; the last digit is the Luhn (mod 10) check
+    digit over all 7 or 8 digits."""
+    match = _BANKGIRO.fullmatch(raw.strip())
+    if match is None:
+        raise DomainError(
+            "invalid_bankgiro",
+            f"{raw!r} is not a bankgiro number: 7 or 8 digits, NNN-NNNN or NNNN-NNNN",
+            "bankgiro",
+        )
+    digits = match[1] + match[2]
+    if not luhn.is_valid(digits):
+        raise DomainError(
+            "invalid_bankgiro", f"{raw!r} has a wrong check digit (bankgiro, mod 10)", "bankgiro"
+        )
+    return f"{digits[:-4]}-{digits[-4:]}"
+
+
+def normalise_iban(raw: str) -> str:
+    """An IBAN in its compact form (no spaces, upper case), checked by python-stdnum (mod 97 and
+    the country's format). Only Swedish accounts: the municipality pays domestically (bankgiro
+    or Swedish account); a foreign payment would need a BIC and another payment channel."""
+    try:
+        number = str(stdnum_iban.validate(raw))
+    except ValidationError:
+        raise DomainError(
+            "invalid_iban", f"{raw!r} is not a valid IBAN (format or check digits)", "iban"
+        ) from None
+    if not number.startswith("SE"):
+        raise DomainError("invalid_iban", "a Swedish IBAN (SE…) is required", "iban")
+    return number
 
 
 def provider_stream_id(provider_id: str) -> UUID:
@@ -87,6 +126,8 @@ class Provider(Aggregate):
         for t in insats_types:
             if t not in INSATS_TYPES:
                 raise DomainError("invalid_insats", f"unknown insats type {t!r}", "insats_types")
+        bankgiro = normalise_bankgiro(bankgiro) if bankgiro else None
+        iban = normalise_iban(iban) if iban else None
         if not bankgiro and not iban:
             raise DomainError(
                 "payment_account_required", "a bankgiro or an IBAN is required", "bankgiro"
@@ -108,8 +149,9 @@ class Provider(Aggregate):
             self.name == fields["name"].strip()
             and self.insats_types == sorted(set(fields["insats_types"]), key=INSATS_TYPES.index)
             and self.authorised_from == fields["authorised_from"]
-            and self.bankgiro == fields["bankgiro"]
-            and self.iban == fields["iban"]
+            and self.bankgiro
+            == (normalise_bankgiro(fields["bankgiro"]) if fields["bankgiro"] else None)
+            and self.iban == (normalise_iban(fields["iban"]) if fields["iban"] else None)
         )
 
     def deauthorise(self, ctx: CommandContext, *, effective_on: date, reason: str) -> None:

@@ -127,6 +127,32 @@ class Log:
             "provider",
         )
 
+    def details_changed(
+        self,
+        provider_id: str,
+        effective_from: str,
+        name: str,
+        *,
+        bankgiro: str | None = None,
+        iban: str | None = None,
+    ) -> PublicEvent:
+        """ProviderDetailsChanged: the whole version in force from effective_from."""
+        payload = {
+            "provider_id": provider_id,
+            "effective_from": effective_from,
+            "name": name,
+            "bankgiro": bankgiro,
+            "iban": iban,
+            "reason": "fusion",
+        }
+        return self.add(
+            _provider_stream(provider_id),
+            "ProviderDetailsChanged",
+            payload,
+            effective_from,
+            "provider",
+        )
+
     def deauthorised(self, provider_id: str, effective_on: str) -> PublicEvent:
         payload = {"provider_id": provider_id, "effective_on": effective_on, "reason": "avtal"}
         return self.add(

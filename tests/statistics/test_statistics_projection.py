@@ -175,3 +175,34 @@ def test_a_state_read_back_from_its_row_is_the_same_state() -> None:
 
     assert again == state
     assert len(state.providers) == 2 and len(state.follow_ups) == 1
+
+
+def test_a_provider_is_shown_with_its_name_in_force_today() -> None:
+    given = Given()
+    given.authorise(P1, "Ett AB")
+    given.authorise(P2, "Två AB")
+    given.rename(P1, "Ett i Nacka AB", "2029-06-01")
+    given.rename(P1, "Ett i Nacka och Värmdö AB", "2030-06-01")  # announced ahead
+
+    assert given.service(today=date(2029, 5, 31)).provider_names() == {P1: "Ett AB", P2: "Två AB"}
+    assert given.service(today=date(2030, 1, 1)).provider_names()[P1] == "Ett i Nacka AB"
+    assert given.service(today=date(2030, 6, 1)).provider_names()[P1] == "Ett i Nacka och Värmdö AB"
+
+
+def test_a_rebuild_reproduces_the_dated_names() -> None:
+    given = Given()
+    given.authorise(P1, "Ett AB")
+    given.rename(P1, "Ett i Nacka AB", "2029-06-01")
+    given.rename(P1, "Ett i Nacka AB (rättat)", "2029-06-01")  # the later of one date holds
+    db = SQLiteDatabase(":memory:")
+    runner = FeedRunner(ListEventSource(given.events), db, [StatisticsProjection()])
+    runner.catch_up()
+
+    def names() -> list[tuple[Any, ...]]:
+        with db.transaction() as tx:
+            return tx.execute("SELECT * FROM statistics_provider_names").fetchall()
+
+    before = names()
+    runner.rebuild("statistics")
+
+    assert names() == before == [(P1, "2029-06-01", "Ett i Nacka AB (rättat)")]

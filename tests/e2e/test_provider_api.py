@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import P1, P2
+from insats.audit import verify_read_models
+from insats.bootstrap import Container, fresh_projections, service_verifications
+from tests.conftest import P1, P2, decision_body, person
 from tests.e2e.conftest import Api
 
 NEW = "5567037485"  # a valid organisation number not authorised by the fixture
@@ -201,3 +203,74 @@ def test_left_out_and_null_are_different_requests_for_one_idempotency_key(api: A
     assert api.post(f"/v1/providers/{P1}/details", base, headers=key).status_code == 200
     r = api.post(f"/v1/providers/{P1}/details", {**base, "bankgiro": None}, headers=key)
     assert r.status_code == 409 and r.json()["error"] == "idempotency_key_reused"
+
+
+# --- the change through every read model ------------------------------------------------------
+
+
+def test_payouts_and_reports_follow_the_details_in_force_and_closed_runs_never_change(
+    api: Api, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given P1 holding an SAI journey from 2026-05-04 and May closed on 2026-06-02, when an
+    admin changes P1's name and bankgiro from 2026-06-01, then May's files stay the same bytes
+    (also after rebuilding every read model), June's files show the new details, and the
+    auditors' replay reproduces everything."""
+    monkeypatch.setenv("INSATS_TODAY", "2026-06-02")
+    pub, clerk = api.as_("publisher"), api.as_("clerk")
+    r = pub.post(
+        "/v1/decisions", decision_body("pd-1", person("1990-01-01"), decided_on="2026-05-01")
+    )
+    jid = r.json()["journey_id"]
+    pub.post(f"/v1/journeys/{jid}/provider", {"provider_id": P1, "starts_on": "2026-05-04"})
+    may = clerk.post("/v1/payouts/2026-05/close", None).json()
+    assert may["providers"][P1] == {"name": "Jobbstart AB", "bankgiro": "5050-1055", "iban": None}
+
+    def may_files() -> dict[str, bytes]:
+        return {n: clerk.get(f"/v1/payouts/2026-05/files/{n}").content for n in may["files"]}
+
+    before = may_files()
+    r = api.post(
+        f"/v1/providers/{P1}/details",
+        {
+            "effective_from": "2026-06-01",
+            "name": "Jobbstart Nacka AB",
+            "bankgiro": "123-4566",
+            "reason": "fusion",
+        },
+    )
+    assert r.status_code == 200, r.text
+    container.feed.catch_up()  # every read model takes the new event (alerts, journey list …)
+    head = container.lifecycle.max_position()
+    assert set(container.feed.positions().values()) == {head}
+    assert may_files() == before
+    for name in container.feed.projections:
+        container.feed.rebuild(name)
+    assert may_files() == before
+    assert clerk.get("/v1/payouts/2026-05").json() == may
+    assert api.as_("counsellor").get("/v1/alerts", as_of="2026-06-02").status_code == 200
+    assert [j["journey_id"] for j in api.get("/v1/journeys").json()["journeys"]] == [jid]
+
+    monkeypatch.setenv("INSATS_TODAY", "2026-07-01")
+    preview = clerk.get("/v1/payouts/2026-06/preview").json()
+    assert preview["providers"][P1] == {
+        "name": "Jobbstart Nacka AB",
+        "bankgiro": "123-4566",
+        "iban": None,
+    }
+    june = clerk.post("/v1/payouts/2026-06/close", None).json()
+    assert june["providers"][P1] == preview["providers"][P1]
+    csv = clerk.get("/v1/payouts/2026-06/files/payout-2026-06.csv").content.decode("utf-8-sig")
+    assert "Jobbstart Nacka AB" in csv and "Jobbstart AB;" not in csv
+    sie = clerk.get("/v1/payouts/2026-06/files/payout-2026-06.si").content.decode("cp437")
+    assert "Jobbstart Nacka AB" in sie
+    basis = clerk.get(f"/v1/payouts/2026-06/files/underlag-{P1}-2026-06.html").text
+    assert "Jobbstart Nacka AB" in basis and "123-4566" in basis and "5050-1055" not in basis
+    report = api.as_("auditor").get(
+        "/v1/statistics/report.html", **{"from": "2026-01-01", "to": "2026-12-31"}
+    )
+    assert "Jobbstart Nacka AB" in report.text
+
+    problems = verify_read_models(container, lambda: fresh_projections(container))
+    for check in service_verifications(container):
+        problems.extend(check())
+    assert problems == []

@@ -16,6 +16,7 @@ from datetime import date
 from typing import Final, cast
 
 from contracts.events import SELF_SUFFICIENT_REASONS, PublicEvent
+from services.platform import clock
 from services.platform.db import Tx
 from services.statistics.facts import ROW_COLUMNS, STATE_COLUMNS, FactsRow, JourneyState, apply
 
@@ -190,9 +191,10 @@ def load_deauthorisations(tx: Tx) -> dict[str, list[str]]:
     return result
 
 
-def load_provider_names(tx: Tx, on: date) -> dict[str, str]:
-    """provider_id → its name in force on `on`: the latest change effective by then, else the
-    name as authorised."""
+def load_provider_names(tx: Tx, on: date | None = None) -> dict[str, str]:
+    """provider_id → its name in force on `on` (default: the service clock's today): the latest
+    change effective by then, else the name as authorised."""
+    on = on or clock.today()
     names = dict(tx.execute(f"SELECT provider_id, name FROM {PROVIDERS}").fetchall())
     for provider_id, name in tx.execute(
         f"SELECT provider_id, name FROM {PROVIDER_NAMES} WHERE effective_from <= %s "

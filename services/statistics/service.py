@@ -101,7 +101,7 @@ class StatisticsService:
 
     def provider_names(self) -> dict[str, str]:
         with self.db.transaction() as tx:
-            return load_provider_names(tx, self.today())
+            return load_provider_names(tx)
 
     def report_data(
         self, period_from: date, period_to: date, *, as_of: date | None = None
@@ -111,7 +111,7 @@ class StatisticsService:
         with self.db.transaction() as tx:  # one snapshot for every table and figure
             facts = load_facts(tx, f_, t_, providers=True)
             deauth = load_deauthorisations(tx)
-            names = load_provider_names(tx, self.today())
+            names = load_provider_names(tx)
             yearly = self._yearly_days(tx)
         settled = as_of or self.today()
 

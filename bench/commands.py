@@ -195,7 +195,7 @@ def bench_api(url: str, schema: str, journeys: int, concurrency: int, offset: in
                     "name": "Bench AB",
                     "insats_types": ["grund", "forstarkt", "sai"],
                     "authorised_from": "2020-01-01",
-                    "bankgiro": "123-4567",
+                    "bankgiro": "5050-1055",
                 },
             )
             local = threading.local()
@@ -263,7 +263,7 @@ def bench_in_process(url: str, schema: str, journeys: int, concurrency: int) -> 
         name="Bench AB",
         insats_types=["grund"],
         authorised_from=date(2020, 1, 1),
-        bankgiro="123-4567",
+        bankgiro="5050-1055",
         iban=None,
     )
     steps = (

@@ -39,6 +39,8 @@ from datetime import date, timedelta  # noqa: E402
 from decimal import Decimal  # noqa: E402
 from typing import Any, TypeVar  # noqa: E402
 
+from stdnum import luhn  # noqa: E402
+
 from bench.machine import machine_facts  # noqa: E402
 from contracts.events import PublicEvent  # noqa: E402
 from contracts.rates import default_rates  # noqa: E402
@@ -165,7 +167,8 @@ def build_log(n: int) -> tuple[Generator, tuple[int, int, int], dict[str, Any]]:
                 "name": f"Anordnare {i + 1:02d} AB",
                 "insats_types": ["grund", "forstarkt", "sai"],
                 "authorised_from": "2020-01-01",
-                "bankgiro": f"{5000 + i}-1000",
+                # a valid bankgiro per provider: 5000-100C, 5001-100C, … (C: mod 10 check digit)
+                "bankgiro": f"{5000 + i}-100{luhn.calc_check_digit(f'{5000 + i}100')}",
                 "iban": None,
             },
         )

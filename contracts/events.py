@@ -223,6 +223,20 @@ class ProviderDeauthorised(_Payload):
     reason: str
 
 
+class ProviderDetailsChanged(_Payload):
+    """The provider's name and payment account from `effective_from` until the next change by
+    effective_from (of two with the same effective_from, the later recorded one holds). Every
+    field is the whole value in force then, not only what changed; payout runs use the version
+    in force on the day they close."""
+
+    provider_id: str
+    effective_from: date
+    name: str
+    bankgiro: str | None = Field(default=None, description="NNN-NNNN or NNNN-NNNN")
+    iban: str | None = Field(default=None, description="Swedish IBAN, compact (SE + 22 digits)")
+    reason: str
+
+
 class PerInsats(_Payload):
     grund: Money | None = None
     forstarkt: Money | None = None
@@ -253,6 +267,7 @@ PAYLOAD_MODELS: dict[str, type[_Payload]] = {
     "Corrected": Corrected,
     "ProviderAuthorised": ProviderAuthorised,
     "ProviderDeauthorised": ProviderDeauthorised,
+    "ProviderDetailsChanged": ProviderDetailsChanged,
     "RatesSet": RatesSet,
 }
 
@@ -260,6 +275,7 @@ STREAM_TYPE_OF: dict[str, str] = {
     **{name: "journey" for name in PAYLOAD_MODELS},
     "ProviderAuthorised": "provider",
     "ProviderDeauthorised": "provider",
+    "ProviderDetailsChanged": "provider",
     "RatesSet": "rates",
 }
 

@@ -23,7 +23,7 @@ def authorise(
         name=f"Anordnare {provider_id}",
         insats_types=list(types),
         authorised_from=date(2020, 1, 1),
-        bankgiro="123-4567",
+        bankgiro="5050-1055",
         iban=None,
     )
 

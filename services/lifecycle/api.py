@@ -11,7 +11,15 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from contracts import bounds
 from contracts.bounds import AmountText, Day, Position, Timestamp
@@ -30,6 +38,7 @@ from services.lifecycle.domain.base import CommandContext, event_id
 from services.lifecycle.domain.errors import NotFound
 from services.lifecycle.domain.journey import MAX_CONTRACT_MONTHS, Journey
 from services.lifecycle.domain.personnummer import contains_person_number, parse_person_id
+from services.lifecycle.domain.provider import DETAIL_FIELDS
 from services.lifecycle.domain.view import journey_view
 from services.lifecycle.journey_list import (
     JourneyListProjection,
@@ -98,13 +107,42 @@ class ProviderIn(Body):
     name: Name
     insats_types: list[Insats] = Field(min_length=1, max_length=len(INSATS_TYPES))
     authorised_from: Day
-    bankgiro: str | None = Field(default=None, pattern=r"^\d{3,4}-\d{4}$")
-    iban: str | None = Field(default=None, pattern=r"^SE\d{22}$")
+    # Shape only; the account rules (check digits, Swedish IBAN) are the provider domain's.
+    bankgiro: str | None = Field(
+        default=None, max_length=20, description="NNN-NNNN or NNNN-NNNN, the dash optional"
+    )
+    iban: str | None = Field(
+        default=None, max_length=50, description="Swedish IBAN (SE…), spaces allowed"
+    )
 
 
 class DeauthorisationIn(Body):
     effective_on: Day
     reason: Reason
+
+
+class ProviderDetailsIn(Body):
+    """Fields left out keep the value in force on effective_from; null removes an account."""
+
+    effective_from: Day
+    name: Name | None = None
+    bankgiro: str | None = Field(
+        default=None, max_length=20, description="NNN-NNNN or NNNN-NNNN; null removes it"
+    )
+    iban: str | None = Field(
+        default=None, max_length=50, description="Swedish IBAN (SE…); null removes it"
+    )
+    reason: Reason
+
+    @model_serializer(mode="wrap")
+    def _as_sent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Left out and null mean different things, so the request's fingerprint
+        # (Idempotency-Key) must tell them apart: dump only the fields that were sent.
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if k in self.model_fields_set}
+
+    def changes(self) -> dict[str, str | None]:
+        return {f: getattr(self, f) for f in DETAIL_FIELDS if f in self.model_fields_set}
 
 
 class PerInsatsIn(Body):
@@ -371,7 +409,7 @@ def respond(
             return {**voucher, "journey_id": view["journey_id"], "version": view["version"]}
         return view
     if r["kind"] == "provider":
-        return app.provider(r["provider_id"]).view()
+        return app.provider(r["provider_id"]).view(today())
     if r["kind"] == "rates":
         rates = app.rates()
         assert rates is not None
@@ -422,19 +460,44 @@ def deauthorise_provider(
     return respond(app, result, principal, response)
 
 
+@router.post(
+    "/v1/providers/{provider_id}/details", tags=["providers"], responses=refusals(404, 409, 413)
+)
+def change_provider_details(
+    provider_id: str,
+    body: ProviderDetailsIn,
+    request: Request,
+    response: Response,
+    principal: Principal = Depends(require("admin")),
+) -> dict[str, Any]:
+    """Name and/or payment account from effective_from (a dated new version; payout runs
+    closed before keep the details they were closed with)."""
+    app = lifecycle(request)
+    result = app.change_provider_details(
+        command_context(request, principal),
+        provider_id,
+        effective_from=body.effective_from,
+        reason=body.reason,
+        changes=body.changes(),
+        idem=idempotency(request, body),
+    )
+    return respond(app, result, principal, response)
+
+
 @router.get("/v1/providers", tags=["providers"])
 def list_providers(
     request: Request, principal: Principal = Depends(require(*ALL_ROLES))
 ) -> dict[str, Any]:
     app = lifecycle(request)
-    return {"providers": [app.provider(pid).view() for pid in app.provider_ids()]}
+    day = today()
+    return {"providers": [app.provider(pid).view(day) for pid in app.provider_ids()]}
 
 
 @router.get("/v1/providers/{provider_id}", tags=["providers"], responses=refusals(404))
 def get_provider(
     provider_id: str, request: Request, principal: Principal = Depends(require(*ALL_ROLES))
 ) -> dict[str, Any]:
-    return lifecycle(request).provider(provider_id).view()
+    return lifecycle(request).provider(provider_id).view(today())
 
 
 @router.post("/v1/rates", status_code=201, tags=["rates"], responses=refusals(413))

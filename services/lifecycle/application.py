@@ -53,6 +53,7 @@ _PUBLIC: list[tuple[Any, str]] = [
     (Journey.Corrected, "journey"),
     (Provider.ProviderAuthorised, "provider"),
     (Provider.ProviderDeauthorised, "provider"),
+    (Provider.ProviderDetailsChanged, "provider"),
     (Rates.RatesSet, "rates"),
 ]
 PUBLIC_EVENT_CLASSES: dict[str, tuple[type[Fact], str]] = {
@@ -315,6 +316,30 @@ class LifecycleApp(Application[UUID]):
         def decide() -> tuple[list[Aggregate], CommandResult]:
             provider = self.provider(provider_id)
             provider.deauthorise(ctx, effective_on=effective_on, reason=reason)
+            return [provider], CommandResult(
+                200, {"kind": "provider", "provider_id": provider.provider_id}
+            )
+
+        return self._execute(ctx, decide, idempotency=idem)
+
+    def change_provider_details(
+        self,
+        ctx: CommandContext,
+        provider_id: str,
+        *,
+        effective_from: date,
+        reason: str,
+        changes: dict[str, str | None],
+        idem: Idempotency | None = None,
+    ) -> CommandResult:
+        """Name and/or payment account from `effective_from`; `changes` holds only the fields
+        to change (None removes an account)."""
+
+        def decide() -> tuple[list[Aggregate], CommandResult]:
+            provider = self.provider(provider_id)
+            provider.change_details(
+                ctx, effective_from=effective_from, reason=reason, changes=changes
+            )
             return [provider], CommandResult(
                 200, {"kind": "provider", "provider_id": provider.provider_id}
             )

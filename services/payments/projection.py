@@ -8,8 +8,13 @@ Tables (own prefix `pay_`):
   `holder`/`holder_since` (the current assignment of a journey that has not exited) and
   `extra_until` (the last period of any voucher or bonus). A run loads, in one query, only
   journeys that changed since the last closed run or can still earn after it.
-- `pay_providers`: name and payment account (for the files), de-authorisation dates and
-  `deauth_changed_at`.
+- `pay_providers`: name and payment account as authorised (for the files), de-authorisation
+  dates and `deauth_changed_at`.
+- `pay_provider_details`: the dated versions of name and payment account
+  (ProviderDetailsChanged), one row per provider and effective_from; a run's files use the
+  version in force on the day it closes. (A table of its own rather than new columns: the
+  tables are created with CREATE TABLE IF NOT EXISTS, so an existing read model gains it
+  without a migration, and its rows are written only from these events.)
 - `pay_rates`: one rate table per effective_from (a later RatesSet with the same
   effective_from replaces it) with the position it was recorded at.
 """
@@ -29,12 +34,14 @@ from services.payments.rules import (
     Assignment,
     Exit,
     JourneyFacts,
+    ProviderDetails,
     ProviderFacts,
     RateSchedule,
     RateTable,
     Voucher,
     apply_event,
     apply_provider_event,
+    details_of,
     month_of,
 )
 from services.platform.db import Tx
@@ -52,10 +59,13 @@ _DDL = (
     "CREATE TABLE IF NOT EXISTS pay_providers ("
     " provider_id TEXT PRIMARY KEY, name TEXT NOT NULL, bankgiro TEXT, iban TEXT,"
     " deauthorised_on TEXT NOT NULL, deauth_changed_at BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS pay_provider_details ("
+    " provider_id TEXT NOT NULL, effective_from TEXT NOT NULL, name TEXT NOT NULL,"
+    " bankgiro TEXT, iban TEXT, PRIMARY KEY (provider_id, effective_from))",
     "CREATE TABLE IF NOT EXISTS pay_rates ("
     " effective_from TEXT PRIMARY KEY, rates TEXT NOT NULL, recorded_at BIGINT NOT NULL)",
 )
-_TABLES = ("pay_journeys", "pay_providers", "pay_rates")
+_TABLES = ("pay_journeys", "pay_providers", "pay_provider_details", "pay_rates")
 _CHUNK = 500  # ids per IN (...) query
 
 
@@ -257,6 +267,17 @@ class PaymentsProjection:
 
     def _handle_provider(self, tx: Tx, e: PublicEvent) -> None:
         pid = e.payload["provider_id"]
+        if e.type == "ProviderDetailsChanged":
+            # A version per date; a later one for the same date replaces it (latest fact wins).
+            v = details_of(e.payload)
+            tx.execute(
+                "INSERT INTO pay_provider_details (provider_id, effective_from, name, bankgiro,"
+                " iban) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (provider_id, effective_from)"
+                " DO UPDATE SET name = excluded.name, bankgiro = excluded.bankgiro,"
+                " iban = excluded.iban",
+                (pid, v.effective_from.isoformat(), v.name, v.bankgiro, v.iban),
+            )
+            return
         row = tx.execute(
             "SELECT name, bankgiro, iban, deauthorised_on, deauth_changed_at"
             " FROM pay_providers WHERE provider_id = %s",
@@ -293,8 +314,18 @@ class PaymentsProjection:
         ).fetchall():
             tables.append(RateTable.from_payload(json.loads(text)))
             rate_rows.append(RateRow(date.fromisoformat(effective_from), int(recorded_at)))
+        changes: dict[str, list[ProviderDetails]] = {}
+        for pid, effective_from, name, bankgiro, iban in tx.execute(
+            "SELECT provider_id, effective_from, name, bankgiro, iban FROM pay_provider_details"
+            " ORDER BY provider_id, effective_from"
+        ).fetchall():
+            changes.setdefault(pid, []).append(
+                ProviderDetails(date.fromisoformat(effective_from), name, bankgiro, iban)
+            )
         providers = {
-            row[0]: ProviderRow(_provider_facts(row[0], row[1:]), int(row[5]))
+            row[0]: ProviderRow(
+                _provider_facts(row[0], row[1:], tuple(changes.get(row[0], ()))), int(row[5])
+            )
             for row in tx.execute(
                 "SELECT provider_id, name, bankgiro, iban, deauthorised_on, deauth_changed_at"
                 " FROM pay_providers ORDER BY provider_id"
@@ -327,7 +358,9 @@ class PaymentsProjection:
         return None if text is None else decode_facts(journey_id, text)
 
 
-def _provider_facts(provider_id: str, row: Sequence[Any]) -> ProviderFacts:
+def _provider_facts(
+    provider_id: str, row: Sequence[Any], changes: tuple[ProviderDetails, ...] = ()
+) -> ProviderFacts:
     name, bankgiro, iban, deauthorised_on = row[0], row[1], row[2], row[3]
     return ProviderFacts(
         provider_id=provider_id,
@@ -335,6 +368,7 @@ def _provider_facts(provider_id: str, row: Sequence[Any]) -> ProviderFacts:
         bankgiro=bankgiro,
         iban=iban,
         deauthorised_on=tuple(date.fromisoformat(d) for d in json.loads(deauthorised_on)),
+        changes=changes,
     )
 
 

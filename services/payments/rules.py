@@ -294,12 +294,47 @@ def _apply_correction(f: JourneyFacts, p: Mapping[str, Any]) -> JourneyFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderDetails:
+    """A provider's name and payment account from `effective_from` (`date.min`: as authorised)
+    until the next version."""
+
+    effective_from: date
+    name: str
+    bankgiro: str | None = None
+    iban: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderFacts:
+    """`name`, `bankgiro` and `iban` as authorised; `changes` the ProviderDetailsChanged
+    versions by effective_from, one per date (a later recorded one replaces an earlier)."""
+
     provider_id: str
     name: str = ""
     bankgiro: str | None = None
     iban: str | None = None
     deauthorised_on: tuple[date, ...] = field(default=())
+    changes: tuple[ProviderDetails, ...] = field(default=())
+
+    def details_on(self, day: date) -> ProviderDetails:
+        """The version in force on `day`: the latest change effective by then, else as
+        authorised."""
+        current = ProviderDetails(date.min, self.name, self.bankgiro, self.iban)
+        for change in self.changes:
+            if change.effective_from > day:
+                break
+            current = change
+        return current
+
+    def details_between(self, first: date, last: date | None) -> list[ProviderDetails]:
+        """Every version in force on some day of [first, last] (`last` None: no end)."""
+        versions = [self.details_on(first)]
+        versions.extend(
+            c
+            for c in self.changes
+            if first < c.effective_from and (last is None or c.effective_from <= last)
+        )
+        return versions
 
 
 def apply_provider_event(facts: ProviderFacts | None, event: PublicEvent) -> ProviderFacts:
@@ -310,7 +345,26 @@ def apply_provider_event(facts: ProviderFacts | None, event: PublicEvent) -> Pro
     if event.type == "ProviderDeauthorised":
         day = date.fromisoformat(p["effective_on"])
         return replace(f, deauthorised_on=tuple(sorted({*f.deauthorised_on, day})))
+    if event.type == "ProviderDetailsChanged":
+        return replace(f, changes=with_change(f.changes, details_of(p)))
     return f
+
+
+def details_of(payload: Mapping[str, Any]) -> ProviderDetails:
+    """The version a ProviderDetailsChanged payload states."""
+    return ProviderDetails(
+        date.fromisoformat(payload["effective_from"]),
+        payload["name"],
+        payload.get("bankgiro"),
+        payload.get("iban"),
+    )
+
+
+def with_change(
+    changes: tuple[ProviderDetails, ...], change: ProviderDetails
+) -> tuple[ProviderDetails, ...]:
+    kept = [c for c in changes if c.effective_from != change.effective_from]
+    return tuple(sorted([*kept, change], key=lambda c: c.effective_from))
 
 
 # --- entitlement --------------------------------------------------------------------------------

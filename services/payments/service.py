@@ -256,6 +256,9 @@ class PaymentsService:
     def _compute_paused(self, month: str, closed: dict[str, Run], closing: bool) -> Run:
         earlier = [run for m, run in closed.items() if m < month]
         last = earlier[-1] if earlier else None
+        # The providers' names and accounts are those in force on the closing day (a preview:
+        # today), so the day is part of what the run is computed from.
+        day = self.today()
         with self.db.transaction() as tx:
             if self.db.dialect == "postgresql":  # one snapshot for position and facts
                 tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -272,6 +275,7 @@ class PaymentsService:
                 snapshot.position,
                 tuple((r.month, r.position) for r in earlier),
                 self.booking,
+                day,
             )
             computed = self._computed
             if computed is not None and computed[0] == key:
@@ -319,11 +323,11 @@ class PaymentsService:
             pid = line.provider_id
             if pid not in providers:
                 row = snapshot.providers.get(pid)
-                providers[pid] = (
-                    ProviderInfo(pid, row.facts.name, row.facts.bankgiro, row.facts.iban)
-                    if row is not None
-                    else ProviderInfo(pid, "")
-                )
+                if row is None:
+                    providers[pid] = ProviderInfo(pid, "")
+                    continue
+                details = row.facts.details_on(day)
+                providers[pid] = ProviderInfo(pid, details.name, details.bankgiro, details.iban)
         run = Run(
             month=month,
             status="preview",

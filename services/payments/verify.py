@@ -11,14 +11,16 @@ every file was reproduced exactly.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
 
 from contracts.events import PublicEvent
 from services.payments.compute import compute_lines
 from services.payments.files import file_hashes, render_files
 from services.payments.model import ProviderInfo, Run, RunLine
 from services.payments.projection import PaymentsProjection
-from services.payments.rules import RateMissing
+from services.payments.rules import ProviderFacts, RateMissing, last_day
 from services.payments.runs import PayoutRuns
+from services.platform.clock import STOCKHOLM
 from services.platform.db import Database, SQLiteDatabase
 from services.platform.feed import EventSource, FeedRunner
 
@@ -55,6 +57,41 @@ def _line_text(line: RunLine) -> str:
 def _comparable(line: RunLine) -> tuple[object, ...]:
     rate = None if line.rate is None else f"{line.rate:.2f}"
     return (*line[:7], rate, f"{line.amount:.2f}")
+
+
+def _closed_on(run: Run) -> date | None:
+    """The Europe/Stockholm day of the run's `closed_at`."""
+    try:
+        moment = datetime.fromisoformat((run.closed_at or "").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(STOCKHOLM).date() if moment.tzinfo else None
+
+
+def _details_at_closing(run: Run, facts: ProviderFacts) -> ProviderInfo:
+    """The provider's name and account as the run should carry them: the version in force on
+    the day it closed (SPEC §4.3: files use the details known and in force at closing).
+
+    The run was computed on the service's `today()` moments before `closed_at` was stamped,
+    and `today()` may be replaced (INSATS_TODAY), so the stored version is accepted when it was
+    in force on some day from the day after the month to the closing day (any day after the
+    month, when the stamp lies before the month's end: the clock was replaced). Otherwise the
+    version in force on the closing day is used, and the files' digests then report it."""
+    first = last_day(run.month) + timedelta(days=1)
+    closed_on = _closed_on(run)
+    last = closed_on if closed_on is not None and closed_on >= first else None
+    candidates = facts.details_between(first, last)
+    stored = run.providers.get(facts.provider_id)
+    chosen = next(
+        (
+            c
+            for c in candidates
+            if stored is not None
+            and (c.name, c.bankgiro, c.iban) == (stored.name, stored.bankgiro, stored.iban)
+        ),
+        facts.details_on(last or first),
+    )
+    return ProviderInfo(facts.provider_id, chosen.name, chosen.bankgiro, chosen.iban)
 
 
 def verify_runs(
@@ -128,11 +165,10 @@ def verify_runs(
         # 4. the files, from the recomputed run with the facts known at its position
         providers = {}
         for line in lines:
-            row = snapshot.providers.get(line.provider_id)
-            providers[line.provider_id] = (
-                ProviderInfo(line.provider_id, row.facts.name, row.facts.bankgiro, row.facts.iban)
-                if row is not None
-                else ProviderInfo(line.provider_id, "")
+            pid = line.provider_id
+            row = snapshot.providers.get(pid)
+            providers[pid] = (
+                _details_at_closing(run, row.facts) if row is not None else ProviderInfo(pid, "")
             )
         recomputed = Run(
             month=run.month,

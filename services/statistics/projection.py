@@ -1,5 +1,5 @@
-"""The 'statistics' read model: one compact row per journey, plus provider names and
-de-authorisations.
+"""The 'statistics' read model: one compact row per journey, plus provider names (as
+authorised, and their dated changes) and de-authorisations.
 
 A batch of events is applied by loading the rows of the journeys it touches (one query per 500
 ids), folding the events in memory (`facts.apply`) and writing every touched row back with one
@@ -12,15 +12,20 @@ decided and a period's rows are near each other.)
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Final, cast
 
 from contracts.events import SELF_SUFFICIENT_REASONS, PublicEvent
+from services.platform import clock
 from services.platform.db import Tx
 from services.statistics.facts import ROW_COLUMNS, STATE_COLUMNS, FactsRow, JourneyState, apply
 
 JOURNEYS: Final = "statistics_journeys"
 PROVIDERS: Final = "statistics_providers"
 DEAUTHORISATIONS: Final = "statistics_deauthorisations"
+# ProviderDetailsChanged names by effective_from: a table of its own, so an existing read model
+# gains it by CREATE TABLE IF NOT EXISTS.
+PROVIDER_NAMES: Final = "statistics_provider_names"
 
 _DDL: Final[tuple[str, ...]] = (
     f"CREATE TABLE IF NOT EXISTS {JOURNEYS} ("
@@ -44,6 +49,9 @@ _DDL: Final[tuple[str, ...]] = (
     f"CREATE TABLE IF NOT EXISTS {DEAUTHORISATIONS} ("
     "provider_id TEXT NOT NULL, effective_on TEXT NOT NULL, "
     "PRIMARY KEY (provider_id, effective_on))",
+    f"CREATE TABLE IF NOT EXISTS {PROVIDER_NAMES} ("
+    "provider_id TEXT NOT NULL, effective_from TEXT NOT NULL, name TEXT NOT NULL, "
+    "PRIMARY KEY (provider_id, effective_from))",
 )
 
 # The version guard makes a write of an already-applied (older) fold a no-op.
@@ -79,7 +87,7 @@ class StatisticsProjection:
             tx.execute(_PERIOD_INDEX)
 
     def reset(self, tx: Tx) -> None:
-        for table in (JOURNEYS, PROVIDERS, DEAUTHORISATIONS):
+        for table in (JOURNEYS, PROVIDERS, DEAUTHORISATIONS, PROVIDER_NAMES):
             tx.execute(f"DELETE FROM {table}")
 
     def handle(self, tx: Tx, events: Sequence[PublicEvent]) -> None:
@@ -92,6 +100,7 @@ class StatisticsProjection:
                 first_version[e.stream_id] = e.version
         states = self._load_states(tx, (j for j, v in first_version.items() if v > 1))
         names: dict[str, str] = {}
+        dated_names: dict[tuple[str, str], str] = {}  # (provider, effective_from) → name
         deauthorisations: set[tuple[str, str]] = set()
         for event in events:
             if event.stream_type == "journey":
@@ -105,12 +114,22 @@ class StatisticsProjection:
                 deauthorisations.add(
                     (event.payload["provider_id"], str(event.payload["effective_on"]))
                 )
+            elif event.type == "ProviderDetailsChanged":
+                key = (event.payload["provider_id"], str(event.payload["effective_from"]))
+                dated_names[key] = event.payload["name"]  # the later of one date holds
         self.write_states(tx, states.values())
         if names:
             tx.executemany(
                 f"INSERT INTO {PROVIDERS} (provider_id, name) VALUES (%s, %s) "
                 "ON CONFLICT (provider_id) DO UPDATE SET name = excluded.name",
                 sorted(names.items()),
+            )
+        if dated_names:
+            tx.executemany(
+                f"INSERT INTO {PROVIDER_NAMES} (provider_id, effective_from, name) "
+                "VALUES (%s, %s, %s) ON CONFLICT (provider_id, effective_from) "
+                "DO UPDATE SET name = excluded.name",
+                sorted((p, f, n) for (p, f), n in dated_names.items()),
             )
         if deauthorisations:
             tx.executemany(
@@ -172,8 +191,19 @@ def load_deauthorisations(tx: Tx) -> dict[str, list[str]]:
     return result
 
 
-def load_provider_names(tx: Tx) -> dict[str, str]:
-    return dict(tx.execute(f"SELECT provider_id, name FROM {PROVIDERS}").fetchall())
+def load_provider_names(tx: Tx, on: date | None = None) -> dict[str, str]:
+    """provider_id → its name in force on `on` (default: the service clock's today): the latest
+    change effective by then, else the name as authorised."""
+    on = on or clock.today()
+    names = dict(tx.execute(f"SELECT provider_id, name FROM {PROVIDERS}").fetchall())
+    for provider_id, name in tx.execute(
+        f"SELECT provider_id, name FROM {PROVIDER_NAMES} WHERE effective_from <= %s "
+        "ORDER BY provider_id, effective_from",
+        (on.isoformat(),),
+    ).fetchall():
+        if provider_id in names:
+            names[provider_id] = name  # rows come by effective_from: the last one holds
+    return names
 
 
 def load_exits_by_year(tx: Tx) -> list[tuple[str, str, int, int]]:

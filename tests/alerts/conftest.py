@@ -203,7 +203,7 @@ class EventLog:
                 "name": f"Anordnare {provider}",
                 "insats_types": ["grund", "forstarkt", "sai"],
                 "authorised_from": authorised_from,
-                "bankgiro": "123-4567",
+                "bankgiro": "5050-1055",
                 "iban": None,
             },
             stream_type="provider",

@@ -63,7 +63,7 @@ def api(client: TestClient, container: Container) -> Api:
                 "name": name,
                 "insats_types": types,
                 "authorised_from": "2020-01-01",
-                "bankgiro": "123-4567",
+                "bankgiro": "5050-1055",
             },
         )
         assert r.status_code == 201, r.text

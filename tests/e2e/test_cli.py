@@ -92,7 +92,7 @@ def test_serve_answers_over_real_http_on_the_embedded_default(tmp_path: Path) ->
                     "name": "Jobbstart AB",
                     "insats_types": ["grund"],
                     "authorised_from": "2020-01-01",
-                    "bankgiro": "123-4567",
+                    "bankgiro": "5050-1055",
                 },
             )
             assert r.status_code == 201, r.text

@@ -172,7 +172,7 @@ def test_a_rate_table_for_a_decade_ahead_is_refused(api: Api, container: Contain
         ("/v1/events", {"after": 10**30}, "after"),
         ("/v1/events", {"after": -1}, "after"),
         ("/v1/journeys", {"cursor": "cA" + "9" * 30}, "cursor"),
-        ("/v1/journeys", {"cursor": "x" * 10_000}, "cursor"),
+        ("/v1/journeys", {"cursor": "x" * 1000}, "cursor"),
         ("/v1/journeys", {"cursor": "%%%"}, "cursor"),
         ("/v1/journeys/00000000-0000-0000-0000-000000000000", {"as_of": "9999-12-31"}, "as_of"),
         ("/v1/journeys/00000000-0000-0000-0000-000000000000", {"known_at": "2026-12-01"}, None),

@@ -205,7 +205,7 @@ def test_a_body_that_stalls_is_answered_408_and_closed(server: Server) -> None:
 def test_a_body_sent_slowly_but_steadily_is_accepted(server: Server) -> None:
     body = (
         b'{"provider_id": "%s", "name": "Jobbstart AB", "insats_types": ["grund"], '
-        b'"authorised_from": "2020-01-01", "bankgiro": "123-4567"}' % P1.encode()
+        b'"authorised_from": "2020-01-01", "bankgiro": "5050-1055"}' % P1.encode()
     )
     with server.connect() as s:
         s.sendall(

@@ -19,7 +19,7 @@ MATRIX: list[tuple[str, str, dict | None, set[str]]] = [
             "name": "Ny AB",
             "insats_types": ["grund"],
             "authorised_from": "2026-01-01",
-            "bankgiro": "555-1234",
+            "bankgiro": "555-1239",
         },
         {"admin"},
     ),
@@ -29,7 +29,14 @@ MATRIX: list[tuple[str, str, dict | None, set[str]]] = [
         {"effective_on": "2026-09-01", "reason": "x"},
         {"admin"},
     ),
+    (
+        "POST",
+        f"/v1/providers/{P2}/details",
+        {"effective_from": "2026-09-01", "name": "Språkbron Nacka AB", "reason": "namnbyte"},
+        {"admin"},
+    ),
     ("GET", "/v1/providers", None, set(ALL)),
+    ("GET", f"/v1/providers/{P2}", None, set(ALL)),
     (
         "POST",
         "/v1/rates",

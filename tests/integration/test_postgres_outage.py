@@ -293,7 +293,7 @@ def test_an_outage_fails_fast_keeps_health_and_recovers_by_itself(
             "name": "Jobbstart AB",
             "insats_types": ["grund"],
             "authorised_from": "2020-01-01",
-            "bankgiro": "123-4567",
+            "bankgiro": "5050-1055",
         },
     )
     assert r.status_code == 201, r.text

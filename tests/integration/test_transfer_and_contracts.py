@@ -17,13 +17,20 @@ from insats.openapi import OPENAPI_PATH, current_openapi, render
 from services.lifecycle.store import StoreConfig
 from services.lifecycle.transfer import ImportError_, export_events, import_events
 from tests.builders import authorise, decide, start
-from tests.conftest import person
+from tests.conftest import P1, person
 
 
 def populate(c: Container) -> str:
     app = c.lifecycle
     ctx = app.context("publisher:ecos", "ecos", "corr-42")
     authorise(app)
+    app.change_provider_details(
+        app.context("admin:anna", "admin", "corr-41"),
+        P1,
+        effective_from=date(2026, 3, 1),
+        reason="namnbyte",
+        changes={"name": "Anordnare Nacka AB", "bankgiro": "123-4566"},
+    )
     jid = decide(app, "1")
     start(app, jid)
     app.journey_command(
@@ -61,6 +68,7 @@ def test_every_emitted_event_matches_its_schema(container: Container) -> None:
     assert {e.type for e in events} >= {
         "RatesSet",
         "ProviderAuthorised",
+        "ProviderDetailsChanged",
         "DecisionRegistered",
         "ProviderChosen",
         "VoucherGranted",

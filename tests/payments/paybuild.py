@@ -107,7 +107,7 @@ class Log:
         provider_id: str,
         name: str | None = None,
         *,
-        bankgiro: str | None = "123-4567",
+        bankgiro: str | None = "5050-1055",
         iban: str | None = None,
         authorised_from: str = "2020-01-01",
     ) -> PublicEvent:
@@ -124,6 +124,32 @@ class Log:
             "ProviderAuthorised",
             payload,
             authorised_from,
+            "provider",
+        )
+
+    def details_changed(
+        self,
+        provider_id: str,
+        effective_from: str,
+        name: str,
+        *,
+        bankgiro: str | None = None,
+        iban: str | None = None,
+    ) -> PublicEvent:
+        """ProviderDetailsChanged: the whole version in force from effective_from."""
+        payload = {
+            "provider_id": provider_id,
+            "effective_from": effective_from,
+            "name": name,
+            "bankgiro": bankgiro,
+            "iban": iban,
+            "reason": "fusion",
+        }
+        return self.add(
+            _provider_stream(provider_id),
+            "ProviderDetailsChanged",
+            payload,
+            effective_from,
             "provider",
         )
 

@@ -190,7 +190,7 @@ def test_files_are_the_same_bytes_after_rebuilding_the_read_model_and_restarting
     w.log.voucher("j1", "v1", "7500.00", "2026-01-20")
     run = w.close("2026-01", today="2026-02-01")
     # When provider details change and the read model is rebuilt from scratch
-    w.log.provider(P1, "Nytt Namn AB", bankgiro="9999-9999")
+    w.log.provider(P1, "Nytt Namn AB", bankgiro="9999-9997")
     w.publish()
     w.runner.rebuild(PaymentsProjection.name)
     # and a fresh process re-renders every file from the stored run

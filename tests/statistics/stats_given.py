@@ -200,6 +200,23 @@ class Given:
             },
         )
 
+    def rename(self, provider_id: str, name: str, effective_from: str) -> None:
+        """ProviderDetailsChanged: the whole version, here only the name differs."""
+        self._add(
+            str(uuid.uuid5(uuid.NAMESPACE_OID, provider_id)),
+            "provider",
+            "ProviderDetailsChanged",
+            effective_from,
+            {
+                "provider_id": provider_id,
+                "effective_from": effective_from,
+                "name": name,
+                "bankgiro": "5050-1055",
+                "iban": None,
+                "reason": "namnbyte",
+            },
+        )
+
     def deauthorise(self, provider_id: str, effective_on: str) -> None:
         self._add(
             str(uuid.uuid5(uuid.NAMESPACE_OID, provider_id)),

@@ -7,6 +7,7 @@ import json
 from datetime import date
 from typing import Any
 
+import pytest
 from stats_given import P1, P2, Given
 
 from services.platform.db import SQLiteDatabase
@@ -175,3 +176,44 @@ def test_a_state_read_back_from_its_row_is_the_same_state() -> None:
 
     assert again == state
     assert len(state.providers) == 2 and len(state.follow_ups) == 1
+
+
+def test_a_provider_is_shown_with_its_name_in_force_today(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    given = Given()
+    given.authorise(P1, "Ett AB")
+    given.authorise(P2, "Två AB")
+    given.rename(P1, "Ett i Nacka AB", "2029-06-01")
+    given.rename(P1, "Ett i Nacka och Värmdö AB", "2030-06-01")  # announced ahead
+    service = given.service()
+
+    def names_on(day: str) -> dict[str, str]:
+        monkeypatch.setenv("INSATS_TODAY", day)  # the service clock's today
+        return service.provider_names()
+
+    assert names_on("2029-05-31") == {P1: "Ett AB", P2: "Två AB"}
+    assert names_on("2030-01-01")[P1] == "Ett i Nacka AB"
+    assert names_on("2030-06-01")[P1] == "Ett i Nacka och Värmdö AB"
+    monkeypatch.setenv("INSATS_TODAY", "2030-01-01")
+    report = service.report_data(date(2029, 1, 1), date(2029, 12, 31))
+    assert report.provider_names[P1] == "Ett i Nacka AB"
+
+
+def test_a_rebuild_reproduces_the_dated_names() -> None:
+    given = Given()
+    given.authorise(P1, "Ett AB")
+    given.rename(P1, "Ett i Nacka AB", "2029-06-01")
+    given.rename(P1, "Ett i Nacka AB (rättat)", "2029-06-01")  # the later of one date holds
+    db = SQLiteDatabase(":memory:")
+    runner = FeedRunner(ListEventSource(given.events), db, [StatisticsProjection()])
+    runner.catch_up()
+
+    def names() -> list[tuple[Any, ...]]:
+        with db.transaction() as tx:
+            return tx.execute("SELECT * FROM statistics_provider_names").fetchall()
+
+    before = names()
+    runner.rebuild("statistics")
+
+    assert names() == before == [(P1, "2029-06-01", "Ett i Nacka AB (rättat)")]

@@ -31,7 +31,7 @@ def app() -> LifecycleApp:
         name="Anordnare 1",
         insats_types=["grund", "forstarkt", "sai"],
         authorised_from=d("2020-01-01"),
-        bankgiro="123-4567",
+        bankgiro="5050-1055",
         iban=None,
     )
     return a

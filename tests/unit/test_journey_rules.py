@@ -26,7 +26,7 @@ def provider(pid: str, types: tuple[str, ...] = ("grund", "forstarkt", "sai")) -
         name=f"Anordnare {pid}",
         insats_types=list(types),
         authorised_from=d("2020-01-01"),
-        bankgiro="123-4567",
+        bankgiro="5050-1055",
         iban=None,
     )
     p.collect_events()

@@ -70,6 +70,11 @@ class Container:
 
 
 def build(config: StoreConfig, *, record_default_rates: bool = True) -> Container:
+    with config.startup_lock():  # instances started together create their tables in turn
+        return _build(config, record_default_rates=record_default_rates)
+
+
+def _build(config: StoreConfig, *, record_default_rates: bool) -> Container:
     config.create_schema()
     app = LifecycleApp(
         config.eventsourcing_env(),
@@ -105,6 +110,8 @@ def payout_runs_env(config: StoreConfig) -> dict[str, str]:
     env = config.eventsourcing_env()
     if config.sqlite_file is not None:
         env["SQLITE_DBNAME"] = str(config.beside("payout-runs.db"))
+    else:  # a close or a download now and then: one connection, two more at most
+        env.update(POSTGRES_POOL_SIZE="1", POSTGRES_MAX_OVERFLOW="2")
     return env
 
 

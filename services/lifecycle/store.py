@@ -8,7 +8,8 @@ import os
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,9 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import PoolClosed, PoolTimeout, TooManyRequests
 
 from services.platform.db import Database, PgTimeouts, PostgresDatabase, SQLiteDatabase
+
+# How long an instance starting waits for another that is creating the tables.
+STARTUP_LOCK_WAIT_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -50,8 +54,10 @@ class StoreConfig:
                 POSTGRES_USER=str(params.get("user", "postgres")),
                 POSTGRES_PASSWORD=str(params.get("password", "")),
                 POSTGRES_SCHEMA=self.schema,
-                POSTGRES_POOL_SIZE="8",
-                POSTGRES_MAX_OVERFLOW="8",
+                # Connections kept open per instance, and how many more it may open under load:
+                # PostgreSQL's max_connections (100 by default) is shared by every replica.
+                POSTGRES_POOL_SIZE="4",
+                POSTGRES_MAX_OVERFLOW="12",
                 POSTGRES_LOCK_TIMEOUT="5",
                 # The library's name for the wait for a pooled connection (not libpq's).
                 POSTGRES_CONNECT_TIMEOUT=str(self.timeouts.pool),
@@ -73,6 +79,27 @@ class StoreConfig:
                 CIPHER_TOPIC="eventsourcing.cryptography:AESCipher", CIPHER_KEY=self.cipher_key
             )
         return env
+
+    @contextmanager
+    def startup_lock(self) -> Iterator[None]:
+        """One instance at a time creates and checks its tables (PostgreSQL: an advisory lock
+        on a connection of its own). Concurrent `CREATE ... IF NOT EXISTS` of the same objects
+        fails in PostgreSQL ("tuple concurrently updated"), so instances started together
+        would otherwise fail at random. SQLite serialises its writers anyway."""
+        if not self.postgres_url:
+            yield
+            return
+        with psycopg.connect(
+            self.postgres_url, autocommit=True, **self.timeouts.connect_kwargs()
+        ) as conn:
+            # Another instance may be setting up; it holds the lock for about a second.
+            conn.execute(f"SET statement_timeout = '{STARTUP_LOCK_WAIT_SECONDS}s'")
+            key = f"insats:setup:{self.schema}"
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
 
     def create_schema(self) -> None:
         if self.postgres_url:

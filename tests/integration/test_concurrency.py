@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
+from pathlib import Path
 from typing import Any
+
+import psycopg
+import pytest
 
 from insats.bootstrap import Container
 from services.lifecycle.domain.errors import Conflict
 from services.lifecycle.store import StoreConfig
 from tests.builders import authorise, decide, start
-from tests.conftest import person
+from tests.conftest import PG_URL, person
 
 WRITERS = 8
 
@@ -125,3 +130,36 @@ def test_instances_starting_together_record_the_default_rates_once(
     finally:
         for c in instances:
             c.close()
+
+
+@pytest.mark.postgres
+def test_instances_starting_at_the_same_moment_on_a_new_database_all_start(
+    request: pytest.FixtureRequest,
+) -> None:
+    """Concurrent CREATE … IF NOT EXISTS of one table fails in PostgreSQL ("tuple concurrently
+    updated"): instances started together set up their tables one at a time."""
+    from insats.bootstrap import build
+    from tests.conftest import make_config
+
+    for attempt in range(3):
+        config = make_config("postgres", Path(f"/tmp/unused-{attempt}"), request)
+        if attempt:  # a fresh schema each attempt (the fixture gives one per test)
+            config = replace(config, schema=f"{config.schema}_{attempt}")
+        try:
+            results = race(6, lambda i, config=config: build(config))
+            failures = [r for r in results if isinstance(r, Exception)]
+            assert failures == [], failures
+            rate_sets = [
+                e for e in results[0].lifecycle.iter_public_events() if e.type == "RatesSet"
+            ]
+            assert len(rate_sets) == 1
+        finally:
+            for c in results:
+                if not isinstance(c, Exception):
+                    c.close()
+            drop_schema(config.schema)
+
+
+def drop_schema(schema: str) -> None:
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

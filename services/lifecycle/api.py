@@ -422,7 +422,7 @@ def respond(
 
 
 @router.post(
-    "/v1/providers", status_code=201, tags=["providers"], responses=refusals(409, 413)
+    "/v1/providers", status_code=201, tags=["providers"], responses=refusals(408, 409, 413)
 )
 def authorise_provider(
     body: ProviderIn,
@@ -440,7 +440,7 @@ def authorise_provider(
 @router.post(
     "/v1/providers/{provider_id}/deauthorisation",
     tags=["providers"],
-    responses=refusals(404, 409, 413),
+    responses=refusals(404, 408, 409, 413),
 )
 def deauthorise_provider(
     provider_id: str,
@@ -461,7 +461,9 @@ def deauthorise_provider(
 
 
 @router.post(
-    "/v1/providers/{provider_id}/details", tags=["providers"], responses=refusals(404, 409, 413)
+    "/v1/providers/{provider_id}/details",
+    tags=["providers"],
+    responses=refusals(404, 408, 409, 413),
 )
 def change_provider_details(
     provider_id: str,
@@ -500,7 +502,7 @@ def get_provider(
     return lifecycle(request).provider(provider_id).view(today())
 
 
-@router.post("/v1/rates", status_code=201, tags=["rates"], responses=refusals(413))
+@router.post("/v1/rates", status_code=201, tags=["rates"], responses=refusals(408, 413))
 def set_rates(
     body: RatesIn,
     request: Request,
@@ -534,7 +536,7 @@ def list_rates(
 
 
 @router.post(
-    "/v1/decisions", status_code=201, tags=["journeys"], responses=refusals(404, 409, 413)
+    "/v1/decisions", status_code=201, tags=["journeys"], responses=refusals(404, 408, 409, 413)
 )
 def register_decision(
     body: DecisionIn,
@@ -631,7 +633,7 @@ def journey_endpoint(
         status_code=status,
         tags=["journeys"],
         summary=summary,
-        responses=refusals(404, 409, 413),
+        responses=refusals(404, 408, 409, 413),
     )(endpoint)
 
 

@@ -78,7 +78,7 @@ def preview_run(
     return _run_json(_call(lambda: _service(request).preview(month)))
 
 
-@router.post("/v1/payouts/{month}/close", responses=refusals(409, 413))
+@router.post("/v1/payouts/{month}/close", responses=refusals(408, 409, 413))
 def close_run(month: str, request: Request, _: Principal = Depends(require("clerk"))) -> Response:
     """Close the month (it must have ended; months close in order). Idempotent and final."""
     return _run_json(_call(lambda: _service(request).close(month)))

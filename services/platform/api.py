@@ -37,7 +37,9 @@ _MEANINGS = {
     408: "The request body did not arrive in time",
     409: "Conflicts with what is recorded (stale version, duplicate, closed run)",
     413: "Request body too large",
+    414: "Request URL too long",
     422: "Invalid input: nothing was recorded",
+    431: "Request headers too large",
     503: "A store or read model is unavailable: nothing was recorded; see Retry-After",
 }
 
@@ -47,8 +49,8 @@ def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorBody, "description": _MEANINGS[s]} for s in statuses}
 
 
-# What every authenticated endpoint can answer.
-COMMON_REFUSALS = refusals(401, 403, 422, 503)
+# What every authenticated endpoint can answer (414 and 431 come from the request limits).
+COMMON_REFUSALS = refusals(401, 403, 414, 422, 431, 503)
 
 
 class ApiError(Exception):

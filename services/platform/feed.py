@@ -46,6 +46,9 @@ FAILURES_DDL = (
     "name TEXT PRIMARY KEY, position BIGINT NOT NULL, event_id TEXT NOT NULL, "
     "event_type TEXT NOT NULL, error TEXT NOT NULL, failed_at TEXT NOT NULL)"
 )
+# The longest pause between attempts while the database is away.
+MAX_BACKOFF_SECONDS = 15.0
+
 # Tables of the feed itself, not of any read model (replay-and-verify leaves them out).
 FEED_TABLES = frozenset({"feed_tracking", "feed_failures"})
 
@@ -361,13 +364,26 @@ class FeedRunner:
 
     def _run(self) -> None:
         retry_stopped = True  # a new process may run a fixed release: try stopped ones once
+        backoff = self.poll_interval
+        away = False
         while not self._stop.is_set():
             try:
                 applied = self.catch_up(retry_stopped=retry_stopped)
                 retry_stopped = False
+                if away:
+                    log.warning("read-model feed: the database is back; feeding again")
+                    away, backoff = False, self.poll_interval
                 if applied == 0:
                     self.source.wait_for_new(self.poll_interval)
-            except Exception:  # the database is away (or the log unreadable): retried
+            except TRANSIENT_ERRORS as exc:
+                # An outage: said once (not a traceback every few seconds), retried with a
+                # growing pause, resumed by itself when the database is back.
+                if not away:
+                    log.warning("read-model feed: database unavailable (%s); retrying", exc)
+                away = True
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+            except Exception:  # the log itself unreadable: loud, and retried
                 log.exception("read-model feed failed; retrying")
                 self._stop.wait(self.poll_interval)
 

@@ -121,6 +121,9 @@ def test_a_read_model_that_cannot_apply_an_event_stops_alone_and_comes_back_afte
         assert http.get("/v1/journeys", headers=auth).status_code == 200
         assert http.get("/v1/alerts", headers=auth).status_code == 200
         assert http.get(f"/v1/journeys/{later}", headers=auth).status_code == 200
+        ready = http.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+        assert "JourneyExited" in ready.json()["read_models"]["statistics"]
         metrics = http.get("/metrics", headers=auth).text
         assert 'insats_readmodel_stopped{readmodel="statistics"} 1.0' in metrics
         assert 'insats_readmodel_stopped{readmodel="payments"} 0.0' in metrics

@@ -21,7 +21,13 @@ from eventsourcing.utils import Environment, EnvType
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import PoolClosed, PoolTimeout, TooManyRequests
 
-from services.platform.db import Database, PgTimeouts, PostgresDatabase, SQLiteDatabase
+from services.platform.db import (
+    Database,
+    PgTimeouts,
+    PostgresDatabase,
+    SQLiteDatabase,
+    check_if_idle,
+)
 
 # How long an instance starting waits for another that is creating the tables.
 STARTUP_LOCK_WAIT_SECONDS = 60
@@ -62,7 +68,7 @@ class StoreConfig:
                 # The library's name for the wait for a pooled connection (not libpq's).
                 POSTGRES_CONNECT_TIMEOUT=str(self.timeouts.pool),
                 # A pooled connection that broke while idle is replaced before use.
-                POSTGRES_PRE_PING="y",
+                POSTGRES_PRE_PING="n",  # `check_if_idle` instead, set by the factory
                 POSTGRES_ENABLE_DB_FUNCTIONS="n",  # SPEC §10: functions collide across apps
                 **self.timeouts.as_env(),  # read by FailFastPostgresFactory
             )
@@ -237,3 +243,4 @@ class FailFastPostgresFactory(PostgresFactory):
         assert isinstance(pool.kwargs, dict)
         pool.kwargs.update(timeouts.connect_kwargs())
         pool.reconnect_timeout = timeouts.reconnect
+        pool._check = check_if_idle  # no setting for it either (PRE_PING checks every checkout)

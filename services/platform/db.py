@@ -13,6 +13,8 @@ import os
 import re
 import sqlite3
 import threading
+import time
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -228,6 +230,24 @@ class _PgTx(Tx):
         return [tuple(r) for r in self._cur.fetchall()]
 
 
+# A pooled connection idle longer than this is checked (one round trip) before it is handed out.
+IDLE_CHECK_SECONDS = 2.0
+_handed_out: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+
+def check_if_idle(conn: psycopg.Connection[Any]) -> None:
+    """A pool `check`: a connection that lay idle may have been broken by an outage, so it is
+    pinged before use (a broken one is replaced, the request never sees it). One in steady use
+    is not: pinging on every checkout added two round trips to every store call (about 15 % of
+    a command's time). A break during the short gap is left to the recorder's retry of a
+    broken connection."""
+    now = time.monotonic()
+    last = _handed_out.get(conn)
+    _handed_out[conn] = now
+    if last is None or now - last > IDLE_CHECK_SECONDS:
+        ConnectionPool.check_connection(conn)
+
+
 class PostgresDatabase(Database):
     """A psycopg 3 pool whose connections use `schema` as their search path.
 
@@ -259,7 +279,7 @@ class PostgresDatabase(Database):
             kwargs=self.timeouts.connect_kwargs(search_path=schema),
             timeout=self.timeouts.pool,
             reconnect_timeout=self.timeouts.reconnect,
-            check=ConnectionPool.check_connection,
+            check=check_if_idle,
             open=True,
         )
 

@@ -9,7 +9,6 @@ the same one (see `feed.py`).
 from __future__ import annotations
 
 import math
-import os
 import re
 import sqlite3
 import threading
@@ -24,6 +23,8 @@ from typing import Any, ClassVar, Literal
 
 import psycopg
 from psycopg_pool import ConnectionPool
+
+from services.platform.settings import numbers_from_env
 
 Dialect = Literal["sqlite", "postgresql"]
 Params = Sequence[Any]
@@ -174,22 +175,13 @@ class PgTimeouts:
         """Seconds from `INSATS_POSTGRES_*_TIMEOUT` / `INSATS_READINESS_TIMEOUT`; unset or empty
         keeps the default. `connect` and `pool` are whole seconds (libpq and eventsourcing take
         integers)."""
-        source = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for name, key in cls.ENV.items():
-            text = (source.get(key) or "").strip()
-            if not text:
-                continue
-            try:
-                number = float(text)
-            except ValueError:
-                raise ValueError(f"{key} must be a number of seconds, not {text!r}") from None
-            # 0 would mean "wait forever" to libpq and "never wait" to the pool; only the
-            # statement timeout may be switched off.
-            if not math.isfinite(number) or number < 0 or (number == 0 and name != "statement"):
-                raise ValueError(f"{key} must be a positive number of seconds, not {text!r}")
-            values[name] = math.ceil(number) if name in ("connect", "pool") else number
-        return cls(**values)
+        # 0 would mean "wait forever" to libpq and "never wait" to the pool; only the statement
+        # timeout may be switched off.
+        return cls(
+            **numbers_from_env(
+                cls.ENV, env, whole=("connect", "pool"), zero_allowed=("statement",)
+            )
+        )
 
     def as_env(self) -> dict[str, str]:
         return {key: str(getattr(self, name)) for name, key in self.ENV.items()}

@@ -22,8 +22,6 @@ from __future__ import annotations
 import asyncio
 import http
 import json
-import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -32,6 +30,7 @@ import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.platform.api import error_response
+from services.platform.settings import numbers_from_env
 
 MiB = 1024 * 1024
 
@@ -65,20 +64,7 @@ class RequestLimits:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RequestLimits:
-        source = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for name, key in cls.ENV.items():
-            text = (source.get(key) or "").strip()
-            if not text:
-                continue
-            try:
-                number = float(text)
-            except ValueError:
-                raise ValueError(f"{key} must be a number, not {text!r}") from None
-            if not math.isfinite(number) or number <= 0:
-                raise ValueError(f"{key} must be a positive number, not {text!r}")
-            values[name] = math.ceil(number) if name in cls._WHOLE else number
-        return cls(**values)
+        return cls(**numbers_from_env(cls.ENV, env, whole=cls._WHOLE))
 
     @property
     def max_head(self) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,9 @@ from typer.testing import CliRunner
 from insats.cli import app
 from tests.builders import authorise, decide
 from tests.conftest import P1, decision_body, person
+from tests.serving import insats_serve
 
 runner = CliRunner()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_serve_answers_over_real_http_on_the_embedded_default(tmp_path: Path) -> None:
@@ -68,63 +62,48 @@ def test_serve_answers_over_real_http_on_the_embedded_default(tmp_path: Path) ->
         text=True,
         check=True,
     ).stdout.strip()
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "insats", "serve", "--port", str(port), "--db", str(db)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with (
+        insats_serve(["--db", str(db)], env, tmp_path / "server.log") as server,
+        httpx.Client(base_url=server.base) as http,
+    ):
+        r = http.post(
+            "/v1/providers",
+            headers={"Authorization": f"Bearer {admin}"},
+            json={
+                "provider_id": P1,
+                "name": "Jobbstart AB",
+                "insats_types": ["grund"],
+                "authorised_from": "2020-01-01",
+                "bankgiro": "5050-1055",
+            },
+        )
+        assert r.status_code == 201, r.text
+        r = http.post(
+            "/v1/decisions",
+            headers={"Authorization": f"Bearer {token}"},
+            json=decision_body("cli-1", person("1990-01-01"), "grund"),
+        )
+        assert r.status_code == 201, r.text
+        jid = r.json()["journey_id"]
+        # the in-process feed brings the list read model up to date by itself
         for _ in range(100):
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        with httpx.Client(base_url=base) as http:
-            r = http.post(
-                "/v1/providers",
-                headers={"Authorization": f"Bearer {admin}"},
-                json={
-                    "provider_id": P1,
-                    "name": "Jobbstart AB",
-                    "insats_types": ["grund"],
-                    "authorised_from": "2020-01-01",
-                    "bankgiro": "5050-1055",
-                },
-            )
-            assert r.status_code == 201, r.text
-            r = http.post(
-                "/v1/decisions",
-                headers={"Authorization": f"Bearer {token}"},
-                json=decision_body("cli-1", person("1990-01-01"), "grund"),
-            )
-            assert r.status_code == 201, r.text
-            jid = r.json()["journey_id"]
-            # the in-process feed brings the list read model up to date by itself
-            for _ in range(100):
-                listed = http.get(
-                    "/v1/journeys", headers={"Authorization": f"Bearer {token}"}
-                ).json()
-                if listed["journeys"]:
-                    break
-                time.sleep(0.05)
-            assert [j["journey_id"] for j in listed["journeys"]] == [jid]
-            pnr = person("1990-01-01")
-            found = http.get(
-                "/v1/journeys",
-                params={"person_id": pnr},
-                headers={"Authorization": f"Bearer {token}"},
-            ).json()["journeys"]
-            assert [j["journey_id"] for j in found] == [jid]
+            listed = http.get(
+                "/v1/journeys", headers={"Authorization": f"Bearer {token}"}
+            ).json()
+            if listed["journeys"]:
+                break
+            time.sleep(0.05)
+        assert [j["journey_id"] for j in listed["journeys"]] == [jid]
+        pnr = person("1990-01-01")
+        found = http.get(
+            "/v1/journeys",
+            params={"person_id": pnr},
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()["journeys"]
+        assert [j["journey_id"] for j in found] == [jid]
         assert (tmp_path / "var" / "insats.db").exists()
         assert (tmp_path / "var" / "insats.readmodels.db").exists()
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-    log = server.stdout.read().decode() if server.stdout else ""
+    log = server.output()
     assert "GET /v1/journeys?person_id=[redacted]" in log
     assert pnr not in log and pnr.replace("-", "") not in log
 

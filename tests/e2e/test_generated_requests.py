@@ -7,13 +7,11 @@ the event log nor the payout runs may move."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 import uvicorn
@@ -26,7 +24,7 @@ from services.lifecycle.store import StoreConfig
 from services.platform.auth import KeyStore
 from tests.builders import authorise, decide, start
 from tests.conftest import P1, P2, person
-from tests.e2e.test_cli import free_port
+from tests.serving import free_port, wait_until_serving
 
 ROLES = ("admin", "publisher", "counsellor", "clerk", "auditor", "provider")
 EXAMPLES_PER_OPERATION = 20  # ~12 000 requests in all (7 callers each), about a minute
@@ -71,12 +69,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
+    wait_until_serving(base)
     yield Running(base, headers, container)
     server.should_exit = True
     thread.join(timeout=10)

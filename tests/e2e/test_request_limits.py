@@ -13,7 +13,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,17 +23,12 @@ import pytest
 
 from services.platform.auth import KeyStore
 from tests.conftest import P1, PERSON_KEY
+from tests.serving import insats_serve
 
 MiB = 1024 * 1024
 BODY_TIMEOUT = 1.0
 HEADER_TIMEOUT = 2.0
 KEEP_ALIVE = 1
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -66,7 +60,6 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("limits")
     admin = KeyStore(root / "keys.json").add("admin", "limits-admin")
-    port = free_port()
     env = {
         **os.environ,
         "INSATS_API_KEYS_FILE": str(root / "keys.json"),
@@ -77,39 +70,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     }
     for key in ("INSATS_MAX_BODY_BYTES", "INSATS_MAX_URL_BYTES", "INSATS_MAX_HEADER_BYTES"):
         env.pop(key, None)  # the defaults under test
-    log = (root / "server.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "insats",
-            "serve",
-            "--port",
-            str(port),
-            "--db",
-            str(root / "var" / "insats.db"),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    s = Server(port, admin, process)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if s.answers():
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"insats serve did not start:\n{(root / 'server.log').read_text()}")
-            time.sleep(0.1)
-        yield s
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-        log.close()
+    with insats_serve(
+        ["--db", str(root / "var" / "insats.db")], env, root / "server.log"
+    ) as served:
+        yield Server(served.port, admin, served.process)
 
 
 def read_response(s: socket.socket) -> bytes:

@@ -21,7 +21,6 @@ import pwd
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -37,16 +36,11 @@ import pytest
 from services.lifecycle.application import PUBLIC_TOPICS
 from services.platform.auth import KeyStore
 from tests.conftest import P1, PERSON_KEY, decision_body, person
+from tests.serving import free_port, insats_serve
 
 pytestmark = pytest.mark.postgres
 
 BLOCKED = 120
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def unavailable(reason: str) -> None:
@@ -171,7 +165,6 @@ class Server:
 def server(cluster: Cluster, tmp_path: Path) -> Iterator[Server]:
     keys = KeyStore(tmp_path / "keys.json")
     tokens = {role: keys.add(role, f"outage-{role}") for role in ("admin", "publisher")}
-    port = free_port()
     env = {
         **os.environ,
         "INSATS_API_KEYS_FILE": str(tmp_path / "keys.json"),
@@ -181,43 +174,9 @@ def server(cluster: Cluster, tmp_path: Path) -> Iterator[Server]:
     for key in list(env):  # the defaults under test, whatever the caller's shell says
         if key.endswith("_TIMEOUT") and key.startswith("INSATS_"):
             del env[key]
-    log = tmp_path / "server.log"
-    with log.open("wb") as out:  # a file, not a pipe: an outage logs a lot, a full pipe blocks
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "insats",
-                "serve",
-                "--port",
-                str(port),
-                "--postgres",
-                cluster.url,
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    s = Server(f"http://127.0.0.1:{port}", tokens, process, log)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{s.base}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"insats serve did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield s
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    args = ["--postgres", cluster.url]
+    with insats_serve(args, env, tmp_path / "server.log", ready_path="/readyz") as served:
+        yield Server(served.base, tokens, served.process, served.log)
 
 
 class BlackHole:

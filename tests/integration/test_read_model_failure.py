@@ -7,9 +7,6 @@ store an earlier release accepted — far-future dates included."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
@@ -32,7 +29,7 @@ from services.platform.db import Tx
 from services.statistics.projection import StatisticsProjection
 from tests.builders import authorise, ctx_of, decide, start
 from tests.conftest import P1, person
-from tests.e2e.test_cli import free_port
+from tests.serving import insats_serve
 
 
 class Bug(Exception):
@@ -262,16 +259,9 @@ def test_the_server_starts_and_answers_on_a_store_with_far_future_facts(
     env["INSATS_API_KEYS_FILE"] = str(tmp_path / "keys.json")
     token = KeyStore(tmp_path / "keys.json").add("auditor", "revisor")
     clerk = KeyStore(tmp_path / "keys.json").add("clerk", "kassa")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "insats", "serve", "--port", str(port), *_store_args(store_config)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(base, server)
+    args = _store_args(store_config)
+    with insats_serve(args, env, tmp_path / "server.log") as server:
+        base = server.base
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as http:
             assert http.get("/readyz").json()["status"] == "ready"
             status = CliRunner().invoke(
@@ -297,23 +287,7 @@ def test_the_server_starts_and_answers_on_a_store_with_far_future_facts(
             # the 26-digit rate is refused by name, not computed with
             r = http.get("/v1/payouts/2027-02/preview", headers=pay)
             assert r.status_code == 422 and r.json()["error"] == "rate_out_of_bounds", r.text
-    finally:
-        server.terminate()
-        output = server.communicate(timeout=30)[0].decode()
-    assert "Traceback" not in output, output
-
-
-def _wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"the server exited: {server.communicate()[0].decode()}")
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise AssertionError("the server did not start within 60 s")
+    assert "Traceback" not in server.output(), server.output()
 
 
 def _store_args(config: StoreConfig) -> list[str]:

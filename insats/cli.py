@@ -203,7 +203,7 @@ def audit_as_of(
 ) -> None:
     """A journey as it stood on a date, from what was known at a time."""
     from services.lifecycle.domain.errors import DomainError
-    from services.lifecycle.domain.view import journey_view
+    from services.lifecycle.view import journey_view
     from services.platform.clock import today
 
     with opened(db, postgres) as c:
@@ -218,7 +218,14 @@ def audit_as_of(
             day = date.fromisoformat(as_of) if as_of else today()
         except (DomainError, ValueError) as exc:
             fail(getattr(exc, "message", str(exc)))
-        view = journey_view(journey, as_of=day, deauthorised={}, include_person_id=False)
+        # The API's view, de-authorisations included (an auditor sees what the API shows).
+        view = journey_view(
+            journey.facts,
+            as_of=day,
+            deauthorised=c.lifecycle.deauthorisations(journey.facts.providers_ever),
+        )
+        if view is None:
+            fail(f"the journey was not decided on {day.isoformat()}")
         typer.echo(json.dumps(view, ensure_ascii=False, indent=2))
 
 

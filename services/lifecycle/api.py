@@ -35,17 +35,16 @@ from contracts.events import (
 )
 from services.lifecycle.application import CommandResult, Idempotency, LifecycleApp
 from services.lifecycle.domain.base import CommandContext, event_id
-from services.lifecycle.domain.errors import NotFound
 from services.lifecycle.domain.journey import MAX_CONTRACT_MONTHS, Journey
 from services.lifecycle.domain.personnummer import contains_person_number, parse_person_id
 from services.lifecycle.domain.provider import DETAIL_FIELDS
-from services.lifecycle.domain.view import journey_view
 from services.lifecycle.journey_list import (
     JourneyListProjection,
     decode_cursor,
     encode_cursor,
     search,
 )
+from services.lifecycle.view import journey_view
 from services.platform.api import COMMON_REFUSALS, ApiError, refusals, require
 from services.platform.auth import Principal
 from services.platform.clock import today
@@ -332,27 +331,14 @@ def if_match(value: str | None) -> int | None:
         ) from None
 
 
-def deauthorised_map(app: LifecycleApp, journey: Journey) -> dict[str, date]:
-    out: dict[str, date] = {}
-    for a in journey.facts.assignments:
-        if a.provider_id not in out:
-            try:
-                p = app.provider(a.provider_id)
-            except NotFound:
-                continue
-            if p.deauthorised_on is not None:
-                out[a.provider_id] = p.deauthorised_on
-    return out
-
-
 def render_journey(
     app: LifecycleApp, journey: Journey, principal: Principal, as_of: date | None = None
 ) -> dict[str, Any]:
     view = journey_view(
-        journey,
+        journey.facts,
         as_of=as_of or today(),
-        deauthorised=deauthorised_map(app, journey),
-        include_person_id=principal.sees_person_id,
+        deauthorised=app.deauthorisations(journey.facts.providers_ever),
+        person_id=journey.person_id if principal.sees_person_id else None,
     )
     if view is None:
         raise ApiError(404, "journey_not_found", "the journey did not exist on as_of", "as_of")
@@ -362,16 +348,12 @@ def render_journey(
     return view
 
 
-def holders_of(journey: Journey) -> set[str]:
-    return {a.provider_id for a in journey.facts.assignments}
-
-
 def check_provider_scope(principal: Principal, journey: Journey, *, acting: bool) -> None:
     """A provider sees journeys it holds or held (404 otherwise, not to reveal them) and acts
     only on those it holds now, or — for follow-ups — held at the exit."""
     if principal.role != "provider":
         return
-    if principal.provider_id not in holders_of(journey):
+    if principal.provider_id not in journey.facts.providers_ever:
         raise ApiError(404, "journey_not_found", "unknown journey", "journey_id")
     if not acting:
         return

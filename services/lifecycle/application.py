@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar
@@ -35,8 +35,6 @@ from services.lifecycle.domain.provider import (
     provider_stream_id,
 )
 from services.lifecycle.domain.rates import RATES_STREAM_ID, Rates, RateTable
-
-MIN_AGE, MAX_AGE, YOUTH_MAX_AGE = 18, 65, 24
 
 _PUBLIC: list[tuple[Any, str]] = [
     (Journey.DecisionRegistered, "journey"),
@@ -191,6 +189,18 @@ class LifecycleApp(Application[UUID]):
             Provider, provider_stream_id(pid), f"provider {pid}", "provider_id"
         )
         return agg
+
+    def deauthorisations(self, provider_ids: Iterable[str]) -> dict[str, date]:
+        """Provider → the day its de-authorisation takes effect, for those de-authorised."""
+        out: dict[str, date] = {}
+        for pid in provider_ids:
+            try:
+                provider = self.provider(pid)
+            except NotFound:
+                continue
+            if provider.deauthorised_on is not None:
+                out[pid] = provider.deauthorised_on
+        return out
 
     def provider_ids(self) -> list[str]:
         """Every provider ever authorised (read from the log, filtered by event topic)."""
@@ -411,19 +421,6 @@ class LifecycleApp(Application[UUID]):
                 f"target_group must be one of {', '.join(TARGET_GROUPS)}",
                 "target_group",
             )
-        age = person.age_on(decided_on)
-        if not MIN_AGE <= age <= MAX_AGE:
-            raise DomainError(
-                "age_out_of_range",
-                f"the customer is {age} on decided_on; an insats is for ages 18–65",
-                "person_id",
-            )
-        if target_group == "youth" and age > YOUTH_MAX_AGE:
-            raise DomainError(
-                "age_out_of_range",
-                f"the customer is {age}; target group youth is for ages 18–24",
-                "target_group",
-            )
         if not external_ref.get("system") or not external_ref.get("decision_id"):
             raise DomainError(
                 "invalid_external_ref", "external_ref needs system and decision_id", "external_ref"
@@ -435,14 +432,6 @@ class LifecycleApp(Application[UUID]):
             if (transfer_from)
             else None
         )
-        decision = {
-            "person_id": person.number,
-            "insats": insats,
-            "decided_on": decided_on,
-            "decided_by": decided_by,
-            "target_group": target_group,
-            "transfer_from": old_id,
-        }
 
         def decide() -> tuple[list[Aggregate], CommandResult]:
             resource = {"kind": "journey", "journey_id": str(journey_id)}
@@ -459,7 +448,14 @@ class LifecycleApp(Application[UUID]):
             except AggregateNotFoundError:
                 existing = None
             if isinstance(existing, Journey):
-                if existing.same_decision(**decision):
+                if existing.same_decision(
+                    person_id=person.number,
+                    insats=insats,
+                    decided_on=decided_on,
+                    decided_by=decided_by,
+                    target_group=target_group,
+                    transfer_from=old_id,
+                ):
                     return [], CommandResult(200, {**resource, "version": existing.version})
                 raise Conflict(
                     "duplicate_external_ref",
@@ -470,7 +466,7 @@ class LifecycleApp(Application[UUID]):
             if old_id is not None:
                 assert transfer_from is not None
                 old = self.journey(old_id)
-                if old.facts.person_ref != person_ref:
+                if old.person_ref != person_ref:
                     raise DomainError(
                         "transfer_other_person",
                         "the journey transferred from belongs to another person",
@@ -506,9 +502,8 @@ class LifecycleApp(Application[UUID]):
                     "system": external_ref["system"],
                     "decision_id": external_ref["decision_id"],
                 },
-                person_id=person.number,
+                person=person,
                 person_ref=person_ref,
-                person_id_kind=person.kind,
                 insats=insats,
                 decided_on=decided_on,
                 decided_by=decided_by,
@@ -554,7 +549,7 @@ class LifecycleApp(Application[UUID]):
             extra = act(journey) or {}
             aggregates: list[Aggregate] = [journey]
             if was_open and not journey.is_open:
-                lock: Any = self.repository.get(person_stream_id(journey.facts.person_ref))
+                lock: Any = self.repository.get(person_stream_id(journey.person_ref))
                 assert isinstance(lock, PersonJourneys)
                 lock.journey_closed(str(journey.id))
                 aggregates.append(lock)

@@ -86,7 +86,7 @@ def test_without_if_match_no_concurrent_command_is_lost(container: Container) ->
     jid = started_journey(container)
     results = race(4, lambda i: grant_voucher(container, jid, f"v{i}"))
     assert all(not isinstance(r, Exception) for r in results), results
-    assert sorted(v["purpose"] for v in app.journey(jid).facts.vouchers) == ["v0", "v1", "v2", "v3"]
+    assert sorted(v.purpose for v in app.journey(jid).facts.vouchers) == ["v0", "v1", "v2", "v3"]
 
 
 def test_concurrent_decisions_for_one_person_open_exactly_one_journey(container: Container) -> None:

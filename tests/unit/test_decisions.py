@@ -160,12 +160,13 @@ def test_a_transfer_exits_the_old_journey_and_opens_the_new_one_atomically(
     ).resource["journey_id"]
     exit = app.journey(old).facts.exit
     assert exit is not None
-    assert (exit["reason"], exit["exited_on"], exit["next_journey_id"]) == (
+    assert (exit.reason, exit.exited_on, exit.next_journey_id) == (
         "other_insats",
         d("2026-04-30"),
         new,
     )
-    assert app.journey(new).facts.transfer_from == old
+    decision = app.journey(new).facts.decision
+    assert decision is not None and decision.transfer_from == old
 
 
 def test_a_transfer_from_a_journey_that_breaks_the_exit_rules_records_nothing(

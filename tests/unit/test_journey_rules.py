@@ -11,7 +11,8 @@ import pytest
 
 from services.lifecycle.domain.base import CommandContext
 from services.lifecycle.domain.errors import Conflict, DomainError
-from services.lifecycle.domain.journey import Journey, follow_up_due, journey_id_for
+from services.lifecycle.domain.journey import Journey, journey_id_for
+from services.lifecycle.domain.personnummer import parse_person_id
 from services.lifecycle.domain.provider import Provider
 from services.lifecycle.domain.rates import Rates, RateTable
 from tests.conftest import P1, P2, P3, d
@@ -54,9 +55,8 @@ def given_decision(insats: str = "sai") -> Journey:
         CTX,
         journey_id=journey_id_for("ecos", f"d-{insats}"),
         external_ref={"system": "ecos", "decision_id": f"d-{insats}"},
-        person_id="199001010017",
+        person=parse_person_id("199001010017", date(2026, 11, 23)),
         person_ref="ref",
-        person_id_kind="personnummer",
         insats=insats,
         decided_on=d("2026-01-10"),
         decided_by="kv-anna",
@@ -132,7 +132,7 @@ def test_the_customer_may_switch_and_the_previous_assignment_ends_the_day_before
     j = given_started()
     j.choose_provider(CTX, provider=provider(P2), starts_on=d("2026-03-16"))
     assert then_events(j) == ["ProviderChanged"]
-    first, second = j.facts.assignments
+    first, second = j.facts.spans()
     assert first.ends_on == d("2026-03-15") and second.starts_on == d("2026-03-16")
 
 
@@ -396,8 +396,8 @@ EVIDENCE = [{"type": "anstallningsbevis", "id": "doc-1", "date": d("2026-10-01")
 
 
 def test_follow_up_is_due_six_calendar_months_after_exit() -> None:
-    assert follow_up_due(d("2026-04-10")) == d("2026-10-10")
-    assert follow_up_due(d("2026-08-31")) == d("2027-02-28")
+    assert given_exited(exited_on="2026-04-10").facts.follow_up_due_on == d("2026-10-10")
+    assert given_exited(exited_on="2026-08-31").facts.follow_up_due_on == d("2027-02-28")
 
 
 def test_a_sustained_follow_up_with_evidence_on_the_due_date_is_a_bonus_claim() -> None:
@@ -405,7 +405,7 @@ def test_a_sustained_follow_up_with_evidence_on_the_due_date_is_a_bonus_claim() 
     j.record_follow_up(CTX, followed_up_on=d("2026-10-10"), outcome="sustained", evidence=EVIDENCE)
     (event,) = j.collect_events()
     assert isinstance(event, Journey.FollowUpRecorded) and event.bonus_claim is True
-    assert j.bonus_status() == "claimed"
+    assert j.facts.bonus_status == "claimed"
 
 
 def test_a_sustained_follow_up_the_day_before_the_due_date_is_not_a_claim() -> None:
@@ -449,7 +449,7 @@ def test_a_short_fixed_term_contract_does_not_qualify_for_the_bonus() -> None:
     j.record_follow_up(CTX, followed_up_on=d("2026-10-12"), outcome="sustained", evidence=EVIDENCE)
     (event,) = j.collect_events()
     assert isinstance(event, Journey.FollowUpRecorded) and event.bonus_claim is False
-    assert j.bonus_status() == "not_qualified"
+    assert j.facts.bonus_status == "not_qualified"
 
 
 def test_a_returned_claim_can_be_resubmitted_and_approved_once() -> None:
@@ -458,7 +458,7 @@ def test_a_returned_claim_can_be_resubmitted_and_approved_once() -> None:
     j.review_bonus_claim(
         CTX, reviewed_on=d("2026-10-14"), decision="returned", reason="intyg saknar datum"
     )
-    assert j.bonus_status() == "returned"
+    assert j.facts.bonus_status == "returned"
     j.record_follow_up(CTX, followed_up_on=d("2026-10-20"), outcome="sustained", evidence=EVIDENCE)
     j.review_bonus_claim(CTX, reviewed_on=d("2026-10-21"), decision="approved", reason=None)
     assert then_events(j) == [
@@ -467,7 +467,7 @@ def test_a_returned_claim_can_be_resubmitted_and_approved_once() -> None:
         "FollowUpRecorded",
         "BonusClaimReviewed",
     ]
-    assert j.bonus_status() == "approved"
+    assert j.facts.bonus_status == "approved"
     then_refused(
         j,
         "no_claim_pending",
@@ -554,7 +554,7 @@ def test_an_exit_date_moved_earlier_is_a_new_fact_not_a_rewrite() -> None:
     (event,) = j.collect_events()
     assert isinstance(event, Journey.Corrected)
     assert (event.old, event.new) == ("2026-04-10", "2026-03-31")
-    assert j.facts.exit is not None and j.facts.exit["exited_on"] == d("2026-03-31")
+    assert j.facts.exited_on == d("2026-03-31")
     assert event.effective_date == d("2026-03-31")
 
 
@@ -575,7 +575,7 @@ def test_a_provider_change_date_can_be_corrected() -> None:
         value={"provider_id": P2, "starts_on": "2026-03-10"},
         reason="bytet skedde tidigare",
     )
-    first, second, _ = j.facts.assignments
+    first, second, _ = j.facts.spans()
     assert first.ends_on == d("2026-03-09") and second.starts_on == d("2026-03-10")
 
 
@@ -587,7 +587,7 @@ def test_the_exit_reason_can_be_corrected() -> None:
         value={"reason": "work", "employment_form": "permanent"},
         reason="fick anställning",
     )
-    assert j.facts.exit is not None and j.facts.exit["reason"] == "work"
+    assert j.facts.exit is not None and j.facts.exit.reason == "work"
 
 
 def test_a_correction_to_the_same_value_is_refused() -> None:

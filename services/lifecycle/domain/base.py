@@ -60,7 +60,15 @@ class CommandContext:
         }
 
 
-class Fact(Aggregate.Event):
+class Event(Aggregate.Event):
+    """Base of every event of our aggregates: each aggregate has one `when(event)` that
+    applies all of its events (one place per aggregate, matching on the event's class)."""
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.when(self)
+
+
+class Fact(Event):
     """Base of every public event: the effective date of the fact and who recorded it."""
 
     effective_date: date

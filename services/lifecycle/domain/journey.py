@@ -1,13 +1,14 @@
 """A customer journey: one insats decision, from decision to final follow-up (SPEC §3).
 
-Each command method checks the rules against the facts recorded so far and either raises a
-`DomainError` (recording nothing) or triggers exactly the events that state the new facts.
+The journey's state is the public journey model (`contracts.journey.JourneyFacts`), folded from
+its own events exactly as every read model folds them, so what the rules check and what readers
+see cannot differ. Each command method checks the rules against those facts and either raises
+a `DomainError` (recording nothing) or triggers exactly the events that state the new facts.
 Collaborators the journey cannot know by itself (providers, rates, today's date) are passed in.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,18 +16,20 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
-from contracts.bounds import add_days, add_months
-from contracts.events import EXIT_REASONS, SELF_SUFFICIENT_REASONS
+from contracts import journey as model
+from contracts.bounds import add_days
+from contracts.events import EXIT_REASONS
+from contracts.journey import Exit, JourneyFacts
 from services.lifecycle.domain.base import CommandContext, Fact, stable_id
 from services.lifecycle.domain.errors import Conflict, DomainError
+from services.lifecycle.domain.personnummer import PersonId
 from services.lifecycle.domain.provider import Provider
 from services.lifecycle.domain.rates import RateTable, parse_money
 
-PLAN_DUE_DAYS = 60
-FOLLOW_UP_MONTHS = 6
 EMPLOYMENT_FORMS = ("permanent", "fixed_term", "full_time_hourly")
 SUBSIDIES = ("none", "extratjanst", "nystartsjobb", "instegsjobb", "other")
 MIN_SAI_INTERNSHIP_SHARE = 50
+MIN_AGE, MAX_AGE, YOUTH_MAX_AGE = 18, 65, 24
 # How far ahead a fact may be dated when it is recorded in advance (a provider choice or
 # change, a planned internship): a municipality plans months ahead, never years.
 MAX_DAYS_AHEAD = 366
@@ -36,6 +39,7 @@ MAX_DAYS_FROM_DECISION_TO_START = 366
 MAX_DAYS_FROM_START_TO_INTERNSHIP = 731
 # A fixed-term contract longer than ten years is a typing error, not a contract.
 MAX_CONTRACT_MONTHS = 120
+CORRECTABLE = ("starts_on", "exited_on", "exit", "provider_starts_on")
 
 
 def journey_id_for(system: str, decision_id: str) -> UUID:
@@ -43,84 +47,8 @@ def journey_id_for(system: str, decision_id: str) -> UUID:
     return stable_id("decision", system, decision_id)
 
 
-def follow_up_due(exited_on: date) -> date:
-    return add_months(exited_on, FOLLOW_UP_MONTHS)
-
-
-def plan_due(starts_on: date) -> date:
-    return add_days(starts_on, PLAN_DUE_DAYS)
-
-
-def qualifies_for_bonus(exit: dict[str, Any] | None) -> bool:
-    """SPEC §4.2: work with a permanent, ≥ 6 months fixed-term or full-time hourly contract (any
-    subsidy), or CSN-eligible studies."""
-    if not exit:
-        return False
-    if exit["reason"] == "work":
-        form = exit.get("employment_form")
-        return form in ("permanent", "full_time_hourly") or (
-            form == "fixed_term" and (exit.get("contract_months") or 0) >= 6
-        )
-    return exit["reason"] == "studies" and bool(exit.get("csn_eligible"))
-
-
-@dataclass
-class Assignment:
-    provider_id: str
-    starts_on: date
-    ends_on: date | None = None
-
-
-@dataclass
-class Internship:
-    employer: str
-    started_on: date
-    share_percent: int
-    ended_on: date | None = None
-
-
-@dataclass
-class FollowUp:
-    followed_up_on: date
-    outcome: str
-    evidence: list[dict[str, str]]
-    due_on: date
-    bonus_claim: bool
-
-
-@dataclass
-class Review:
-    reviewed_on: date
-    decision: str
-    reason: str | None
-
-
-@dataclass
-class JourneyFacts:
-    """Everything known about a journey; the aggregate keeps one, views are computed from it."""
-
-    external_ref: dict[str, str] = field(default_factory=dict)
-    person_id: str = ""
-    person_ref: str = ""
-    person_id_kind: str = ""
-    insats: str = ""
-    decided_on: date = date.min
-    decided_by: str = ""
-    target_group: str = ""
-    transfer_from: str | None = None
-    assignments: list[Assignment] = field(default_factory=list)
-    plan: dict[str, Any] | None = None
-    internships: list[Internship] = field(default_factory=list)
-    vouchers: list[dict[str, Any]] = field(default_factory=list)
-    exit: dict[str, Any] | None = None
-    follow_ups: list[FollowUp] = field(default_factory=list)
-    reviews: list[Review] = field(default_factory=list)
-    withdrawn: dict[str, Any] | None = None
-    corrections: list[dict[str, Any]] = field(default_factory=list)
-
-
 class Journey(Aggregate):
-    # --- events ----------------------------------------------------------------------------
+    # --- events (the public contract's journey events; `contracts.events`) --------------------
 
     class DecisionRegistered(Fact, Aggregate.Created):
         external_ref: dict[str, str]
@@ -133,32 +61,14 @@ class Journey(Aggregate):
         target_group: str
         transfer_from: str | None
 
-        def apply(self, j: Journey) -> None:
-            f = j.facts
-            f.external_ref = dict(self.external_ref)
-            f.person_id, f.person_ref, f.person_id_kind = (
-                self.person_id,
-                self.person_ref,
-                self.person_id_kind,
-            )
-            f.insats, f.decided_on, f.decided_by = self.insats, self.decided_on, self.decided_by
-            f.target_group, f.transfer_from = self.target_group, self.transfer_from
-
     class ProviderChosen(Fact):
         provider_id: str
         starts_on: date
-
-        def apply(self, j: Journey) -> None:
-            j.facts.assignments.append(Assignment(self.provider_id, self.starts_on))
 
     class ProviderChanged(Fact):
         provider_id: str
         starts_on: date
         previous_provider_id: str
-
-        def apply(self, j: Journey) -> None:
-            j.facts.assignments[-1].ends_on = self.starts_on - timedelta(days=1)
-            j.facts.assignments.append(Assignment(self.provider_id, self.starts_on))
 
     class PlanRegistered(Fact):
         established_on: date
@@ -167,44 +77,19 @@ class Journey(Aggregate):
         planned_internship_start: date | None
         planned_internship_share_percent: int | None
 
-        def apply(self, j: Journey) -> None:
-            j.facts.plan = {
-                "established_on": self.established_on,
-                "planned_internship_start": self.planned_internship_start,
-                "planned_internship_share_percent": self.planned_internship_share_percent,
-            }
-
     class LanguageInternshipStarted(Fact):
         employer: str
         started_on: date
         share_percent: int
 
-        def apply(self, j: Journey) -> None:
-            j.facts.internships.append(
-                Internship(self.employer, self.started_on, self.share_percent)
-            )
-
     class LanguageInternshipEnded(Fact):
         ended_on: date
-
-        def apply(self, j: Journey) -> None:
-            j.facts.internships[-1].ended_on = self.ended_on
 
     class VoucherGranted(Fact):
         voucher_id: str
         amount: Decimal
         purpose: str
         granted_on: date
-
-        def apply(self, j: Journey) -> None:
-            j.facts.vouchers.append(
-                {
-                    "voucher_id": self.voucher_id,
-                    "amount": self.amount,
-                    "purpose": self.purpose,
-                    "granted_on": self.granted_on,
-                }
-            )
 
     class JourneyExited(Fact):
         exited_on: date
@@ -215,18 +100,6 @@ class Journey(Aggregate):
         csn_eligible: bool | None
         next_journey_id: str | None
 
-        def apply(self, j: Journey) -> None:
-            j.facts.exit = {
-                "exited_on": self.exited_on,
-                "reason": self.reason,
-                "employment_form": self.employment_form,
-                "contract_months": self.contract_months,
-                "subsidy": self.subsidy,
-                "csn_eligible": self.csn_eligible,
-                "next_journey_id": self.next_journey_id,
-            }
-            j.facts.assignments[-1].ends_on = self.exited_on
-
     class FollowUpRecorded(Fact):
         followed_up_on: date
         outcome: str
@@ -234,31 +107,14 @@ class Journey(Aggregate):
         due_on: date
         bonus_claim: bool
 
-        def apply(self, j: Journey) -> None:
-            j.facts.follow_ups.append(
-                FollowUp(
-                    self.followed_up_on,
-                    self.outcome,
-                    [dict(e) for e in self.evidence],
-                    self.due_on,
-                    self.bonus_claim,
-                )
-            )
-
     class BonusClaimReviewed(Fact):
         reviewed_on: date
         decision: str
         reason: str | None
 
-        def apply(self, j: Journey) -> None:
-            j.facts.reviews.append(Review(self.reviewed_on, self.decision, self.reason))
-
     class DecisionWithdrawn(Fact):
         withdrawn_on: date
         reason: str
-
-        def apply(self, j: Journey) -> None:
-            j.facts.withdrawn = {"withdrawn_on": self.withdrawn_on, "reason": self.reason}
 
     class Corrected(Fact):
         what: str
@@ -267,58 +123,41 @@ class Journey(Aggregate):
         reason: str
         provider_id: str | None
 
-        def apply(self, j: Journey) -> None:
-            f = j.facts
-            f.corrections.append(
-                {"what": self.what, "old": self.old, "new": self.new, "reason": self.reason}
-            )
-            if self.what == "starts_on":
-                f.assignments[0].starts_on = date.fromisoformat(self.new)
-            elif self.what == "exited_on":
-                assert f.exit is not None
-                f.exit["exited_on"] = date.fromisoformat(self.new)
-                f.assignments[-1].ends_on = f.exit["exited_on"]
-            elif self.what == "exit":
-                new = dict(self.new)
-                new["exited_on"] = date.fromisoformat(new["exited_on"])
-                f.exit = new
-                f.assignments[-1].ends_on = new["exited_on"]
-            elif self.what == "provider_starts_on":
-                i = _assignment_index(f, self.provider_id, date.fromisoformat(self.old))
-                f.assignments[i].starts_on = date.fromisoformat(self.new)
-                f.assignments[i - 1].ends_on = f.assignments[i].starts_on - timedelta(days=1)
+    def __init__(self, id: UUID) -> None:  # noqa: A002 (the library passes the aggregate id so)
+        self.facts = JourneyFacts(journey_id=str(id))
+        self.person_id = ""  # the personnummer: private, never in the public facts
 
-    def __init__(self) -> None:
-        self.facts = JourneyFacts()
+    def when(self, event: Fact) -> None:
+        """Every event, one fold: the public model's (the same as every reader's)."""
+        if isinstance(event, Journey.DecisionRegistered):
+            self.person_id = event.person_id
+        self.facts = model.apply_payload(
+            self.facts,
+            str(event.originator_id),
+            type(event).__name__,
+            event.originator_version,
+            event.payload(),
+        )
 
     # --- reading -----------------------------------------------------------------------------
 
     @property
     def starts_on(self) -> date | None:
-        return self.facts.assignments[0].starts_on if self.facts.assignments else None
+        return self.facts.starts_on
 
     @property
     def is_open(self) -> bool:
         """Counts against "one open journey per person": not exited, not withdrawn."""
-        return self.facts.exit is None and self.facts.withdrawn is None
+        return self.facts.is_open
+
+    @property
+    def person_ref(self) -> str:
+        assert self.facts.decision is not None
+        return self.facts.decision.person_ref
 
     @property
     def current_provider_id(self) -> str | None:
         return self.facts.assignments[-1].provider_id if self.facts.assignments else None
-
-    def bonus_status(self) -> str:
-        """none | not_qualified | awaiting_claim | claimed | returned | approved"""
-        f = self.facts
-        if f.exit is None or f.exit["reason"] not in SELF_SUFFICIENT_REASONS:
-            return "none"
-        if not qualifies_for_bonus(f.exit):
-            return "not_qualified"
-        if any(r.decision == "approved" for r in f.reviews):
-            return "approved"
-        claims = [u for u in f.follow_ups if u.bonus_claim]
-        if not claims:
-            return "awaiting_claim"
-        return "claimed" if len(claims) > len(f.reviews) else "returned"
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -329,30 +168,43 @@ class Journey(Aggregate):
         *,
         journey_id: UUID,
         external_ref: dict[str, str],
-        person_id: str,
+        person: PersonId,
         person_ref: str,
-        person_id_kind: str,
         insats: str,
         decided_on: date,
         decided_by: str,
         target_group: str,
         transfer_from: str | None,
     ) -> Journey:
-        """Rules on the person (valid number, age, one open journey) are checked by the caller,
-        which alone can see the person's other journeys."""
+        """Rules on the person's other journeys (one open journey) are checked by the caller,
+        which alone can see them."""
         if decided_on > ctx.today:
             raise DomainError(
                 "date_in_future", "decided_on must not be in the future", "decided_on"
             )
         if not decided_by.strip():
             raise DomainError("decided_by_required", "decided_by is required", "decided_by")
+        age = person.age_on(decided_on)
+        if not MIN_AGE <= age <= MAX_AGE:
+            raise DomainError(
+                "age_out_of_range",
+                f"the customer is {age} on decided_on; an insats is for ages "
+                f"{MIN_AGE}–{MAX_AGE}",
+                "person_id",
+            )
+        if target_group == "youth" and age > YOUTH_MAX_AGE:
+            raise DomainError(
+                "age_out_of_range",
+                f"the customer is {age}; target group youth is for ages {MIN_AGE}–{YOUTH_MAX_AGE}",
+                "target_group",
+            )
         return cls._create(
             cls.DecisionRegistered,
             id=journey_id,
             external_ref=dict(external_ref),
-            person_id=person_id,
+            person_id=person.number,
             person_ref=person_ref,
-            person_id_kind=person_id_kind,
+            person_id_kind=person.kind,
             insats=insats,
             decided_on=decided_on,
             decided_by=decided_by.strip(),
@@ -361,19 +213,29 @@ class Journey(Aggregate):
             **ctx.meta(decided_on),
         )
 
-    def same_decision(self, **d: Any) -> bool:
-        f = self.facts
+    def same_decision(
+        self,
+        *,
+        person_id: str,
+        insats: str,
+        decided_on: date,
+        decided_by: str,
+        target_group: str,
+        transfer_from: str | None,
+    ) -> bool:
+        d = self.facts.decision
         return (
-            f.person_id == d["person_id"]
-            and f.insats == d["insats"]
-            and f.decided_on == d["decided_on"]
-            and f.decided_by == d["decided_by"].strip()
-            and f.target_group == d["target_group"]
-            and f.transfer_from == d["transfer_from"]
+            d is not None
+            and self.person_id == person_id
+            and self.facts.insats == insats
+            and d.decided_on == decided_on
+            and d.decided_by == decided_by.strip()
+            and d.target_group == target_group
+            and d.transfer_from == transfer_from
         )
 
     def _require_not_withdrawn(self) -> None:
-        if self.facts.withdrawn is not None:
+        if self.facts.withdrawal is not None:
             raise Conflict("journey_withdrawn", "the decision has been withdrawn")
 
     def _require_started(self) -> date:
@@ -387,6 +249,11 @@ class Journey(Aggregate):
         if self.facts.exit is not None:
             raise Conflict("journey_exited", "the journey has ended")
         return starts_on
+
+    def _require_exit(self) -> Exit:
+        if self.facts.exit is None:
+            raise Conflict("journey_not_exited", "the journey has not ended", "field")
+        return self.facts.exit
 
     @staticmethod
     def _not_future(day: date, ctx: CommandContext, name: str) -> None:
@@ -404,8 +271,12 @@ class Journey(Aggregate):
                 name,
             )
 
+    def _decided_on(self) -> date:
+        assert self.facts.decision is not None
+        return self.facts.decision.decided_on
+
     def _not_long_after_decision(self, starts_on: date, name: str) -> None:
-        limit = add_days(self.facts.decided_on, MAX_DAYS_FROM_DECISION_TO_START)
+        limit = add_days(self._decided_on(), MAX_DAYS_FROM_DECISION_TO_START)
         if starts_on > limit:
             raise DomainError(
                 "date_too_far_ahead",
@@ -420,15 +291,15 @@ class Journey(Aggregate):
         if self.facts.exit is not None:
             raise Conflict("journey_exited", "the journey has ended")
         self._not_far_ahead(starts_on, ctx, "starts_on")
-        if not provider.is_authorised_for(self.facts.insats, starts_on):
+        insats = self.facts.insats or ""
+        if not provider.is_authorised_for(insats, starts_on):
             raise DomainError(
                 "provider_not_authorised",
-                f"provider {provider.provider_id} is not authorised for {self.facts.insats} "
-                f"on {starts_on}",
+                f"provider {provider.provider_id} is not authorised for {insats} on {starts_on}",
                 "provider_id",
             )
         if not self.facts.assignments:
-            if starts_on < self.facts.decided_on:
+            if starts_on < self._decided_on():
                 raise DomainError(
                     "invalid_date", "starts_on must not be before decided_on", "starts_on"
                 )
@@ -514,7 +385,8 @@ class Journey(Aggregate):
                 "a language internship is planned only for Språk- och arbetsintroduktion",
                 "planned_internship_start",
             )
-        due = plan_due(starts_on)
+        due = self.facts.plan_due_on
+        assert due is not None
         self.trigger_event(
             self.PlanRegistered,
             established_on=established_on,
@@ -529,11 +401,12 @@ class Journey(Aggregate):
         self, ctx: CommandContext, *, employer: str, started_on: date, share_percent: int
     ) -> None:
         starts_on = self._require_active()
+        internships = self.facts.internships
         if self.facts.insats != "sai":
             raise DomainError(
                 "not_sai", "language internships belong to Språk- och arbetsintroduktion", None
             )
-        if self.facts.internships and self.facts.internships[-1].ended_on is None:
+        if internships and internships[-1].ended_on is None:
             raise Conflict("internship_running", "a language internship is already running")
         if not employer.strip():
             raise DomainError("employer_required", "employer is required", "employer")
@@ -543,9 +416,7 @@ class Journey(Aggregate):
             raise DomainError(
                 "invalid_date", "the internship cannot start before the insats", "started_on"
             )
-        if self.facts.internships and started_on <= (
-            self.facts.internships[-1].ended_on or date.min
-        ):
+        if internships and started_on <= (internships[-1].ended_on or date.min):
             raise DomainError(
                 "invalid_date", "must start after the previous internship ended", "started_on"
             )
@@ -560,9 +431,10 @@ class Journey(Aggregate):
 
     def end_internship(self, ctx: CommandContext, *, ended_on: date) -> None:
         self._require_started()
-        if not self.facts.internships or self.facts.internships[-1].ended_on is not None:
+        internships = self.facts.internships
+        if not internships or internships[-1].ended_on is not None:
             raise Conflict("no_internship_running", "no language internship is running")
-        if ended_on < self.facts.internships[-1].started_on:
+        if ended_on < internships[-1].started_on:
             raise DomainError(
                 "invalid_date", "ended_on is before the internship started", "ended_on"
             )
@@ -578,6 +450,7 @@ class Journey(Aggregate):
         granted_on: date,
         rates: RateTable | None,
     ) -> str:
+        """A tilläggscheck within the rate table's bounds in force on `granted_on`."""
         starts_on = self._require_active()
         if granted_on < starts_on:
             raise DomainError(
@@ -612,8 +485,10 @@ class Journey(Aggregate):
         self, ctx: CommandContext, *, details: dict[str, Any], next_journey_id: str | None = None
     ) -> None:
         self._require_active()
-        exit = validate_exit(self, details, ctx, next_journey_id=next_journey_id)
-        self.trigger_event(self.JourneyExited, **exit, **ctx.meta(exit["exited_on"]))
+        exit_ = validate_exit(self, details, ctx, next_journey_id=next_journey_id)
+        self.trigger_event(
+            self.JourneyExited, **exit_._asdict(), **ctx.meta(exit_.exited_on)
+        )
 
     def record_follow_up(
         self,
@@ -624,25 +499,26 @@ class Journey(Aggregate):
         evidence: list[dict[str, Any]],
     ) -> None:
         self._require_not_withdrawn()
-        f = self.facts
-        if f.exit is None or f.exit["reason"] not in SELF_SUFFICIENT_REASONS:
+        exit_ = self.facts.exit
+        if exit_ is None or not exit_.self_sufficient:
             raise Conflict(
                 "not_self_sufficient_exit",
                 "follow-ups are recorded for exits to work, studies or own business",
             )
         if outcome not in ("sustained", "deviation"):
             raise DomainError("invalid_outcome", "outcome is sustained or deviation", "outcome")
-        if followed_up_on < f.exit["exited_on"]:
+        if followed_up_on < exit_.exited_on:
             raise DomainError(
                 "invalid_date", "followed_up_on must not be before the exit", "followed_up_on"
             )
         self._not_future(followed_up_on, ctx, "followed_up_on")
-        due = follow_up_due(f.exit["exited_on"])
+        due = self.facts.follow_up_due_on
+        assert due is not None
         claim = (
             outcome == "sustained"
             and bool(evidence)
             and followed_up_on >= due
-            and qualifies_for_bonus(f.exit)
+            and exit_.qualifies_for_bonus
         )
         if outcome == "sustained" and followed_up_on >= due and not evidence:
             raise DomainError(
@@ -652,7 +528,7 @@ class Journey(Aggregate):
                 "evidence",
             )
         if claim:
-            status = self.bonus_status()
+            status = self.facts.bonus_status
             if status == "claimed":
                 raise Conflict("claim_pending", "a bonus claim is already waiting for review")
             if status == "approved":
@@ -673,14 +549,14 @@ class Journey(Aggregate):
         self, ctx: CommandContext, *, reviewed_on: date, decision: str, reason: str | None
     ) -> None:
         self._require_not_withdrawn()
-        if self.bonus_status() != "claimed":
+        if self.facts.bonus_status != "claimed":
             raise Conflict("no_claim_pending", "there is no bonus claim waiting for review")
         if decision not in ("approved", "returned"):
             raise DomainError("invalid_decision", "decision is approved or returned", "decision")
         if decision == "returned" and not (reason or "").strip():
             raise DomainError("reason_required", "say why the claim is returned", "reason")
-        claim = [u for u in self.facts.follow_ups if u.bonus_claim][-1]
-        if reviewed_on < claim.followed_up_on:
+        claim = self.facts.claims[-1]
+        if reviewed_on < claim.claimed_on:
             raise DomainError(
                 "invalid_date", "reviewed_on is before the claim was made", "reviewed_on"
             )
@@ -703,7 +579,7 @@ class Journey(Aggregate):
                 "a decision can be withdrawn only before the insats started",
                 "withdrawn_on",
             )
-        if withdrawn_on < self.facts.decided_on:
+        if withdrawn_on < self._decided_on():
             raise DomainError("invalid_date", "withdrawn_on is before decided_on", "withdrawn_on")
         self._not_future(withdrawn_on, ctx, "withdrawn_on")
         if not reason.strip():
@@ -715,115 +591,149 @@ class Journey(Aggregate):
             **ctx.meta(withdrawn_on),
         )
 
+    # --- corrections (SPEC §4.4: payments and statistics follow the corrected facts) ----------
+
     def correct(self, ctx: CommandContext, *, what: str, value: Any, reason: str) -> None:
-        """A correction of an earlier fact; payments and statistics follow it (SPEC §4.4)."""
+        """A correction of the fact named by `what` (one of CORRECTABLE)."""
+        corrections = {
+            "starts_on": self.correct_starts_on,
+            "exited_on": self.correct_exited_on,
+            "exit": self.correct_exit,
+            "provider_starts_on": self.correct_provider_starts_on,
+        }
+        if what not in corrections:
+            raise DomainError(
+                "invalid_field", f"field is one of {', '.join(CORRECTABLE)}", "field"
+            )
+        corrections[what](ctx, value=value, reason=reason)
+
+    def correct_starts_on(self, ctx: CommandContext, *, value: Any, reason: str) -> None:
+        """The insats started on another day than recorded: between the decision and the next
+        fact (the next provider's start, or the exit)."""
+        self._require_correctable(reason)
+        f = self.facts
+        new, old = _date_value(value), f.assignments[0].starts_on
+        upper = (
+            f.assignments[1].starts_on - timedelta(days=1)
+            if len(f.assignments) > 1
+            else f.exited_on
+        )
+        if new < self._decided_on() or (upper is not None and new > upper):
+            raise DomainError(
+                "invalid_date",
+                "the corrected start must lie between the decision and the next fact",
+                "value",
+            )
+        self._not_long_after_decision(new, "value")
+        self._not_far_ahead(new, ctx, "value")
+        self._corrected(ctx, "starts_on", old.isoformat(), new.isoformat(), min(old, new), reason)
+
+    def correct_exited_on(self, ctx: CommandContext, *, value: Any, reason: str) -> None:
+        """The journey ended on another day than recorded (not before the last assignment)."""
+        self._require_correctable(reason)
+        old = self._require_exit().exited_on
+        new = _date_value(value)
+        if new < self.facts.assignments[-1].starts_on:
+            raise DomainError(
+                "invalid_date", "exited_on must not be before the last assignment started", "value"
+            )
+        self._not_future(new, ctx, "value")
+        self._corrected(ctx, "exited_on", old.isoformat(), new.isoformat(), min(old, new), reason)
+
+    def correct_exit(self, ctx: CommandContext, *, value: Any, reason: str) -> None:
+        """The exit's reason or details (and, with them, its date) were recorded wrongly. A
+        transfer to another insats is not corrected this way: it is a decision of its own."""
+        self._require_correctable(reason)
+        old = self._require_exit()
+        if not isinstance(value, dict):
+            raise DomainError("invalid_value", "value must be an exit object", "value")
+        if old.reason == "other_insats" or value.get("reason") == "other_insats":
+            raise DomainError(
+                "invalid_value",
+                "a transfer to another insats cannot be corrected; register a new decision",
+                "value",
+            )
+        details = {"exited_on": old.exited_on.isoformat(), **value}
+        new = validate_exit(self, details, ctx, next_journey_id=None)
+        self._corrected(
+            ctx, "exit", old.to_json(), new.to_json(), min(old.exited_on, new.exited_on), reason
+        )
+
+    def correct_provider_starts_on(self, ctx: CommandContext, *, value: Any, reason: str) -> None:
+        """A provider change took effect on another day: after the previous assignment's
+        start and before the next fact. `value` is the date (the latest change) or
+        `{provider_id, starts_on}`."""
+        self._require_correctable(reason)
+        f = self.facts
+        if len(f.assignments) < 2:
+            raise Conflict("no_provider_change", "there is no provider change to correct", "field")
+        provider_id: str | None = None
+        if isinstance(value, dict):
+            provider_id = value.get("provider_id")
+            new = _date_value(value.get("starts_on"))
+        else:
+            new = _date_value(value)
+        if provider_id is None:
+            provider_id = f.assignments[-1].provider_id
+        idx = _change_index(f, provider_id)
+        old = f.assignments[idx].starts_on
+        lower = f.assignments[idx - 1].starts_on
+        upper = (
+            f.assignments[idx + 1].starts_on - timedelta(days=1)
+            if idx + 1 < len(f.assignments)
+            else f.exited_on
+        )
+        if new <= lower or (upper is not None and new > upper):
+            raise DomainError(
+                "invalid_date",
+                "the corrected change date must lie after the previous assignment's start "
+                "and before the next fact",
+                "value",
+            )
+        self._not_far_ahead(new, ctx, "value")
+        self._corrected(
+            ctx,
+            "provider_starts_on",
+            old.isoformat(),
+            new.isoformat(),
+            min(old, new),
+            reason,
+            provider_id=provider_id,
+        )
+
+    def _require_correctable(self, reason: str) -> None:
         self._require_started()
         if not reason.strip():
             raise DomainError("reason_required", "a correction needs a reason", "reason")
-        f = self.facts
-        provider_id: str | None = None
-        old_v: Any
-        new_v: Any
-        if what == "starts_on":
-            new = _date_value(value)
-            old = f.assignments[0].starts_on
-            upper = (
-                f.assignments[1].starts_on - timedelta(days=1)
-                if len(f.assignments) > 1
-                else (f.exit["exited_on"] if f.exit else None)
-            )
-            if new < f.decided_on or (upper is not None and new > upper):
-                raise DomainError(
-                    "invalid_date",
-                    "the corrected start must lie between the decision and the next fact",
-                    "value",
-                )
-            self._not_long_after_decision(new, "value")
-            self._not_far_ahead(new, ctx, "value")
-            old_v, new_v, effective = old.isoformat(), new.isoformat(), min(old, new)
-        elif what == "exited_on":
-            if f.exit is None:
-                raise Conflict("journey_not_exited", "the journey has not ended", "field")
-            new = _date_value(value)
-            if new < f.assignments[-1].starts_on:
-                raise DomainError(
-                    "invalid_date",
-                    "exited_on must not be before the last assignment started",
-                    "value",
-                )
-            self._not_future(new, ctx, "value")
-            old = f.exit["exited_on"]
-            old_v, new_v, effective = old.isoformat(), new.isoformat(), min(old, new)
-        elif what == "exit":
-            if f.exit is None:
-                raise Conflict("journey_not_exited", "the journey has not ended", "field")
-            if not isinstance(value, dict):
-                raise DomainError("invalid_value", "value must be an exit object", "value")
-            if f.exit["reason"] == "other_insats" or value.get("reason") == "other_insats":
-                raise DomainError(
-                    "invalid_value",
-                    "a transfer to another insats cannot be corrected; register a new decision",
-                    "value",
-                )
-            details = {"exited_on": f.exit["exited_on"].isoformat(), **value}
-            new_exit = validate_exit(self, details, ctx, next_journey_id=None)
-            old_v = _exit_json(f.exit)
-            new_v = _exit_json(new_exit)
-            effective = min(f.exit["exited_on"], new_exit["exited_on"])
-        elif what == "provider_starts_on":
-            if len(f.assignments) < 2:
-                raise Conflict(
-                    "no_provider_change", "there is no provider change to correct", "field"
-                )
-            if isinstance(value, dict):
-                provider_id = value.get("provider_id")
-                new = _date_value(value.get("starts_on"))
-            else:
-                new = _date_value(value)
-            if provider_id is None:
-                provider_id = f.assignments[-1].provider_id
-            idx = _assignment_index(f, provider_id, None)
-            old = f.assignments[idx].starts_on
-            lower = f.assignments[idx - 1].starts_on
-            upper = (
-                f.assignments[idx + 1].starts_on - timedelta(days=1)
-                if idx + 1 < len(f.assignments)
-                else (f.exit["exited_on"] if f.exit else None)
-            )
-            if new <= lower or (upper is not None and new > upper):
-                raise DomainError(
-                    "invalid_date",
-                    "the corrected change date must lie after the previous assignment's start "
-                    "and before the next fact",
-                    "value",
-                )
-            self._not_far_ahead(new, ctx, "value")
-            old_v, new_v, effective = old.isoformat(), new.isoformat(), min(old, new)
-        else:
-            raise DomainError(
-                "invalid_field",
-                "field is one of starts_on, exited_on, exit, provider_starts_on",
-                "field",
-            )
-        if old_v == new_v:
+
+    def _corrected(
+        self,
+        ctx: CommandContext,
+        what: str,
+        old: Any,
+        new: Any,
+        effective: date,
+        reason: str,
+        *,
+        provider_id: str | None = None,
+    ) -> None:
+        if old == new:
             raise DomainError("nothing_to_correct", "the value is already recorded", "value")
         self.trigger_event(
             self.Corrected,
             what=what,
-            old=old_v,
-            new=new_v,
+            old=old,
+            new=new,
             reason=reason.strip(),
             provider_id=provider_id,
             **ctx.meta(effective),
         )
 
 
-def _assignment_index(f: JourneyFacts, provider_id: str | None, starts_on: date | None) -> int:
+def _change_index(f: JourneyFacts, provider_id: str) -> int:
+    """The latest provider change (never the first choice) to `provider_id`."""
     for i in range(len(f.assignments) - 1, 0, -1):
-        a = f.assignments[i]
-        if (provider_id is None or a.provider_id == provider_id) and (
-            starts_on is None or a.starts_on == starts_on
-        ):
+        if f.assignments[i].provider_id == provider_id:
             return i
     raise DomainError("unknown_assignment", "no provider change for that provider", "value")
 
@@ -837,20 +747,15 @@ def _date_value(value: Any) -> date:
         raise DomainError("invalid_date", "value must be a date YYYY-MM-DD", "value") from None
 
 
-def _exit_json(exit: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in exit.items()}
-
-
 def validate_exit(
     journey: Journey,
     details: dict[str, Any],
     ctx: CommandContext,
     *,
     next_journey_id: str | None,
-) -> dict[str, Any]:
+) -> Exit:
     """The exit's facts, complete and consistent with its reason (SPEC §3 JourneyExited)."""
-    starts_on = journey.starts_on
-    assert starts_on is not None
+    assert journey.starts_on is not None
     exited_on = _date_value(details.get("exited_on"))
     if exited_on < journey.facts.assignments[-1].starts_on:
         raise DomainError(
@@ -924,12 +829,4 @@ def validate_exit(
             "transfer_from",
             "reason",
         )
-    return {
-        "exited_on": exited_on,
-        "reason": reason,
-        "employment_form": form,
-        "contract_months": months,
-        "subsidy": subsidy,
-        "csn_eligible": csn,
-        "next_journey_id": next_journey_id,
-    }
+    return Exit(exited_on, str(reason), form, months, subsidy, csn, next_journey_id)

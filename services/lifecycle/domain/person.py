@@ -11,7 +11,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from services.lifecycle.domain.base import stable_id
+from services.lifecycle.domain.base import Event, stable_id
 
 
 def person_stream_id(person_ref: str) -> UUID:
@@ -22,21 +22,22 @@ class PersonJourneys(Aggregate):
     class Opened(Aggregate.Created):
         person_ref: str
 
-    class JourneyOpened(Aggregate.Event):
+    class JourneyOpened(Event):
         journey_id: str
 
-        def apply(self, person: PersonJourneys) -> None:
-            person.open_journey_id = self.journey_id
-
-    class JourneyClosed(Aggregate.Event):
+    class JourneyClosed(Event):
         journey_id: str
-
-        def apply(self, person: PersonJourneys) -> None:
-            person.open_journey_id = None
 
     def __init__(self, person_ref: str) -> None:
         self.person_ref = person_ref
         self.open_journey_id: str | None = None
+
+    def when(self, event: Event) -> None:
+        match event:
+            case PersonJourneys.JourneyOpened():
+                self.open_journey_id = event.journey_id
+            case PersonJourneys.JourneyClosed():
+                self.open_journey_id = None
 
     @classmethod
     def open_for(cls, person_ref: str) -> PersonJourneys:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -22,8 +21,10 @@ from stdnum import luhn
 from stdnum.exceptions import ValidationError
 from stdnum.se import orgnr
 
+from contracts import journey as model
 from contracts.bounds import OutOfBounds, check_date
 from contracts.events import INSATS_TYPES
+from contracts.journey import ProviderDetails, ProviderFacts
 from services.lifecycle.domain.base import CommandContext, Fact, stable_id
 from services.lifecycle.domain.errors import Conflict, DomainError
 
@@ -84,25 +85,17 @@ def provider_stream_id(provider_id: str) -> UUID:
     return stable_id("provider", provider_id)
 
 
-@dataclass(frozen=True)
-class ProviderDetails:
-    """Who is paid, and where, from `effective_from` until the next version."""
+def details_view(d: ProviderDetails) -> dict[str, Any]:
+    return {
+        "effective_from": d.effective_from.isoformat(),
+        "name": d.name,
+        "bankgiro": d.bankgiro,
+        "iban": d.iban,
+    }
 
-    effective_from: date
-    name: str
-    bankgiro: str | None
-    iban: str | None
 
-    def values(self) -> tuple[str, str | None, str | None]:
-        return (self.name, self.bankgiro, self.iban)
-
-    def view(self) -> dict[str, Any]:
-        return {
-            "effective_from": self.effective_from.isoformat(),
-            "name": self.name,
-            "bankgiro": self.bankgiro,
-            "iban": self.iban,
-        }
+def _values(d: ProviderDetails) -> tuple[str, str | None, str | None]:
+    return (d.name, d.bankgiro, d.iban)
 
 
 def checked_details(details: ProviderDetails) -> ProviderDetails:
@@ -117,7 +110,7 @@ def checked_details(details: ProviderDetails) -> ProviderDetails:
         raise DomainError(
             "payment_account_required", "a bankgiro or an IBAN is required", "bankgiro"
         )
-    return replace(details, name=name, bankgiro=bankgiro, iban=iban)
+    return details._replace(name=name, bankgiro=bankgiro, iban=iban)
 
 
 def _inherit(
@@ -151,23 +144,10 @@ class Provider(Aggregate):
         bankgiro: str | None
         iban: str | None
 
-        def apply(self, provider: Provider) -> None:
-            provider.provider_id = self.provider_id
-            provider.insats_types = list(self.insats_types)
-            provider.authorised_from = self.authorised_from
-            provider.authorisation = ProviderDetails(
-                self.authorised_from, self.name, self.bankgiro, self.iban
-            )
-            provider.details = [provider.authorisation]
-
     class ProviderDeauthorised(Fact):
         provider_id: str
         effective_on: date
         reason: str
-
-        def apply(self, provider: Provider) -> None:
-            provider.deauthorised_on = self.effective_on
-            provider.deauthorisation_reason = self.reason
 
     class ProviderDetailsChanged(Fact):
         """Name and payment account in force from `effective_from` (each field its whole value,
@@ -180,21 +160,45 @@ class Provider(Aggregate):
         iban: str | None
         reason: str
 
-        def apply(self, provider: Provider) -> None:
-            version = ProviderDetails(self.effective_from, self.name, self.bankgiro, self.iban)
-            kept = [d for d in provider.details if d.effective_from != self.effective_from]
-            provider.details = sorted([*kept, version], key=lambda d: d.effective_from)
-
     def __init__(self) -> None:
-        self.provider_id = ""
-        self.insats_types: list[str] = []
-        self.authorised_from = date.min
+        self.facts = ProviderFacts(provider_id="")
         self.authorisation = ProviderDetails(date.min, "", None, None)
-        # Every version of name and account, by effective_from; the first is the authorisation's
-        # unless a change with the same date replaced it.
-        self.details: list[ProviderDetails] = []
-        self.deauthorised_on: date | None = None
-        self.deauthorisation_reason: str | None = None
+
+    def when(self, event: Fact) -> None:
+        """Every event, one fold: the public model's (`contracts.journey.apply_provider`)."""
+        if isinstance(event, Provider.ProviderAuthorised):
+            self.authorisation = ProviderDetails(
+                event.authorised_from, event.name, event.bankgiro, event.iban
+            )
+        self.facts = model.apply_provider_payload(
+            self.facts, type(event).__name__, event.payload()
+        )
+
+    @property
+    def provider_id(self) -> str:
+        return self.facts.provider_id
+
+    @property
+    def insats_types(self) -> list[str]:
+        return list(self.facts.insats_types)
+
+    @property
+    def authorised_from(self) -> date:
+        return self.facts.authorised_from or date.min
+
+    @property
+    def deauthorised_on(self) -> date | None:
+        return self.facts.deauthorised_on
+
+    @property
+    def deauthorisation_reason(self) -> str | None:
+        return self.facts.deauthorisation_reason
+
+    @property
+    def details(self) -> list[ProviderDetails]:
+        """Every version of name and account, by effective_from; the first is the
+        authorisation's unless a change with the same date replaced it."""
+        return list(self.facts.details)
 
     @classmethod
     def authorise(
@@ -270,11 +274,8 @@ class Provider(Aggregate):
 
     def details_on(self, day: date) -> ProviderDetails:
         """The version in force on `day` (before the authorisation: the first one)."""
-        current = self.details[0]
-        for version in self.details[1:]:
-            if version.effective_from > day:
-                break
-            current = version
+        current = self.facts.details_on(day)
+        assert current is not None
         return current
 
     def change_details(
@@ -307,7 +308,7 @@ class Provider(Aggregate):
                 changes.get("iban", before.iban),
             )
         )
-        if new.values() == before.values():
+        if _values(new) == _values(before):
             raise DomainError(
                 "nothing_to_change",
                 f"the details in force on {effective_from.isoformat()} are already these",
@@ -348,11 +349,7 @@ class Provider(Aggregate):
     # --- reads --------------------------------------------------------------------------------
 
     def is_authorised_for(self, insats: str, day: date) -> bool:
-        return (
-            insats in self.insats_types
-            and self.authorised_from <= day
-            and (self.deauthorised_on is None or day < self.deauthorised_on)
-        )
+        return self.facts.authorised_on(day, insats)
 
     def view(self, today: date) -> dict[str, Any]:
         """The provider with the name and account in force `today`, and every dated version."""
@@ -366,6 +363,6 @@ class Provider(Aggregate):
             "deauthorisation_reason": self.deauthorisation_reason,
             "bankgiro": current.bankgiro,
             "iban": current.iban,
-            "details": [d.view() for d in self.details],
+            "details": [details_view(d) for d in self.details],
             "version": self.version,
         }

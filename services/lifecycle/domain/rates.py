@@ -67,21 +67,23 @@ class Rates(Aggregate):
         voucher_max: Decimal
         min_days_before_payment: int
 
-        def apply(self, rates: Rates) -> None:
-            rates.tables.append(
-                RateTable(
-                    effective_from=self.effective_from,
-                    monthly=dict(self.monthly),
-                    bonus=dict(self.bonus),
-                    voucher_min=self.voucher_min,
-                    voucher_max=self.voucher_max,
-                    min_days_before_payment=self.min_days_before_payment,
-                    version=self.originator_version,
-                )
-            )
-
     def __init__(self) -> None:
         self.tables: list[RateTable] = []
+
+    def when(self, event: Fact) -> None:
+        match event:
+            case Rates.RatesSet():
+                self.tables.append(
+                    RateTable(
+                        effective_from=event.effective_from,
+                        monthly=dict(event.monthly),
+                        bonus=dict(event.bonus),
+                        voucher_min=event.voucher_min,
+                        voucher_max=event.voucher_max,
+                        min_days_before_payment=event.min_days_before_payment,
+                        version=event.originator_version,
+                    )
+                )
 
     @classmethod
     def open(cls) -> Rates:

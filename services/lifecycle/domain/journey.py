@@ -123,7 +123,7 @@ class Journey(Aggregate):
         reason: str
         provider_id: str | None
 
-    def __init__(self, id: UUID) -> None:  # noqa: A002 (the library passes the aggregate id so)
+    def __init__(self, id: UUID) -> None:
         self.facts = JourneyFacts(journey_id=str(id))
         self.person_id = ""  # the personnummer: private, never in the public facts
 

@@ -813,6 +813,7 @@ def list_journeys(
         require_running(tx, JourneyListProjection.name)
         rows, last = search(
             tx,
+            today=today(),
             provider_id=provider_id,
             held_by=held_by,
             status=status,

@@ -1,6 +1,7 @@
 """A small database adapter for read models: SQLite (embedded default) or PostgreSQL (psycopg 3).
 
-Read models write portable SQL with `%s` placeholders; for SQLite they are rewritten to `?`.
+Read models write portable SQL with `%s` placeholders (or `%(name)s` with a mapping); for SQLite
+they are rewritten to `?` (`:name`).
 Both dialects support `INSERT ... ON CONFLICT (...) DO UPDATE SET col = excluded.col`.
 One `transaction()` is one atomic unit: a read model's update and its tracked position commit in
 the same one (see `feed.py`).
@@ -27,9 +28,11 @@ from psycopg_pool import ConnectionPool
 from services.platform.settings import numbers_from_env
 
 Dialect = Literal["sqlite", "postgresql"]
-Params = Sequence[Any]
+# Positional (`%s`) or named (`%(name)s`, with a mapping) parameters.
+Params = Sequence[Any] | Mapping[str, Any]
 
 _PLACEHOLDER = re.compile(r"%s")
+_NAMED = re.compile(r"%\((\w+)\)s")
 
 
 class Tx(ABC):
@@ -41,7 +44,7 @@ class Tx(ABC):
     def execute(self, sql: str, params: Params = ()) -> Tx: ...
 
     @abstractmethod
-    def executemany(self, sql: str, rows: Sequence[Params]) -> None: ...
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
     @abstractmethod
     def fetchone(self) -> tuple[Any, ...] | None: ...
@@ -86,10 +89,13 @@ class _SQLiteTx(Tx):
         self._cur = cur
 
     def execute(self, sql: str, params: Params = ()) -> Tx:
-        self._cur.execute(_PLACEHOLDER.sub("?", sql), tuple(params))
+        if isinstance(params, Mapping):
+            self._cur.execute(_NAMED.sub(r":\1", sql), dict(params))
+        else:
+            self._cur.execute(_PLACEHOLDER.sub("?", sql), tuple(params))
         return self
 
-    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._cur.executemany(_PLACEHOLDER.sub("?", sql), [tuple(r) for r in rows])
 
     def fetchone(self) -> tuple[Any, ...] | None:
@@ -208,10 +214,13 @@ class _PgTx(Tx):
         self._cur = cur
 
     def execute(self, sql: str, params: Params = ()) -> Tx:
-        self._cur.execute(sql.encode(), tuple(params))  # bytes: no psycopg literal parsing
+        # bytes: no psycopg literal parsing
+        self._cur.execute(
+            sql.encode(), dict(params) if isinstance(params, Mapping) else tuple(params)
+        )
         return self
 
-    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self._cur.executemany(sql.encode(), [tuple(r) for r in rows])
 
     def fetchone(self) -> tuple[Any, ...] | None:

@@ -46,11 +46,15 @@ FAILURES_DDL = (
     "name TEXT PRIMARY KEY, position BIGINT NOT NULL, event_id TEXT NOT NULL, "
     "event_type TEXT NOT NULL, error TEXT NOT NULL, failed_at TEXT NOT NULL)"
 )
+SCHEMA_DDL = (
+    "CREATE TABLE IF NOT EXISTS feed_schema (name TEXT PRIMARY KEY, version BIGINT NOT NULL)"
+)
+
 # The longest pause between attempts while the database is away.
 MAX_BACKOFF_SECONDS = 15.0
 
 # Tables of the feed itself, not of any read model (replay-and-verify leaves them out).
-FEED_TABLES = frozenset({"feed_tracking", "feed_failures"})
+FEED_TABLES = frozenset({"feed_tracking", "feed_failures", "feed_schema"})
 
 # Errors that mean "the database is not reachable (now)", not "this event cannot be applied".
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -95,6 +99,32 @@ def setup_tables(tx: Tx) -> None:
     `require_running` works before any feed ran."""
     tx.execute(TRACKING_DDL)
     tx.execute(FAILURES_DDL)
+    tx.execute(SCHEMA_DDL)
+
+
+def _check_schema(tx: Tx, projection: Projection) -> None:
+    """A read model whose stored form changed (its `schema_version`) is rebuilt from the log:
+    its tables are reset here and the feed applies every event again."""
+    declared = int(getattr(projection, "schema_version", 1))
+    stored = tx.scalar("SELECT version FROM feed_schema WHERE name = %s", (projection.name,))
+    if stored is None:
+        # Read models from before versions were recorded are version 1.
+        stored = 1 if tracked_position(tx, projection.name) else declared
+    if int(stored) != declared:
+        log.warning(
+            "read model %r changed its stored form (version %s to %s): rebuilding it from the log",
+            projection.name,
+            stored,
+            declared,
+        )
+        projection.reset(tx)
+        tx.execute("DELETE FROM feed_tracking WHERE name = %s", (projection.name,))
+        tx.execute("DELETE FROM feed_failures WHERE name = %s", (projection.name,))
+    tx.execute(
+        "INSERT INTO feed_schema (name, version) VALUES (%s, %s) "
+        "ON CONFLICT (name) DO UPDATE SET version = excluded.version",
+        (projection.name, declared),
+    )
 
 
 def failure_of(tx: Tx, name: str) -> Failure | None:
@@ -133,6 +163,8 @@ class Projection(Protocol):
     the transaction they are given and must not commit."""
 
     name: str
+    # Optional `schema_version: int` (1 when absent): raise it when the stored form changes,
+    # and the feed rebuilds the read model from the log once.
 
     def setup(self, tx: Tx) -> None: ...
 
@@ -220,6 +252,7 @@ class FeedRunner:
         with db.transaction() as tx:
             setup_tables(tx)
             for p in self.projections.values():
+                _check_schema(tx, p)
                 p.setup(tx)
 
     # --- positions ---------------------------------------------------------------------------

@@ -105,7 +105,7 @@ def test_the_background_feed_follows_new_events(container: Container) -> None:
     finally:
         container.feed.stop()
     with container.readmodel_db.transaction() as tx:
-        assert tx.scalar("SELECT COUNT(*) FROM journey_list WHERE status = 'active'") == 2
+        assert tx.scalar("SELECT COUNT(*) FROM journey_list WHERE starts_on IS NOT NULL") == 2
 
 
 def test_a_rebuild_reproduces_the_same_rows(container: Container) -> None:

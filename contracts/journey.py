@@ -332,28 +332,26 @@ class JourneyFacts(NamedTuple):
 
     # --- who holds it ---------------------------------------------------------------------------
 
-    def spans(self, deauthorised: Mapping[str, date] | None = None) -> tuple[Span, ...]:
-        """Each provider's span (see the module docstring); `deauthorised` maps a provider to
-        the day its de-authorisation takes effect."""
-        return spans_of(self.assignments, self.exited_on, deauthorised or {})
+    def spans(self, providers: Providers | None = None) -> tuple[Span, ...]:
+        """Each provider's span (see the module docstring); `providers` (provider id → its
+        facts) tells where de-authorisations cut them (a provider not in it cuts nothing)."""
+        return spans_of(self.assignments, self.exited_on, providers or {})
 
-    def holder_on(self, day: date, deauthorised: Mapping[str, date] | None = None) -> str | None:
+    def holder_on(self, day: date, providers: Providers | None = None) -> str | None:
         if self.withdrawal is not None:
             return None
-        for span in self.spans(deauthorised):
+        for span in self.spans(providers):
             if span.holds(day):
                 return span.provider_id
         return None
 
-    def responsible_provider_on(
-        self, day: date, deauthorised: Mapping[str, date] | None = None
-    ) -> str | None:
+    def responsible_provider_on(self, day: date, providers: Providers | None = None) -> str | None:
         exited_on = self.exited_on
         if exited_on is not None and exited_on < day:
             day = exited_on
-        return self.holder_on(day, deauthorised)
+        return self.holder_on(day, providers)
 
-    def waiting_since(self, day: date, deauthorised: Mapping[str, date]) -> date | None:
+    def waiting_since(self, day: date, providers: Providers) -> date | None:
         """The day the journey, active on `day`, began waiting for a new provider because its
         provider was de-authorised (None if it is held, or not active)."""
         if not self.active_on(day):
@@ -364,10 +362,9 @@ class JourneyFacts(NamedTuple):
                 current = a
         if current is None:
             return None
-        gone = deauthorised.get(current.provider_id)
-        if gone is None or gone > day:
-            return None
-        return max(gone, current.starts_on)
+        provider = providers.get(current.provider_id)
+        cut = None if provider is None else provider.cut_from(current.starts_on)
+        return cut if cut is not None and cut <= day else None
 
     @property
     def providers_ever(self) -> frozenset[str]:
@@ -406,7 +403,7 @@ class JourneyFacts(NamedTuple):
 def spans_of(
     assignments: Iterable[Assignment],
     exited_on: date | None,
-    deauthorised: Mapping[str, date],
+    providers: Providers,
     *,
     keep_empty: bool = False,
 ) -> tuple[Span, ...]:
@@ -420,7 +417,8 @@ def spans_of(
         if exited_on is not None:
             end = exited_on.toordinal()
             hi = end if hi is None or end < hi else hi
-        gone = deauthorised.get(a.provider_id)
+        provider = providers.get(a.provider_id)
+        gone = None if provider is None else provider.cut_from(a.starts_on)
         if gone is not None:
             cut = gone.toordinal() - 1
             hi = cut if hi is None or cut < hi else hi
@@ -608,10 +606,44 @@ class ProviderDetails(NamedTuple):
 class ProviderFacts(NamedTuple):
     provider_id: str
     insats_types: tuple[str, ...] = ()
-    authorised_from: date | None = None
-    deauthorised_on: date | None = None
+    authorised_from: date | None = None  # the (first) authorisation
     deauthorisation_reason: str | None = None
     details: tuple[ProviderDetails, ...] = ()  # by effective_from
+    # Every authorisation (True) and de-authorisation (False) from its day, in recording order.
+    changes: tuple[tuple[date, bool], ...] = ()
+
+    def status_on(self, day: date) -> bool | None:
+        """Authorised on `day` (the latest change dated on or before it), or None before any."""
+        status = None
+        latest = date.min
+        for on, authorised in self.changes:
+            if on <= day and on >= latest:
+                status, latest = authorised, on
+        return status
+
+    @property
+    def deauthorised_on(self) -> date | None:
+        """The de-authorisation in force at the end (None: authorised, or never)."""
+        if self.status_on(date.max) is not False:
+            return None
+        return max(on for on, authorised in self.changes if not authorised)
+
+    def authorised_on(self, day: date, insats: str | None = None) -> bool:
+        return self.status_on(day) is True and (insats is None or insats in self.insats_types)
+
+    def cut_from(self, starts_on: date) -> date | None:
+        """The first day an assignment that starts on `starts_on` is no longer held because the
+        provider is not authorised: `starts_on` itself when it was not authorised then, else
+        its next de-authorisation; None if none. (A re-authorisation does not resume an
+        assignment that a de-authorisation ended: the customer chooses again.)"""
+        if self.status_on(starts_on) is False:
+            return starts_on
+        later = [on for on, authorised in self.changes if not authorised and on > starts_on]
+        return min(later) if later else None
+
+    def on(self, day: date) -> ProviderFacts:
+        """The authorisations in force by `day` (later ones left out)."""
+        return self._replace(changes=tuple(c for c in self.changes if c[0] <= day))
 
     def details_on(self, day: date) -> ProviderDetails | None:
         """The name and account in force on `day` (before the first: the first)."""
@@ -622,13 +654,18 @@ class ProviderFacts(NamedTuple):
             current = version
         return current
 
-    def authorised_on(self, day: date, insats: str | None = None) -> bool:
-        return (
-            self.authorised_from is not None
-            and self.authorised_from <= day
-            and (self.deauthorised_on is None or day < self.deauthorised_on)
-            and (insats is None or insats in self.insats_types)
+    def details_between(self, first: date, last: date | None) -> list[ProviderDetails]:
+        """Every version in force on some day of [first, last] (`last` None: no end)."""
+        versions = [v for v in (self.details_on(first),) if v is not None]
+        versions.extend(
+            d
+            for d in self.details
+            if first < d.effective_from and (last is None or d.effective_from <= last)
         )
+        return versions
+
+
+Providers = Mapping[str, ProviderFacts]
 
 
 def _with_details(facts: ProviderFacts, version: ProviderDetails) -> ProviderFacts:
@@ -649,7 +686,9 @@ def apply_provider_payload(
     if kind == "ProviderAuthorised":
         authorised_from = day_of(str(p["authorised_from"]))
         f = f._replace(
-            insats_types=tuple(p.get("insats_types", ())), authorised_from=authorised_from
+            insats_types=tuple(p.get("insats_types", ())),
+            authorised_from=f.authorised_from or authorised_from,
+            changes=(*f.changes, (authorised_from, True)),
         )
         return _with_details(
             f, ProviderDetails(authorised_from, str(p["name"]), p.get("bankgiro"), p.get("iban"))
@@ -663,9 +702,9 @@ def apply_provider_payload(
         )
     if kind == "ProviderDeauthorised":
         day = day_of(str(p["effective_on"]))
-        if f.deauthorised_on is not None and f.deauthorised_on <= day:
-            return f  # de-authorised once; an earlier date holds
-        return f._replace(deauthorised_on=day, deauthorisation_reason=p.get("reason"))
+        return f._replace(
+            changes=(*f.changes, (day, False)), deauthorisation_reason=p.get("reason")
+        )
     return f
 
 
@@ -676,11 +715,6 @@ def fold_providers(events: Iterable[Any]) -> dict[str, ProviderFacts]:
             pid = str(e.payload["provider_id"])
             providers[pid] = apply_provider(providers.get(pid), e)
     return providers
-
-
-def deauthorisations(providers: Iterable[ProviderFacts]) -> dict[str, date]:
-    """Provider → the day its de-authorisation takes effect (for `spans`, `holder_on`)."""
-    return {p.provider_id: p.deauthorised_on for p in providers if p.deauthorised_on}
 
 
 # --- the stored form ----------------------------------------------------------------------------
@@ -832,4 +866,31 @@ def from_value(journey_id: str, value: list[Any]) -> JourneyFacts:
             else (),
             None if w is None else _new(Withdrawal, (day(w[0]), w[1])),
         ),
+    )
+
+
+def encode_provider(p: ProviderFacts) -> str:
+    return json.dumps(
+        [
+            p.provider_id,
+            list(p.insats_types),
+            _ord(p.authorised_from),
+            p.deauthorisation_reason,
+            [[d.effective_from.toordinal(), d.name, d.bankgiro, d.iban] for d in p.details],
+            [[on.toordinal(), 1 if authorised else 0] for on, authorised in p.changes],
+        ],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def decode_provider(text: str) -> ProviderFacts:
+    pid, types, authorised, reason, details, changes = json.loads(text)
+    return ProviderFacts(
+        pid,
+        tuple(types),
+        None if authorised is None else _day(authorised),
+        reason,
+        tuple(ProviderDetails(_day(e), n, b, i) for e, n, b, i in details),
+        tuple((_day(on), bool(ok)) for on, ok in changes),
     )

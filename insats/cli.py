@@ -222,7 +222,7 @@ def audit_as_of(
         view = journey_view(
             journey.facts,
             as_of=day,
-            deauthorised=c.lifecycle.deauthorisations(journey.facts.providers_ever),
+            providers=c.lifecycle.provider_facts(journey.facts.providers_ever),
         )
         if view is None:
             fail(f"the journey was not decided on {day.isoformat()}")

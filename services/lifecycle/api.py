@@ -337,7 +337,7 @@ def render_journey(
     view = journey_view(
         journey.facts,
         as_of=as_of or today(),
-        deauthorised=app.deauthorisations(journey.facts.providers_ever),
+        providers=app.provider_facts(journey.facts.providers_ever),
         person_id=journey.person_id if principal.sees_person_id else None,
     )
     if view is None:

@@ -22,6 +22,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Notificati
 from eventsourcing.utils import get_topic
 
 from contracts.events import INSATS_TYPES, TARGET_GROUPS, PublicEvent
+from contracts.journey import ProviderFacts
 from contracts.rates import default_rates
 from services.lifecycle.domain.base import CommandContext, Fact, event_id
 from services.lifecycle.domain.errors import Conflict, DomainError, NotFound
@@ -190,16 +191,14 @@ class LifecycleApp(Application[UUID]):
         )
         return agg
 
-    def deauthorisations(self, provider_ids: Iterable[str]) -> dict[str, date]:
-        """Provider → the day its de-authorisation takes effect, for those de-authorised."""
-        out: dict[str, date] = {}
+    def provider_facts(self, provider_ids: Iterable[str]) -> dict[str, ProviderFacts]:
+        """The public model's facts of these providers (what cuts a journey's spans)."""
+        out: dict[str, ProviderFacts] = {}
         for pid in provider_ids:
             try:
-                provider = self.provider(pid)
+                out[pid] = self.provider(pid).facts
             except NotFound:
                 continue
-            if provider.deauthorised_on is not None:
-                out[pid] = provider.deauthorised_on
         return out
 
     def provider_ids(self) -> list[str]:

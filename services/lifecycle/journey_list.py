@@ -9,8 +9,8 @@ Tables:
 - `journey_spans`: each provider's span of each journey (`JourneyFacts.spans`: cut by the exit
   and by de-authorisations), which answers "who is responsible for it on a day";
 - `journey_holders`: every provider ever chosen for a journey (a provider may read those);
-- `journey_list_providers`: de-authorisation dates (a de-authorisation cuts the spans of the
-  journeys its provider held).
+- `journey_list_providers`: each provider's facts in the model's stored form (a
+  de-authorisation cuts the spans of the journeys its provider held).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 from contracts import journey as model
 from contracts.bounds import MAX_INT64
 from contracts.events import PublicEvent
-from contracts.journey import JourneyFacts
+from contracts.journey import JourneyFacts, ProviderFacts
 from services.platform.db import Tx
 
 # What a row shows (API: one item of `GET /v1/journeys`), in this order.
@@ -82,7 +82,7 @@ class JourneyListProjection:
         )
         tx.execute(
             "CREATE TABLE IF NOT EXISTS journey_list_providers ("
-            "provider_id TEXT PRIMARY KEY, deauthorised_on TEXT NOT NULL)"
+            "provider_id TEXT PRIMARY KEY, facts TEXT NOT NULL)"
         )
 
     def reset(self, tx: Tx) -> None:
@@ -93,22 +93,25 @@ class JourneyListProjection:
         journey_ids = list(dict.fromkeys(e.stream_id for e in events if e.stream_type == "journey"))
         facts = _load(tx, journey_ids)
         created: dict[str, int] = {}
-        gone = _deauthorisations(tx)
+        providers = _providers(tx)
         touched: set[str] = set()
         for e in events:
             if e.stream_type == "journey":
                 facts[e.stream_id] = model.apply(facts.get(e.stream_id), e)
                 created.setdefault(e.stream_id, e.position)
                 touched.add(e.stream_id)
-            elif e.type == "ProviderDeauthorised":
+            elif e.stream_type == "provider":
                 pid = str(e.payload["provider_id"])
-                gone[pid] = model.day_of(str(e.payload["effective_on"]))
+                before = providers.get(pid)
+                providers[pid] = model.apply_provider(before, e)
                 tx.execute(
-                    "INSERT INTO journey_list_providers (provider_id, deauthorised_on) "
+                    "INSERT INTO journey_list_providers (provider_id, facts) "
                     "VALUES (%s, %s) ON CONFLICT (provider_id) DO UPDATE "
-                    "SET deauthorised_on = excluded.deauthorised_on",
-                    (pid, gone[pid].isoformat()),
+                    "SET facts = excluded.facts",
+                    (pid, model.encode_provider(providers[pid])),
                 )
+                if before is not None and before.changes == providers[pid].changes:
+                    continue  # a new name or account: nobody's span moves
                 held = [
                     r[0]
                     for r in tx.execute(
@@ -118,7 +121,7 @@ class JourneyListProjection:
                 facts.update(_load(tx, [j for j in held if j not in facts]))
                 touched.update(held)
         rows = [facts[j] for j in sorted(touched) if j in facts and facts[j].decision is not None]
-        _save(tx, rows, created, gone)
+        _save(tx, rows, created, providers)
 
 
 def _load(tx: Tx, journey_ids: Sequence[str]) -> dict[str, JourneyFacts]:
@@ -133,11 +136,11 @@ def _load(tx: Tx, journey_ids: Sequence[str]) -> dict[str, JourneyFacts]:
     return out
 
 
-def _deauthorisations(tx: Tx) -> dict[str, date]:
+def _providers(tx: Tx) -> dict[str, ProviderFacts]:
     return {
-        pid: date.fromisoformat(day)
-        for pid, day in tx.execute(
-            "SELECT provider_id, deauthorised_on FROM journey_list_providers"
+        pid: model.decode_provider(text)
+        for pid, text in tx.execute(
+            "SELECT provider_id, facts FROM journey_list_providers"
         ).fetchall()
     }
 
@@ -147,7 +150,10 @@ def _iso(d: date | None) -> str | None:
 
 
 def _save(
-    tx: Tx, journeys: Iterable[JourneyFacts], created: dict[str, int], gone: dict[str, date]
+    tx: Tx,
+    journeys: Iterable[JourneyFacts],
+    created: dict[str, int],
+    providers: dict[str, ProviderFacts],
 ) -> None:
     journeys = list(journeys)
     if not journeys:
@@ -196,7 +202,7 @@ def _save(
         (f.journey_id, s.provider_id, s.starts_on.isoformat(), _iso(s.ends_on))
         for f in journeys
         if f.withdrawal is None  # a withdrawn decision is held by nobody
-        for s in f.spans(gone)
+        for s in f.spans(providers)
     ]
     if spans:
         tx.executemany(

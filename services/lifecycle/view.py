@@ -3,11 +3,10 @@ journey model's facts on a date (`as_of`), as known at a time, in the contract's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from contracts.journey import JourneyFacts, spans_of
+from contracts.journey import JourneyFacts, Providers, spans_of
 
 
 def _iso(d: date | None) -> str | None:
@@ -18,7 +17,7 @@ def journey_view(
     facts: JourneyFacts,
     *,
     as_of: date,
-    deauthorised: Mapping[str, date],
+    providers: Providers,
     person_id: str | None = None,
 ) -> dict[str, Any] | None:
     """The journey on `as_of`: facts effective after it are left out, and so are
@@ -28,7 +27,7 @@ def journey_view(
     if shown is None or shown.decision is None:
         return None
     d = shown.decision
-    gone = {p: day for p, day in deauthorised.items() if day <= as_of}
+    gone = {pid: p.on(as_of) for pid, p in providers.items()}
     spans = spans_of(shown.assignments, shown.exited_on, gone, keep_empty=True)
     plan = shown.plan
     exit_ = shown.exit

@@ -23,6 +23,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from contracts.bounds import add_days
+from contracts.journey import Providers
 from services.payments.model import Run, RunLine, line_order
 from services.payments.projection import JourneyRow, decode_rows
 from services.payments.rules import (
@@ -80,7 +81,7 @@ def compute_lines(
     month: str,
     rows: Sequence[JourneyRow],
     rates: RateSchedule,
-    deauthorised: Mapping[str, Sequence[date]],
+    providers: Providers,
     earlier_runs: Sequence[Run],
     settled: Settled | None,
     slow_providers: frozenset[str] = frozenset(),
@@ -96,7 +97,7 @@ def compute_lines(
     if settled is None or slow_providers:  # the shortcut cannot see earlier assignments
         to_decode = list(rows)
     else:
-        ongoing = _SettledOngoing(month, settled, rates, deauthorised)
+        ongoing = _SettledOngoing(month, settled, rates, providers)
         for row in rows:
             if row.changed_at > settled.position or not ongoing.lines(row, out):
                 to_decode.append(row)
@@ -112,7 +113,7 @@ def compute_lines(
             continue
         insats = facts.insats or ""
         for (jid, provider, period, kind, voucher), line in journey_entitlement(
-            facts, rates, deauthorised, month, after=settled.month
+            facts, rates, providers, month, after=settled.month
         ).items():
             out.append(
                 RunLine(
@@ -123,7 +124,7 @@ def compute_lines(
     wanted = None if settled is None else {f.journey_id for f in slow}
     paid = paid_by_journey(earlier_runs, wanted) if earlier_runs else {}
     for facts in slow:
-        earned = journey_entitlement(facts, rates, deauthorised, month)
+        earned = journey_entitlement(facts, rates, providers, month)
         before = paid.pop(facts.journey_id, None)
         if before is None:  # nothing paid yet: all of it is due
             insats = facts.insats or ""
@@ -158,13 +159,14 @@ class _SettledOngoing:
         month: str,
         settled: Settled,
         rates: RateSchedule,
-        deauthorised: Mapping[str, Sequence[date]],
+        providers: Providers,
     ):
         self.settled_month = settled.month
         self.settled_end = last_day(settled.month)
         self.day_after = (self.settled_end + timedelta(days=1)).isoformat()
         self.rates = rates
-        self.deauthorised = deauthorised
+        # providers that were ever de-authorised: their journeys take the full path
+        self.deauthorised = {p for p, f in providers.items() if any(not ok for _, ok in f.changes)}
         self.months: list[tuple[str, int]] = []
         period = next_month(settled.month)
         while period <= month:

@@ -1,20 +1,19 @@
 """The payments read model: what the entitlement rules need, kept current by the feed.
 
+Journeys and providers are folded with the public journey model (`contracts.journey`): what a
+correction changes and who holds a journey is defined there, once.
+
 Tables (own prefix `pay_`):
-- `pay_journeys`: one row per journey — its folded facts as compact JSON, `changed_at` (the
-  feed position of the last event that changed those facts), `earns_until` (the last period
-  in which the facts can still earn anything; '9999-12' while the journey is open), and a
-  few columns derived from the facts for the runs' common case: `insats`, `starts_on`,
-  `holder`/`holder_since` (the current assignment of a journey that has not exited) and
-  `extra_until` (the last period of any voucher or bonus). A run loads, in one query, only
-  journeys that changed since the last closed run or can still earn after it.
-- `pay_providers`: name and payment account as authorised (for the files), de-authorisation
-  dates and `deauth_changed_at`.
-- `pay_provider_details`: the dated versions of name and payment account
-  (ProviderDetailsChanged), one row per provider and effective_from; a run's files use the
-  version in force on the day it closes. (A table of its own rather than new columns: the
-  tables are created with CREATE TABLE IF NOT EXISTS, so an existing read model gains it
-  without a migration, and its rows are written only from these events.)
+- `pay_journeys`: one row per journey — its facts in the model's stored form (the parts payments
+  read: `rules.PAYMENT_PARTS`), `changed_at` (the feed position of the last event that changed
+  what payments read), `earns_until` (the last period in which the facts can still earn
+  anything; '9999-12' while the journey is open), and a few columns derived from the facts for
+  the runs' common case: `insats`, `starts_on`, `holder`/`holder_since` (the current assignment
+  of a journey that has not exited) and `extra_until` (the last period of any voucher or bonus).
+  A run loads, in one query, only journeys that changed since the last closed run or can still
+  earn after it.
+- `pay_providers`: each provider's facts in the model's stored form (name and payment account by
+  date, for the files; the de-authorisation) and `deauth_changed_at`.
 - `pay_rates`: one rate table per effective_from (a later RatesSet with the same
   effective_from replaces it) with the position it was recorded at.
 """
@@ -25,25 +24,13 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any, NamedTuple
 
+from contracts import journey as model
 from contracts.events import PublicEvent
+from contracts.journey import JourneyFacts, ProviderFacts
 from services.payments.model import gc_paused
-from services.payments.rules import (
-    Assignment,
-    Exit,
-    JourneyFacts,
-    ProviderDetails,
-    ProviderFacts,
-    RateSchedule,
-    RateTable,
-    Voucher,
-    apply_event,
-    apply_provider_event,
-    details_of,
-    month_of,
-)
+from services.payments.rules import PAYMENT_PARTS, RateSchedule, RateTable, month_of
 from services.platform.db import Tx
 from services.platform.feed import tracked_position
 
@@ -57,64 +44,25 @@ _DDL = (
     " extra_until TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS pay_journeys_earns_until ON pay_journeys (earns_until)",
     "CREATE TABLE IF NOT EXISTS pay_providers ("
-    " provider_id TEXT PRIMARY KEY, name TEXT NOT NULL, bankgiro TEXT, iban TEXT,"
-    " deauthorised_on TEXT NOT NULL, deauth_changed_at BIGINT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS pay_provider_details ("
-    " provider_id TEXT NOT NULL, effective_from TEXT NOT NULL, name TEXT NOT NULL,"
-    " bankgiro TEXT, iban TEXT, PRIMARY KEY (provider_id, effective_from))",
+    " provider_id TEXT PRIMARY KEY, facts TEXT NOT NULL, deauth_changed_at BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS pay_rates ("
     " effective_from TEXT PRIMARY KEY, rates TEXT NOT NULL, recorded_at BIGINT NOT NULL)",
 )
+# (pay_provider_details: version 1's table, gone with the rebuild to version 2)
 _TABLES = ("pay_journeys", "pay_providers", "pay_provider_details", "pay_rates")
 _CHUNK = 500  # ids per IN (...) query
 
 
-# --- the stored form of a journey's facts -------------------------------------------------------
-
-
-def encode_facts(f: JourneyFacts) -> str:
-    exit_ = f.exit
-    return json.dumps(
-        [
-            f.insats,
-            1 if f.withdrawn else 0,
-            [[a.provider_id, a.starts_on.isoformat()] for a in f.assignments],
-            None
-            if exit_ is None
-            else [
-                exit_.exited_on.isoformat(),
-                exit_.reason,
-                exit_.employment_form,
-                exit_.contract_months,
-                exit_.subsidy,
-                exit_.csn_eligible,
-            ],
-            [[v.voucher_id, str(v.amount), v.granted_on.isoformat()] for v in f.vouchers],
-            None if f.bonus_approved_on is None else f.bonus_approved_on.isoformat(),
-        ],
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-
-
-_iso = date.fromisoformat
-
-
 def decode_facts(journey_id: str, text: str) -> JourneyFacts:
-    return _facts(journey_id, json.loads(text))
+    return model.decode(journey_id, text)
 
 
-def _facts(journey_id: str, value: list[Any]) -> JourneyFacts:
-    insats, withdrawn, assignments, exit_, vouchers, approved = value
-    return JourneyFacts(
-        journey_id,
-        insats,
-        bool(withdrawn),
-        tuple([Assignment(p, _iso(d)) for p, d in assignments]),
-        None if exit_ is None else Exit(_iso(exit_[0]), *exit_[1:]),
-        tuple([Voucher(v, Decimal(a), _iso(g)) for v, a, g in vouchers]) if vouchers else (),
-        None if approved is None else _iso(approved),
-    )
+def _paid(f: JourneyFacts | None) -> tuple[Any, ...] | None:
+    """What payments read of a journey: a change elsewhere (a plan, a follow-up) is not a
+    change to pay on."""
+    if f is None:
+        return None
+    return (f.insats, f.assignments, f.exit, f.vouchers, f.bonus_approved_on, f.withdrawal)
 
 
 class JourneyRow(NamedTuple):
@@ -130,21 +78,21 @@ class JourneyRow(NamedTuple):
     extra_until: str  # last period of any voucher or bonus, '' if none
 
     def decode(self) -> JourneyFacts:
-        return decode_facts(self.journey_id, self.facts)
+        return model.decode(self.journey_id, self.facts)
 
 
 _ROW_COLUMNS = "journey_id, facts, changed_at, insats, starts_on, holder, holder_since, extra_until"
 
 
 def row_of(f: JourneyFacts, changed_at: int) -> JourneyRow:
-    ongoing = not f.withdrawn and f.exit is None and bool(f.assignments)
+    ongoing = f.withdrawal is None and f.exit is None and bool(f.assignments)
     last = f.assignments[-1] if ongoing else None
     extras = [month_of(v.granted_on) for v in f.vouchers]
     if f.bonus_approved_on is not None:
         extras.append(month_of(f.bonus_approved_on))
     return JourneyRow(
         f.journey_id,
-        encode_facts(f),
+        model.encode(f, PAYMENT_PARTS),
         changed_at,
         f.insats,
         None if f.starts_on is None else f.starts_on.isoformat(),
@@ -157,7 +105,7 @@ def row_of(f: JourneyFacts, changed_at: int) -> JourneyRow:
 def earns_until(f: JourneyFacts) -> str:
     """The last period in which these facts can earn anything (monthly compensation up to the
     exit's month, a bonus in its approval's month, vouchers in their months)."""
-    if f.withdrawn:
+    if f.withdrawal is not None:
         return NEVER
     if f.exit is None:
         return OPEN
@@ -197,6 +145,7 @@ class PaymentsProjection:
     """`services.platform.feed.Projection` for payments."""
 
     name = "payments"
+    schema_version = 2  # 2: the shared journey model's stored form, providers as model facts
 
     # --- feed side ------------------------------------------------------------------------------
 
@@ -241,13 +190,13 @@ class PaymentsProjection:
                 f"SELECT journey_id, facts FROM pay_journeys WHERE journey_id IN ({marks})",
                 chunk,
             ).fetchall():
-                current[jid] = decode_facts(jid, text)
+                current[jid] = model.decode(jid, text)
         changed: dict[str, int] = {}
         for e in events:
             before = current.get(e.stream_id)
-            after = apply_event(before, e)
-            if after != before:
-                current[e.stream_id] = after
+            after = model.apply(before, e)
+            current[e.stream_id] = after
+            if _paid(after) != _paid(before):
                 changed[e.stream_id] = e.position
         if changed:
             tx.executemany(
@@ -267,41 +216,23 @@ class PaymentsProjection:
 
     def _handle_provider(self, tx: Tx, e: PublicEvent) -> None:
         pid = e.payload["provider_id"]
-        if e.type == "ProviderDetailsChanged":
-            # A version per date; a later one for the same date replaces it (latest fact wins).
-            v = details_of(e.payload)
-            tx.execute(
-                "INSERT INTO pay_provider_details (provider_id, effective_from, name, bankgiro,"
-                " iban) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (provider_id, effective_from)"
-                " DO UPDATE SET name = excluded.name, bankgiro = excluded.bankgiro,"
-                " iban = excluded.iban",
-                (pid, v.effective_from.isoformat(), v.name, v.bankgiro, v.iban),
-            )
-            return
         row = tx.execute(
-            "SELECT name, bankgiro, iban, deauthorised_on, deauth_changed_at"
-            " FROM pay_providers WHERE provider_id = %s",
-            (pid,),
+            "SELECT facts, deauth_changed_at FROM pay_providers WHERE provider_id = %s", (pid,)
         ).fetchone()
-        before = None if row is None else _provider_facts(pid, row)
-        after = apply_provider_event(before, e)
-        deauth_changed_at = 0 if row is None else int(row[4])
-        if before is None or after.deauthorised_on != before.deauthorised_on:
-            deauth_changed_at = e.position if after.deauthorised_on else deauth_changed_at
+        before = None if row is None else model.decode_provider(row[0])
+        after = model.apply_provider(before, e)
+        # When the authorisation history changed (a de-authorisation cuts the spans of the
+        # journeys it held): runs then compute those journeys in full.
+        deauth_changed_at = 0 if row is None else int(row[1])
+        if before is None:
+            deauth_changed_at = e.position if any(not ok for _, ok in after.changes) else 0
+        elif after.changes != before.changes:
+            deauth_changed_at = e.position
         tx.execute(
-            "INSERT INTO pay_providers (provider_id, name, bankgiro, iban, deauthorised_on,"
-            " deauth_changed_at) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (provider_id)"
-            " DO UPDATE SET name = excluded.name, bankgiro = excluded.bankgiro,"
-            " iban = excluded.iban, deauthorised_on = excluded.deauthorised_on,"
-            " deauth_changed_at = excluded.deauth_changed_at",
-            (
-                pid,
-                after.name,
-                after.bankgiro,
-                after.iban,
-                json.dumps([d.isoformat() for d in after.deauthorised_on]),
-                deauth_changed_at,
-            ),
+            "INSERT INTO pay_providers (provider_id, facts, deauth_changed_at)"
+            " VALUES (%s, %s, %s) ON CONFLICT (provider_id)"
+            " DO UPDATE SET facts = excluded.facts, deauth_changed_at = excluded.deauth_changed_at",
+            (pid, model.encode_provider(after), deauth_changed_at),
         )
 
     # --- run side -------------------------------------------------------------------------------
@@ -314,21 +245,11 @@ class PaymentsProjection:
         ).fetchall():
             tables.append(RateTable.from_payload(json.loads(text)))
             rate_rows.append(RateRow(date.fromisoformat(effective_from), int(recorded_at)))
-        changes: dict[str, list[ProviderDetails]] = {}
-        for pid, effective_from, name, bankgiro, iban in tx.execute(
-            "SELECT provider_id, effective_from, name, bankgiro, iban FROM pay_provider_details"
-            " ORDER BY provider_id, effective_from"
-        ).fetchall():
-            changes.setdefault(pid, []).append(
-                ProviderDetails(date.fromisoformat(effective_from), name, bankgiro, iban)
-            )
         providers = {
-            row[0]: ProviderRow(
-                _provider_facts(row[0], row[1:], tuple(changes.get(row[0], ()))), int(row[5])
-            )
-            for row in tx.execute(
-                "SELECT provider_id, name, bankgiro, iban, deauthorised_on, deauth_changed_at"
-                " FROM pay_providers ORDER BY provider_id"
+            pid: ProviderRow(model.decode_provider(text), int(changed_at))
+            for pid, text, changed_at in tx.execute(
+                "SELECT provider_id, facts, deauth_changed_at FROM pay_providers"
+                " ORDER BY provider_id"
             ).fetchall()
         }
         return Snapshot(
@@ -355,21 +276,7 @@ class PaymentsProjection:
 
     def journey(self, tx: Tx, journey_id: str) -> JourneyFacts | None:
         text = tx.scalar("SELECT facts FROM pay_journeys WHERE journey_id = %s", (journey_id,))
-        return None if text is None else decode_facts(journey_id, text)
-
-
-def _provider_facts(
-    provider_id: str, row: Sequence[Any], changes: tuple[ProviderDetails, ...] = ()
-) -> ProviderFacts:
-    name, bankgiro, iban, deauthorised_on = row[0], row[1], row[2], row[3]
-    return ProviderFacts(
-        provider_id=provider_id,
-        name=name or "",
-        bankgiro=bankgiro,
-        iban=iban,
-        deauthorised_on=tuple(date.fromisoformat(d) for d in json.loads(deauthorised_on)),
-        changes=changes,
-    )
+        return None if text is None else model.decode(journey_id, text)
 
 
 def decode_rows(rows: Sequence[JourneyRow], chunk: int = 20_000) -> Iterator[JourneyFacts]:
@@ -378,4 +285,4 @@ def decode_rows(rows: Sequence[JourneyRow], chunk: int = 20_000) -> Iterator[Jou
         part = rows[i : i + chunk]
         decoded = json.loads("[" + ",".join([r.facts for r in part]) + "]")
         for row, value in zip(part, decoded, strict=True):
-            yield _facts(row.journey_id, value)
+            yield model.from_value(row.journey_id, value)

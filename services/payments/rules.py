@@ -17,14 +17,16 @@ import bisect
 import calendar
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
+from contracts import journey as model
 from contracts.bounds import MAX_AMOUNT
 from contracts.events import PublicEvent
+from contracts.journey import JourneyFacts, ProviderFacts, Providers
 
 LineType = Literal["monthly", "bonus", "voucher"]
 LINE_TYPES: tuple[LineType, ...] = ("monthly", "bonus", "voucher")  # display order
@@ -171,200 +173,13 @@ class RateSchedule:
         return table.min_days_before_payment if table is not None else DEFAULT_MIN_DAYS
 
 
-# --- journey facts ------------------------------------------------------------------------------
+# --- journeys and providers: the public journey model (contracts.journey) ---------------------
+# Payments read a journey's assignments, exit, vouchers and bonus approval; what those are after
+# every kind of correction, and who holds a journey after a de-authorisation, is the shared
+# model's (`JourneyFacts.spans`). Provider details in force on a day: `ProviderFacts`.
 
-
-class Assignment(NamedTuple):
-    provider_id: str
-    starts_on: date
-
-
-class Exit(NamedTuple):
-    exited_on: date
-    reason: str
-    employment_form: str | None = None
-    contract_months: int | None = None
-    subsidy: str | None = None
-    csn_eligible: bool | None = None
-
-    @classmethod
-    def from_payload(cls, p: Mapping[str, Any]) -> Exit:
-        months = p.get("contract_months")
-        return cls(
-            exited_on=date.fromisoformat(p["exited_on"]),
-            reason=p["reason"],
-            employment_form=p.get("employment_form"),
-            contract_months=None if months is None else int(months),
-            subsidy=p.get("subsidy"),
-            csn_eligible=p.get("csn_eligible"),
-        )
-
-    @property
-    def qualifies_for_bonus(self) -> bool:
-        """Work with a permanent, ≥ 6-month fixed-term or full-time hourly contract (any
-        subsidy), or CSN-eligible studies (SPEC §4.2)."""
-        if self.reason == "work":
-            if self.employment_form in ("permanent", "full_time_hourly"):
-                return True
-            return self.employment_form == "fixed_term" and (self.contract_months or 0) >= 6
-        return self.reason == "studies" and self.csn_eligible is True
-
-
-class Voucher(NamedTuple):
-    voucher_id: str
-    amount: Decimal
-    granted_on: date
-
-
-class JourneyFacts(NamedTuple):
-    """What payments need to know about one journey, as currently known.
-
-    Named tuples throughout: a run decodes every active journey's facts."""
-
-    journey_id: str
-    insats: str | None = None
-    withdrawn: bool = False
-    assignments: tuple[Assignment, ...] = ()  # ordered by starts_on
-    exit: Exit | None = None
-    vouchers: tuple[Voucher, ...] = ()
-    bonus_approved_on: date | None = None
-
-    @property
-    def starts_on(self) -> date | None:
-        return self.assignments[0].starts_on if self.assignments else None
-
-
-def _sorted(assignments: Iterable[Assignment]) -> tuple[Assignment, ...]:
-    return tuple(sorted(assignments, key=lambda a: a.starts_on))  # stable: log order on ties
-
-
-def apply_event(facts: JourneyFacts | None, event: PublicEvent) -> JourneyFacts:
-    """Fold one journey event into the facts (events arrive in recording order)."""
-    f = facts if facts is not None else JourneyFacts(journey_id=event.stream_id)
-    p = event.payload
-    t = event.type
-    if t == "DecisionRegistered":
-        return f._replace(insats=p["insats"])
-    if t in ("ProviderChosen", "ProviderChanged"):
-        new = Assignment(p["provider_id"], date.fromisoformat(p["starts_on"]))
-        return f._replace(assignments=_sorted((*f.assignments, new)))
-    if t == "VoucherGranted":
-        voucher = Voucher(
-            p["voucher_id"], half_up(Decimal(str(p["amount"]))), date.fromisoformat(p["granted_on"])
-        )
-        others = tuple(v for v in f.vouchers if v.voucher_id != voucher.voucher_id)
-        return f._replace(vouchers=(*others, voucher))
-    if t == "JourneyExited":
-        return f._replace(exit=Exit.from_payload(p))
-    if t == "BonusClaimReviewed":
-        if p["decision"] == "approved" and f.bonus_approved_on is None:
-            return f._replace(bonus_approved_on=date.fromisoformat(p["reviewed_on"]))
-        return f
-    if t == "DecisionWithdrawn":
-        return f._replace(withdrawn=True)
-    if t == "Corrected":
-        return _apply_correction(f, p)
-    return f  # plans, internships, follow-ups: nothing to pay on
-
-
-def _apply_correction(f: JourneyFacts, p: Mapping[str, Any]) -> JourneyFacts:
-    what = p["what"]
-    if what == "starts_on" and f.assignments:
-        first = f.assignments[0]._replace(starts_on=date.fromisoformat(p["new"]))
-        return f._replace(assignments=_sorted((first, *f.assignments[1:])))
-    if what == "provider_starts_on":
-        old, new = date.fromisoformat(p["old"]), date.fromisoformat(p["new"])
-        provider = p.get("provider_id")
-        candidates = [i for i, a in enumerate(f.assignments) if a.provider_id == provider]
-        exact = [i for i in candidates if f.assignments[i].starts_on == old]
-        chosen = exact[-1] if exact else (candidates[-1] if candidates else None)
-        if chosen is None:
-            return f
-        moved = list(f.assignments)
-        moved[chosen] = moved[chosen]._replace(starts_on=new)
-        return f._replace(assignments=_sorted(moved))
-    if what == "exited_on" and f.exit is not None:
-        return f._replace(exit=f.exit._replace(exited_on=date.fromisoformat(p["new"])))
-    if what == "exit":
-        return f._replace(exit=Exit.from_payload(p["new"]) if p.get("new") else None)
-    return f
-
-
-# --- providers ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderDetails:
-    """A provider's name and payment account from `effective_from` (`date.min`: as authorised)
-    until the next version."""
-
-    effective_from: date
-    name: str
-    bankgiro: str | None = None
-    iban: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderFacts:
-    """`name`, `bankgiro` and `iban` as authorised; `changes` the ProviderDetailsChanged
-    versions by effective_from, one per date (a later recorded one replaces an earlier)."""
-
-    provider_id: str
-    name: str = ""
-    bankgiro: str | None = None
-    iban: str | None = None
-    deauthorised_on: tuple[date, ...] = field(default=())
-    changes: tuple[ProviderDetails, ...] = field(default=())
-
-    def details_on(self, day: date) -> ProviderDetails:
-        """The version in force on `day`: the latest change effective by then, else as
-        authorised."""
-        current = ProviderDetails(date.min, self.name, self.bankgiro, self.iban)
-        for change in self.changes:
-            if change.effective_from > day:
-                break
-            current = change
-        return current
-
-    def details_between(self, first: date, last: date | None) -> list[ProviderDetails]:
-        """Every version in force on some day of [first, last] (`last` None: no end)."""
-        versions = [self.details_on(first)]
-        versions.extend(
-            c
-            for c in self.changes
-            if first < c.effective_from and (last is None or c.effective_from <= last)
-        )
-        return versions
-
-
-def apply_provider_event(facts: ProviderFacts | None, event: PublicEvent) -> ProviderFacts:
-    p = event.payload
-    f = facts if facts is not None else ProviderFacts(provider_id=p["provider_id"])
-    if event.type == "ProviderAuthorised":
-        return replace(f, name=p["name"], bankgiro=p.get("bankgiro"), iban=p.get("iban"))
-    if event.type == "ProviderDeauthorised":
-        day = date.fromisoformat(p["effective_on"])
-        return replace(f, deauthorised_on=tuple(sorted({*f.deauthorised_on, day})))
-    if event.type == "ProviderDetailsChanged":
-        return replace(f, changes=with_change(f.changes, details_of(p)))
-    return f
-
-
-def details_of(payload: Mapping[str, Any]) -> ProviderDetails:
-    """The version a ProviderDetailsChanged payload states."""
-    return ProviderDetails(
-        date.fromisoformat(payload["effective_from"]),
-        payload["name"],
-        payload.get("bankgiro"),
-        payload.get("iban"),
-    )
-
-
-def with_change(
-    changes: tuple[ProviderDetails, ...], change: ProviderDetails
-) -> tuple[ProviderDetails, ...]:
-    kept = [c for c in changes if c.effective_from != change.effective_from]
-    return tuple(sorted([*kept, change], key=lambda c: c.effective_from))
+# The parts of the journey facts payments store and read (`contracts.journey.encode`).
+PAYMENT_PARTS: frozenset[str] = frozenset({"vouchers", "reviews"})
 
 
 # --- entitlement --------------------------------------------------------------------------------
@@ -380,45 +195,20 @@ class Line(NamedTuple):
     amount: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
-    """One provider's part of a journey; `ends_on` None while it runs."""
-
-    provider_id: str
-    starts_on: date
-    ends_on: date | None
-
-    def holds(self, day: date) -> bool:
-        return self.starts_on <= day and (self.ends_on is None or day <= self.ends_on)
-
-
-# Internally spans are (provider_id, first day ordinal, last day ordinal or None): runs walk
-# every active journey, and plain tuples of ints are several times cheaper than dates.
+# Spans as (provider_id, first day ordinal, last day ordinal or None): runs walk every active
+# journey, and plain tuples of ints are several times cheaper than dates.
 _OrdSpan = tuple[str, int, int | None]
 
 
-def _spans(
-    assignments: Sequence[Assignment],
-    exit_on: int | None,
-    deauthorised: Mapping[str, Sequence[date]],
-) -> list[_OrdSpan]:
-    spans: list[_OrdSpan] = []
-    n = len(assignments)
-    for i, a in enumerate(assignments):
-        lo = a.starts_on.toordinal()
-        end = assignments[i + 1].starts_on.toordinal() - 1 if i + 1 < n else None
-        if exit_on is not None and (end is None or exit_on < end):
-            end = exit_on
-        cuts = deauthorised.get(a.provider_id) if deauthorised else None
-        if cuts:
-            for day in cuts:
-                cut = day.toordinal() - 1
-                if cut + 1 >= lo and (end is None or cut < end):
-                    end = cut
-        if end is not None and end < lo:
-            continue
-        spans.append((a.provider_id, lo, end))
-    return spans
+def _spans(facts: JourneyFacts, providers: Providers) -> list[_OrdSpan]:
+    return [
+        (
+            s.provider_id,
+            s.starts_on.toordinal(),
+            None if s.ends_on is None else s.ends_on.toordinal(),
+        )
+        for s in facts.spans(providers)
+    ]
 
 
 def _holder(spans: Sequence[_OrdSpan], day: int) -> str | None:
@@ -426,18 +216,6 @@ def _holder(spans: Sequence[_OrdSpan], day: int) -> str | None:
         if lo <= day and (hi is None or day <= hi):
             return provider
     return None
-
-
-def assignment_spans(
-    facts: JourneyFacts, deauthorised: Mapping[str, Sequence[date]] | None = None
-) -> list[Span]:
-    """Each assignment runs to the day before the next provider's start, to the exit
-    (inclusive), or to the day before its provider's de-authorisation, whichever is first."""
-    exit_on = facts.exit.exited_on.toordinal() if facts.exit is not None else None
-    return [
-        Span(p, date.fromordinal(lo), None if hi is None else date.fromordinal(hi))
-        for p, lo, hi in _spans(facts.assignments, exit_on, deauthorised or {})
-    ]
 
 
 # Month arithmetic on day ordinals, cached: runs touch the same few dozen months over and over.
@@ -492,7 +270,7 @@ def prorata(rate: Decimal, days: int, days_in_month: int) -> Decimal:
 def journey_entitlement(
     facts: JourneyFacts,
     rates: RateSchedule,
-    deauthorised: Mapping[str, Sequence[date]],
+    providers: Providers,
     through: str,
     *,
     after: str | None = None,
@@ -514,13 +292,13 @@ def journey_entitlement(
     out: dict[Key, Line] = {}
     assignments = facts.assignments
     insats = facts.insats
-    if facts.withdrawn or not assignments or insats is None:
+    if facts.withdrawal is not None or not assignments or insats is None:
         return out
     jid = facts.journey_id
     start = assignments[0].starts_on
     exit_ = facts.exit
     exit_on = exit_.exited_on.toordinal() if exit_ is not None else None
-    spans = _spans(assignments, exit_on, deauthorised)
+    spans = _spans(facts, providers)
     limit = _end_ordinal(through)
 
     threshold = start.toordinal() + rates.min_days(start) - 1  # the day the insats lasted N days
@@ -575,18 +353,14 @@ def journey_entitlement(
 def entitlement(
     journeys: Iterable[JourneyFacts],
     rates: RateSchedule,
-    deauthorised: Mapping[str, Sequence[date]],
+    providers: Providers,
     through: str,
 ) -> dict[Key, Line]:
     """Every journey's entitlement as known at the closing of `through`."""
     out: dict[Key, Line] = {}
     for facts in journeys:
-        out.update(journey_entitlement(facts, rates, deauthorised, through))
+        out.update(journey_entitlement(facts, rates, providers, through))
     return out
-
-
-def deauthorisations(providers: Iterable[ProviderFacts]) -> dict[str, tuple[date, ...]]:
-    return {p.provider_id: p.deauthorised_on for p in providers if p.deauthorised_on}
 
 
 # --- runs ---------------------------------------------------------------------------------------
@@ -657,21 +431,18 @@ class Known:
 
     def entitlement(self, through: str) -> dict[Key, Line]:
         return entitlement(
-            self.journeys.values(), self.rates, deauthorisations(self.providers.values()), through
+            self.journeys.values(),
+            self.rates,
+            self.providers,
+            through,
         )
 
 
 def replay(events: Iterable[PublicEvent]) -> Known:
-    journeys: dict[str, JourneyFacts] = {}
-    providers: dict[str, ProviderFacts] = {}
+    events = list(events)
     tables: dict[date, RateTable] = {}
     for e in events:
-        if e.stream_type == "journey":
-            journeys[e.stream_id] = apply_event(journeys.get(e.stream_id), e)
-        elif e.stream_type == "provider":
-            pid = e.payload["provider_id"]
-            providers[pid] = apply_provider_event(providers.get(pid), e)
-        elif e.type == "RatesSet":
+        if e.type == "RatesSet":
             table = RateTable.from_payload(e.payload)
             tables[table.effective_from] = table
-    return Known(journeys, providers, RateSchedule(tables.values()))
+    return Known(model.fold(events), model.fold_providers(events), RateSchedule(tables.values()))

@@ -307,14 +307,10 @@ class PaymentsService:
                 rows = self.projection.journey_rows(
                     tx, changed_after=settled.position, earning_after=settled.month
                 )
-        deauthorised = {
-            p: row.facts.deauthorised_on
-            for p, row in snapshot.providers.items()
-            if row.facts.deauthorised_on
-        }
+        providers_facts = {p: row.facts for p, row in snapshot.providers.items()}
         try:
             lines = compute_lines(
-                month, rows, snapshot.rates, deauthorised, earlier, settled, slow_providers
+                month, rows, snapshot.rates, providers_facts, earlier, settled, slow_providers
             )
         except RateMissing as missing:
             raise RatesMissing(missing) from None
@@ -327,7 +323,11 @@ class PaymentsService:
                     providers[pid] = ProviderInfo(pid, "")
                     continue
                 details = row.facts.details_on(day)
-                providers[pid] = ProviderInfo(pid, details.name, details.bankgiro, details.iban)
+                providers[pid] = (
+                    ProviderInfo(pid, details.name, details.bankgiro, details.iban)
+                    if details is not None
+                    else ProviderInfo(pid, "")
+                )
         run = Run(
             month=month,
             status="preview",

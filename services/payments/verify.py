@@ -14,11 +14,12 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 
 from contracts.events import PublicEvent
+from contracts.journey import ProviderFacts
 from services.payments.compute import compute_lines
 from services.payments.files import file_hashes, render_files
 from services.payments.model import ProviderInfo, Run, RunLine
 from services.payments.projection import PaymentsProjection
-from services.payments.rules import ProviderFacts, RateMissing, last_day
+from services.payments.rules import RateMissing, last_day
 from services.payments.runs import PayoutRuns
 from services.platform.clock import STOCKHOLM
 from services.platform.db import Database, SQLiteDatabase
@@ -91,6 +92,8 @@ def _details_at_closing(run: Run, facts: ProviderFacts) -> ProviderInfo:
         ),
         facts.details_on(last or first),
     )
+    if chosen is None:
+        return ProviderInfo(facts.provider_id, "")
     return ProviderInfo(facts.provider_id, chosen.name, chosen.bankgiro, chosen.iban)
 
 
@@ -138,14 +141,10 @@ def verify_runs(
         with database.transaction() as tx:
             snapshot = projection.snapshot(tx)
             rows = projection.journey_rows(tx)
-        deauthorised = {
-            p: row.facts.deauthorised_on
-            for p, row in snapshot.providers.items()
-            if row.facts.deauthorised_on
-        }
+        providers_facts = {p: row.facts for p, row in snapshot.providers.items()}
         try:
             lines = compute_lines(
-                run.month, rows, snapshot.rates, deauthorised, stored[:index], None
+                run.month, rows, snapshot.rates, providers_facts, stored[:index], None
             )
         except RateMissing as missing:
             problems.append(f"{where}: cannot be recomputed: {missing}")

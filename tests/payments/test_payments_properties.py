@@ -14,13 +14,10 @@ from paybuild import P1, P2, P3, Clock, Log, exit_payload
 
 from services.payments.compute import Settled, compute_lines
 from services.payments.projection import PaymentsProjection, row_of
+from contracts.journey import Assignment, Exit, JourneyFacts, ProviderFacts, Review, Voucher
 from services.payments.rules import (
-    Assignment,
-    Exit,
-    JourneyFacts,
     RateSchedule,
     RateTable,
-    Voucher,
     journey_entitlement,
     last_day,
     replay,
@@ -34,6 +31,8 @@ PROVIDERS = (P1, P2, P3)
 JOURNEYS = ("j1", "j2", "j3")
 MONTHS = [f"2026-{m:02d}" for m in range(1, 10)]
 DAY0 = date(2025, 12, 20)
+# P1 authorised in 2020 and de-authorised from 2026-03-03.
+DEAUTHORISED_P1 = ProviderFacts(P1, changes=((date(2020, 1, 1), True), (date(2026, 3, 3), False)))
 
 
 def day(n: int) -> str:
@@ -266,27 +265,26 @@ def settled_facts(draw: st.DrawFn) -> tuple[JourneyFacts, str, str]:
     if draw(st.booleans()):
         exit_ = Exit(draw(after), "work", "permanent")
     vouchers = tuple(
-        Voucher(f"v{n}", Decimal("5000.00"), day_)
+        Voucher(f"v{n}", Decimal("5000.00"), "Körkort B", day_)
         for n, day_ in enumerate(draw(st.lists(after, max_size=2)))
     )
     approved = draw(st.one_of(st.none(), after)) if exit_ is not None else None
     insats = draw(st.sampled_from(["sai", "grund"]))
     f = JourneyFacts(
         "j1",
-        insats,
-        False,
-        tuple(sorted(assignments, key=lambda a: a.starts_on)),
-        exit_,
-        vouchers,
-        approved,
+        insats=insats,
+        assignments=tuple(sorted(assignments, key=lambda a: a.starts_on)),
+        exit=exit_,
+        vouchers=vouchers,
+        reviews=() if approved is None else (Review(approved, "approved", None),),
     )
     return f, settled, through
 
 
 @settings(max_examples=300, deadline=None)
-@given(settled_facts(), st.sampled_from([{}, {P1: (date(2026, 3, 3),)}]))
+@given(settled_facts(), st.sampled_from([{}, {P1: DEAUTHORISED_P1}]))
 def test_entitlement_after_a_settled_month_is_exactly_what_was_added(
-    case: tuple[JourneyFacts, str, str], deauthorised: dict[str, tuple[date, ...]]
+    case: tuple[JourneyFacts, str, str], deauthorised: dict[str, ProviderFacts]
 ) -> None:
     f, settled, through = case
     before = journey_entitlement(f, RATES, deauthorised, settled)
@@ -297,9 +295,9 @@ def test_entitlement_after_a_settled_month_is_exactly_what_was_added(
 
 
 @settings(max_examples=400, deadline=None)
-@given(settled_facts(), st.sampled_from([{}, {P1: (date(2026, 3, 3),)}]))
+@given(settled_facts(), st.sampled_from([{}, {P1: DEAUTHORISED_P1}]))
 def test_the_runs_shortcut_for_settled_journeys_equals_the_incremental_entitlement(
-    case: tuple[JourneyFacts, str, str], deauthorised: dict[str, tuple[date, ...]]
+    case: tuple[JourneyFacts, str, str], deauthorised: dict[str, ProviderFacts]
 ) -> None:
     # Given a journey unchanged since the run that settled `settled` (its row read from store)
     f, settled, through = case

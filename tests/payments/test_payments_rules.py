@@ -13,8 +13,6 @@ from services.payments.rules import (
     Line,
     RateMissing,
     add_paid,
-    assignment_spans,
-    deauthorisations,
     replay,
     run_lines,
 )
@@ -178,7 +176,7 @@ def test_an_assignment_runs_to_the_next_start_the_exit_or_the_deauthorisation() 
     log.changed("j1", P3, "2026-03-10", P2)
     log.exited("j1", "2026-04-30", "moved")
     known = replay(log.events)
-    spans = assignment_spans(known.journeys["j1"], deauthorisations(known.providers.values()))
+    spans = known.journeys["j1"].spans(known.providers)
     assert [(s.provider_id, str(s.starts_on), str(s.ends_on)) for s in spans] == [
         (P1, "2026-01-01", "2026-01-31"),
         (P2, "2026-02-01", "2026-02-28"),

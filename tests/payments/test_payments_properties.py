@@ -12,9 +12,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from paybuild import P1, P2, P3, Clock, Log, exit_payload
 
+from contracts.journey import Assignment, Exit, JourneyFacts, ProviderFacts, Review, Voucher
 from services.payments.compute import Settled, compute_lines
 from services.payments.projection import PaymentsProjection, row_of
-from contracts.journey import Assignment, Exit, JourneyFacts, ProviderFacts, Review, Voucher
 from services.payments.rules import (
     RateSchedule,
     RateTable,

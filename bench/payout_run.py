@@ -48,10 +48,9 @@ from services.payments.compute import paid_by_journey  # noqa: E402
 from services.payments.files import render_files  # noqa: E402
 from services.payments.model import RunLine, line_order  # noqa: E402
 from services.payments.projection import PaymentsProjection  # noqa: E402
+from contracts import journey as model  # noqa: E402
+from contracts.journey import JourneyFacts  # noqa: E402
 from services.payments.rules import (  # noqa: E402
-    JourneyFacts,
-    apply_event,
-    deauthorisations,
     journey_entitlement,
     replay,
     run_lines,
@@ -379,15 +378,15 @@ def naive_run(events: list[PublicEvent], month: str, earlier: list[Any]) -> list
         else:
             others.append(e)
     known = replay(others)
-    deauthorised = deauthorisations(known.providers.values())
+    providers = known.providers
     paid = paid_by_journey(earlier)
     out: list[RunLine] = []
     for jid, journey_events in by_journey.items():
         facts: JourneyFacts | None = None
         for e in journey_events:
-            facts = apply_event(facts, e)
+            facts = model.apply(facts, e)
         assert facts is not None
-        earned = journey_entitlement(facts, known.rates, deauthorised, month)
+        earned = journey_entitlement(facts, known.rates, providers, month)
         for (j, p, period, kind, voucher), line in run_lines(month, earned, paid.get(jid, {})):
             out.append(
                 RunLine(

@@ -454,22 +454,45 @@ def _sorted(assignments: Iterable[Assignment]) -> tuple[Assignment, ...]:
     return tuple(sorted(assignments, key=lambda a: a.starts_on))  # stable: same day, log order
 
 
-def apply(facts: JourneyFacts | None, event: Any) -> JourneyFacts:
+def apply(
+    facts: JourneyFacts | None, event: Any, parts: frozenset[str] | None = None
+) -> JourneyFacts:
     """The facts after one public journey event (a `contracts.events.PublicEvent` or anything
     with `stream_id`, `type`, `version` and `payload`)."""
-    return apply_payload(facts, event.stream_id, event.type, event.version, event.payload)
+    return apply_payload(facts, event.stream_id, event.type, event.version, event.payload, parts)
+
+
+# The part of the facts each event type changes (see `PARTS`): folding onto facts that leave the
+# part out only moves the version.
+_PART_OF = {
+    "PlanRegistered": "plan",
+    "LanguageInternshipStarted": "internships",
+    "LanguageInternshipEnded": "internships",
+    "VoucherGranted": "vouchers",
+    "FollowUpRecorded": "follow_ups",
+    "BonusClaimReviewed": "reviews",
+}
 
 
 def apply_payload(
-    facts: JourneyFacts | None, journey_id: str, kind: str, version: int, p: Mapping[str, Any]
+    facts: JourneyFacts | None,
+    journey_id: str,
+    kind: str,
+    version: int,
+    p: Mapping[str, Any],
+    parts: frozenset[str] | None = None,
 ) -> JourneyFacts:
+    """The fold. With `parts` (see `PARTS`), events that change only a part left out are
+    skipped, as a read model storing only those parts would drop them anyway."""
     f = facts if facts is not None else JourneyFacts(journey_id=journey_id)
     if version <= f.version:
         return f  # folded already (delivered twice)
-    f = f._replace(version=version)
+    if parts is not None and _PART_OF.get(kind, "") not in parts and kind in _PART_OF:
+        return f._replace(version=version)
     if kind == "DecisionRegistered":
         ref = p["external_ref"]
         return f._replace(
+            version=version,
             insats=str(p["insats"]),
             decision=Decision(
                 str(ref["system"]),
@@ -484,28 +507,29 @@ def apply_payload(
         )
     if kind in ("ProviderChosen", "ProviderChanged"):
         new = Assignment(str(p["provider_id"]), day_of(str(p["starts_on"])))
-        return f._replace(assignments=_sorted((*f.assignments, new)))
+        return f._replace(version=version, assignments=_sorted((*f.assignments, new)))
     if kind == "PlanRegistered":
         if f.plan is not None:
-            return f  # one plan per journey: the domain refuses a second
+            return f._replace(version=version)  # one plan per journey: a second is refused
         share = p.get("planned_internship_share_percent")
         return f._replace(
+            version=version,
             plan=Plan(
                 day_of(str(p["established_on"])),
                 _day_or_none(p.get("planned_internship_start")),
                 None if share is None else int(share),
-            )
+            ),
         )
     if kind == "LanguageInternshipStarted":
         started = Internship(
             str(p["employer"]), day_of(str(p["started_on"])), int(p["share_percent"]), None
         )
-        return f._replace(internships=(*f.internships, started))
+        return f._replace(version=version, internships=(*f.internships, started))
     if kind == "LanguageInternshipEnded":
         if not f.internships:
-            return f
+            return f._replace(version=version)
         last = f.internships[-1]._replace(ended_on=day_of(str(p["ended_on"])))
-        return f._replace(internships=(*f.internships[:-1], last))
+        return f._replace(version=version, internships=(*f.internships[:-1], last))
     if kind == "VoucherGranted":
         voucher = Voucher(
             str(p["voucher_id"]),
@@ -514,9 +538,9 @@ def apply_payload(
             day_of(str(p["granted_on"])),
         )
         others = tuple(v for v in f.vouchers if v.voucher_id != voucher.voucher_id)
-        return f._replace(vouchers=(*others, voucher))
+        return f._replace(version=version, vouchers=(*others, voucher))
     if kind == "JourneyExited":
-        return f._replace(exit=Exit.from_payload(p))
+        return f._replace(version=version, exit=Exit.from_payload(p))
     if kind == "FollowUpRecorded":
         follow_up = FollowUp(
             day_of(str(p["followed_up_on"])),
@@ -528,17 +552,18 @@ def apply_payload(
             day_of(str(p["due_on"])),
             bool(p.get("bonus_claim")),
         )
-        return f._replace(follow_ups=(*f.follow_ups, follow_up))
+        return f._replace(version=version, follow_ups=(*f.follow_ups, follow_up))
     if kind == "BonusClaimReviewed":
         review = Review(day_of(str(p["reviewed_on"])), str(p["decision"]), p.get("reason"))
-        return f._replace(reviews=(*f.reviews, review))
+        return f._replace(version=version, reviews=(*f.reviews, review))
     if kind == "DecisionWithdrawn":
         return f._replace(
-            withdrawal=Withdrawal(day_of(str(p["withdrawn_on"])), str(p.get("reason", "")))
+            version=version,
+            withdrawal=Withdrawal(day_of(str(p["withdrawn_on"])), str(p.get("reason", ""))),
         )
     if kind == "Corrected":
-        return _corrected(f, p)
-    return f
+        return _corrected(f._replace(version=version), p)
+    return f._replace(version=version)
 
 
 def _corrected(f: JourneyFacts, p: Mapping[str, Any]) -> JourneyFacts:

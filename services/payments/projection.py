@@ -194,7 +194,7 @@ class PaymentsProjection:
         changed: dict[str, int] = {}
         for e in events:
             before = current.get(e.stream_id)
-            after = model.apply(before, e)
+            after = model.apply(before, e, PAYMENT_PARTS)
             current[e.stream_id] = after
             if _paid(after) != _paid(before):
                 changed[e.stream_id] = e.position

@@ -7,7 +7,6 @@
 - `api.router`, `cli.app` / `cli.show_alerts`.
 """
 
-from services.alerts.facts import JourneyFacts, fold
 from services.alerts.projection import AlertsProjection
 from services.alerts.rules import KINDS, LEVELS, Alert, evaluate
 from services.alerts.scheduler import DailyScheduler, run_worker
@@ -23,9 +22,7 @@ __all__ = [
     "AlertsService",
     "DailyScheduler",
     "JourneyAlert",
-    "JourneyFacts",
     "ScanResult",
     "evaluate",
-    "fold",
     "run_worker",
 ]

@@ -1,9 +1,11 @@
 """Every date rule of the alerts, written once (documented in docs/alerts.md).
 
-Day N counts from starts_on = day 0. Month arithmetic is calendar arithmetic
-(`dateutil.relativedelta`): a month added to the 31st lands on the last day of a shorter month,
-so a journey started 2026-01-31 turns green on 2026-04-30. Each function returns the FIRST day an
-alert is on; the rules in `rules.py` only compare `as_of` with these days.
+Day N counts from starts_on = day 0. Month arithmetic is calendar arithmetic: a month added to
+the 31st lands on the last day of a shorter month, so a journey started 2026-01-31 turns green on
+2026-04-30. Each function returns the FIRST day an alert is on; the rules in `rules.py` only
+compare `as_of` with these days. When a plan and a follow-up are due is SPEC's, defined in the
+public journey model (`JourneyFacts.plan_due_on`, `follow_up_due_on`); the alerts start from
+those days.
 """
 
 from __future__ import annotations
@@ -16,9 +18,7 @@ from contracts import bounds
 # Duration lights: (calendar months since starts_on, level), lowest first.
 DURATION_LEVELS: tuple[tuple[int, str], ...] = ((3, "green"), (6, "yellow"), (12, "red"))
 
-PLAN_DUE_SOON_DAY = 50  # plan_due_soon from day 50 ...
-PLAN_DUE_DAY = 60  # ... through day 60 (the plan is due on day 60)
-FOLLOW_UP_MONTHS = 6  # follow-up due exited_on + 6 calendar months
+PLAN_DUE_SOON_DAY = 50  # plan_due_soon from day 50 through the due day (day 60)
 FOLLOW_UP_OVERDUE_DAYS = 30  # forstarkt: overdue 30 days after the due date
 BONUS_REVIEW_DAYS = 14  # a claim may wait 14 days; pending from the 15th
 
@@ -39,14 +39,9 @@ def plan_due_soon_from(starts_on: date) -> date:
     return bounds.add_days(starts_on, PLAN_DUE_SOON_DAY)
 
 
-def plan_due_on(starts_on: date) -> date:
-    """Day 60: the last day a plan is on time."""
-    return bounds.add_days(starts_on, PLAN_DUE_DAY)
-
-
-def plan_overdue_from(starts_on: date) -> date:
-    """Day 61: the first day without a plan is overdue."""
-    return bounds.add_days(plan_due_on(starts_on), 1)
+def plan_overdue_from(plan_due_on: date) -> date:
+    """The day after the plan was due: the first day without a plan is overdue."""
+    return bounds.add_days(plan_due_on, 1)
 
 
 def internship_late_from(planned_start: date) -> date:
@@ -54,14 +49,9 @@ def internship_late_from(planned_start: date) -> date:
     return bounds.add_days(planned_start, 1)
 
 
-def follow_up_due_on(exited_on: date) -> date:
-    """exited_on + 6 calendar months."""
-    return add_months(exited_on, FOLLOW_UP_MONTHS)
-
-
-def follow_up_overdue_from(exited_on: date) -> date:
+def follow_up_overdue_from(follow_up_due_on: date) -> date:
     """30 days after the follow-up due date."""
-    return bounds.add_days(follow_up_due_on(exited_on), FOLLOW_UP_OVERDUE_DAYS)
+    return bounds.add_days(follow_up_due_on, FOLLOW_UP_OVERDUE_DAYS)
 
 
 def bonus_claim_pending_from(claimed_on: date) -> date:

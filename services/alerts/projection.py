@@ -6,15 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date
 
+from contracts import journey as model
 from contracts.events import PublicEvent
+from contracts.journey import JOURNEY_EVENT_TYPES, PROVIDER_EVENT_TYPES, JourneyFacts
 from services.alerts import store
-from services.alerts.facts import (
-    JOURNEY_EVENT_TYPES,
-    PROVIDER_EVENT_TYPES,
-    JourneyFacts,
-    apply_journey_event,
-    apply_provider_event,
-)
 from services.platform import clock
 from services.platform.db import Tx
 
@@ -28,6 +23,7 @@ class AlertsProjection:
     two batches would have alerts raised and cleared for a state that never was current."""
 
     name = "alerts"
+    schema_version = store.SCHEMA_VERSION
     # Tables that record when alerts were noticed (the change feed and its bookkeeping), not
     # facts: a replay of the log on another day cannot reproduce them, so replay-and-verify
     # compares only the fact tables.
@@ -55,13 +51,17 @@ class AlertsProjection:
         changed_providers: set[str] = set()
         for event in events:
             if event.type in JOURNEY_EVENT_TYPES:
-                journeys[event.stream_id] = apply_journey_event(
-                    journeys.get(event.stream_id), event
+                journeys[event.stream_id] = model.apply(
+                    journeys.get(event.stream_id), event, store.ALERT_PARTS
                 )
             elif event.type in PROVIDER_EVENT_TYPES:
                 pid = event.payload["provider_id"]
-                providers[pid] = apply_provider_event(providers.get(pid, ()), event)
-                changed_providers.add(pid)
+                before = providers.get(pid)
+                providers[pid] = model.apply_provider(before, event)
+                if before is None or before.changes != providers[pid].changes:
+                    changed_providers.add(pid)  # a name or account change moves no alert
+                else:
+                    store.save_provider(tx, pid, providers[pid])
         store.save_journeys(tx, journeys.values())
         touched = set(journeys)
         for pid in sorted(changed_providers):

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
+from contracts import journey as model
 from services.alerts import store
-from services.alerts.facts import JourneyFacts
 from services.alerts.projection import AlertsProjection
 from services.alerts.rules import KINDS, LEVELS
 from services.alerts.store import AlertChange, JourneyAlert
@@ -94,7 +94,7 @@ class AlertsService:
             require_running(tx, AlertsProjection.name)
             providers = store.load_providers(tx)
             rows = store.alerting_facts(tx, as_of, provider_id)
-        journeys = (JourneyFacts.from_json(journey_id, text) for journey_id, text in rows)
+        journeys = (model.decode(journey_id, text) for journey_id, text in rows)
         found: list[JourneyAlert] = []
         for alerts in store.evaluate_journeys(journeys, as_of, providers).values():
             if held_only and any(a.kind == "provider_deauthorised" for a in alerts):

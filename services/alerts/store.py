@@ -1,12 +1,13 @@
 """The alerts read model's tables and the one operation that records alert changes.
 
 Tables (portable SQL, dates as ISO text):
-- `alerts_journeys`: per journey its facts as a compact JSON document (`facts.JourneyFacts`),
-  plus `provider_id` (latest assignment), `status` (as known now) and `quiet_from` (the day
-  from which it can have no alert: `rules.quiet_from`), so settled journeys are not evaluated;
+- `alerts_journeys`: per journey its facts in the public journey model's stored form (the parts
+  the rules read: `ALERT_PARTS`), plus `provider_id` (latest assignment), `status` (as known
+  now) and `quiet_from` (the day from which it can have no alert: `rules.quiet_from`), so
+  settled journeys are not evaluated;
 - `alerts_journey_providers`: every provider a journey has had (provider look-ups, and which
   journeys a de-authorisation touches);
-- `alerts_providers`: each provider's authorisation history;
+- `alerts_providers`: each provider's facts (its authorisation history) in the model's form;
 - `alerts_current`: the alert set last recorded per journey;
 - `alerts_changes`: the ordered change feed (AlertRaised / AlertCleared), numbered by `seq`;
 - `alerts_sequence`: the last `seq`; updating its row first serialises concurrent recorders
@@ -22,16 +23,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from services.alerts.facts import (
-    JourneyFacts,
-    ProviderHistory,
-    provider_history_from_json,
-    provider_history_to_json,
-)
-from services.alerts.rules import KINDS, evaluate, provider_on, quiet_from
+from contracts import journey as model
+from contracts.journey import JourneyFacts, ProviderFacts, Providers
+from services.alerts.rules import KINDS, evaluate, quiet_from
 from services.platform.db import Tx
 
 CHUNK = 500  # ids per IN (...) list
+# The parts of the journey facts the alert rules read (`contracts.journey.encode`).
+ALERT_PARTS: frozenset[str] = frozenset({"plan", "internships", "follow_ups", "reviews"})
+SCHEMA_VERSION = 2  # 2: the shared journey model's stored form
 
 DDL: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS alerts_journeys ("
@@ -158,7 +158,7 @@ def load_journeys(tx: Tx, journey_ids: Iterable[str]) -> dict[str, JourneyFacts]
             part,
         ).fetchall()
         for journey_id, text in rows:
-            found[journey_id] = JourneyFacts.from_json(journey_id, text)
+            found[journey_id] = model.decode(journey_id, text)
     return found
 
 
@@ -167,7 +167,13 @@ def save_journeys(tx: Tx, journeys: Iterable[JourneyFacts]) -> None:
     if not journeys:
         return
     rows = [
-        (f.journey_id, f.latest_provider_id, f.status, _iso(quiet_from(f)), f.to_json())
+        (
+            f.journey_id,
+            f.assignments[-1].provider_id if f.assignments else None,
+            f.status,
+            _iso(quiet_from(f)),
+            model.encode(f, ALERT_PARTS),
+        )
         for f in journeys
     ]
     tx.executemany(
@@ -186,16 +192,16 @@ def save_journeys(tx: Tx, journeys: Iterable[JourneyFacts]) -> None:
         )
 
 
-def load_providers(tx: Tx) -> dict[str, ProviderHistory]:
+def load_providers(tx: Tx) -> dict[str, ProviderFacts]:
     rows = tx.execute("SELECT provider_id, history FROM alerts_providers").fetchall()
-    return {pid: provider_history_from_json(text) for pid, text in rows}
+    return {pid: model.decode_provider(text) for pid, text in rows}
 
 
-def save_provider(tx: Tx, provider_id: str, history: ProviderHistory) -> None:
+def save_provider(tx: Tx, provider_id: str, facts: ProviderFacts) -> None:
     tx.execute(
         "INSERT INTO alerts_providers (provider_id, history) VALUES (%s, %s) "
         "ON CONFLICT (provider_id) DO UPDATE SET history = excluded.history",
-        (provider_id, provider_history_to_json(history)),
+        (provider_id, model.encode_provider(facts)),
     )
 
 
@@ -239,18 +245,36 @@ def scan_ids(tx: Tx, as_of: date) -> list[str]:
 
 
 def evaluate_journeys(
-    journeys: Iterable[JourneyFacts], as_of: date, providers: dict[str, ProviderHistory]
+    journeys: Iterable[JourneyFacts], as_of: date, providers: Providers
 ) -> dict[str, list[JourneyAlert]]:
-    """Each journey's alerts on `as_of` with the provider responsible then (pure)."""
+    """Each journey's alerts on `as_of` with the provider responsible then (pure): the holder
+    (`JourneyFacts.responsible_provider_on`; nobody while it waits for a new provider), except
+    that `provider_deauthorised` names the de-authorised provider it is about."""
     result: dict[str, list[JourneyAlert]] = {}
     for f in journeys:
         alerts = evaluate(f, as_of, providers)
         if alerts:
-            provider_id = provider_on(f, as_of)
+            responsible = f.responsible_provider_on(as_of, providers)
             result[f.journey_id] = [
-                JourneyAlert(f.journey_id, a.kind, a.level, a.since, provider_id) for a in alerts
+                JourneyAlert(
+                    f.journey_id,
+                    a.kind,
+                    a.level,
+                    a.since,
+                    _chosen_on(f, as_of) if a.kind == "provider_deauthorised" else responsible,
+                )
+                for a in alerts
             ]
     return result
+
+
+def _chosen_on(f: JourneyFacts, day: date) -> str | None:
+    """The provider of the latest choice that started by `day` (held or not)."""
+    chosen = None
+    for a in f.assignments:
+        if a.starts_on <= day:
+            chosen = a.provider_id
+    return chosen
 
 
 def _kind_order(kind: str) -> tuple[int, str]:
@@ -279,7 +303,7 @@ def lock_sequence(tx: Tx) -> int:
 
 
 def reconcile(
-    tx: Tx, journey_ids: Iterable[str], as_of: date, providers: dict[str, ProviderHistory]
+    tx: Tx, journey_ids: Iterable[str], as_of: date, providers: Providers
 ) -> list[AlertChange]:
     """Evaluate the journeys on `as_of`, compare with the recorded alert set and record every
     difference once: an alert is identified by (kind, level, since, provider_id); any change of

@@ -193,10 +193,12 @@ def test_deauthorisation_is_flagged_by_the_provider_event_and_cleared_by_a_new_p
     log.deauthorised(P1, "2026-08-01")
     feed(log, source)
     node.runner.catch_up()
-    # then the journey is flagged
+    # then the journey is flagged, and its light is nobody's until a new provider is chosen
     flagged = node.service.changes(after=before)
     assert [(c.type, c.kind, c.provider_id) for c in flagged] == [
-        ("AlertRaised", "provider_deauthorised", P1)
+        ("AlertCleared", "duration", P1),
+        ("AlertRaised", "duration", None),
+        ("AlertRaised", "provider_deauthorised", P1),
     ]
     # when the customer chooses P2 from 2026-08-05
     today.set("2026-08-05")
@@ -206,7 +208,7 @@ def test_deauthorisation_is_flagged_by_the_provider_event_and_cleared_by_a_new_p
     # then the flag is cleared and the light moves to P2
     moved = node.service.changes(after=flagged[-1].seq)
     assert [(c.type, c.kind, c.provider_id) for c in moved] == [
-        ("AlertCleared", "duration", P1),
+        ("AlertCleared", "duration", None),
         ("AlertRaised", "duration", P2),
         ("AlertCleared", "provider_deauthorised", P1),
     ]

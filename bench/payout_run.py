@@ -42,14 +42,14 @@ from typing import Any, TypeVar  # noqa: E402
 from stdnum import luhn  # noqa: E402
 
 from bench.machine import machine_facts  # noqa: E402
+from contracts import journey as model  # noqa: E402
 from contracts.events import PublicEvent  # noqa: E402
+from contracts.journey import JourneyFacts  # noqa: E402
 from contracts.rates import default_rates  # noqa: E402
 from services.payments.compute import paid_by_journey  # noqa: E402
 from services.payments.files import render_files  # noqa: E402
 from services.payments.model import RunLine, line_order  # noqa: E402
 from services.payments.projection import PaymentsProjection  # noqa: E402
-from contracts import journey as model  # noqa: E402
-from contracts.journey import JourneyFacts  # noqa: E402
 from services.payments.rules import (  # noqa: E402
     journey_entitlement,
     replay,

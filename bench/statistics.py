@@ -8,8 +8,8 @@
 2. Times the year's figures (grouped by insats, provider, target group), a ten-year period
    (every row loaded) and the HTML report, beside two baselines measured in the same run:
    - naive fold: no read model; every query replays every journey's events in Python
-     (`facts.apply`) and then computes the figures. It is fed the same generated batches as the
-     projection; its cost is generating the log (standing in for reading it from the store,
+     (`contracts.journey.apply`) and then computes the figures. It is fed the same generated
+     batches as the projection; its cost is generating the log (standing in for reading it from the store,
      which would only be slower) + folding + figures;
    - SQL GROUP BY: one portable aggregate query over the compact table. It can only give the
      simple counts (no medians, no provider on a date, no plan rules, no follow-ups).
@@ -38,10 +38,12 @@ from datetime import date, timedelta  # noqa: E402
 from typing import Any  # noqa: E402
 
 from bench.machine import machine_facts  # noqa: E402
+from contracts import journey as model  # noqa: E402
 from contracts.events import TARGET_GROUPS as CONTRACT_TARGET_GROUPS  # noqa: E402
 from contracts.events import PublicEvent  # noqa: E402
+from contracts.journey import JourneyFacts, ProviderFacts  # noqa: E402
 from services.platform.db import SQLiteDatabase  # noqa: E402
-from services.statistics.facts import JourneyState, apply, facts_of  # noqa: E402
+from services.statistics.facts import STATISTICS_PARTS, figure_row  # noqa: E402
 from services.statistics.figures import compute_figures  # noqa: E402
 from services.statistics.projection import StatisticsProjection  # noqa: E402
 from services.statistics.service import StatisticsService  # noqa: E402
@@ -315,31 +317,26 @@ class NaiveFold:
     which would only be slower) + folding it + computing the figures."""
 
     def __init__(self) -> None:
-        self.states: dict[str, JourneyState] = {}
-        self.deauth: dict[str, list[str]] = {}
+        self.states: dict[str, JourneyFacts] = {}
+        self.providers: dict[str, ProviderFacts] = {}
         self.fold_s = 0.0
 
     def fold(self, batch: list[PublicEvent]) -> None:
         t0 = time.perf_counter()
         states = self.states
         for event in batch:
-            if event.stream_type != "journey":
-                if event.type == "ProviderDeauthorised":
-                    self.deauth.setdefault(event.payload["provider_id"], []).append(
-                        event.payload["effective_on"]
-                    )
-                continue
-            state = states.get(event.stream_id)
-            if state is None:
-                state = states[event.stream_id] = JourneyState(event.stream_id)
-            apply(state, event)
+            if event.stream_type == "provider":
+                pid = event.payload["provider_id"]
+                self.providers[pid] = model.apply_provider(self.providers.get(pid), event)
+            elif event.stream_type == "journey":
+                states[event.stream_id] = model.apply(
+                    states.get(event.stream_id), event, STATISTICS_PARTS
+                )
         self.fold_s += time.perf_counter() - t0
 
     def figures(self, period_from: date, period_to: date) -> dict[str, Any]:
-        facts = [facts_of(s) for s in self.states.values()]
-        return compute_figures(
-            facts, period_from, period_to, "insats", as_of=period_to, deauthorisations=self.deauth
-        )
+        facts = [figure_row(s, self.providers) for s in self.states.values()]
+        return compute_figures(facts, period_from, period_to, "insats", as_of=period_to)
 
 
 SQL_BASELINE = """
@@ -572,8 +569,8 @@ def write_markdown(
         "(no medians, no counts per exit reason, follow-ups, plan rules or provider on a date). "
         "*Naive fold* keeps no read model: per query it reads the whole log (here: the time "
         "taken to generate it in memory, standing in for reading the store, which would only be "
-        "slower), folds every event with the same `facts.apply` and computes the figures; its "
-        "result is checked to equal the read model's.",
+        "slower), folds every event with the same `contracts.journey.apply` and computes the "
+        "figures; its result is checked to equal the read model's.",
         "",
     ]
     out = ROOT / "docs" / "bench" / "statistics.md"

@@ -8,19 +8,18 @@ report with charts, from the 'statistics' read model.
 - `services.statistics.api.router` and `services.statistics.cli.stats_command` / `register`.
 """
 
-from services.statistics.facts import JourneyFacts, JourneyState, apply, fold
+from services.statistics.facts import FigureRow, figure_row, fold
 from services.statistics.figures import GROUP_BYS, compute_figures
 from services.statistics.projection import StatisticsProjection
 from services.statistics.service import PeriodError, StatisticsService
 
 __all__ = [
     "GROUP_BYS",
-    "JourneyFacts",
-    "JourneyState",
+    "FigureRow",
     "PeriodError",
     "StatisticsProjection",
     "StatisticsService",
-    "apply",
     "compute_figures",
+    "figure_row",
     "fold",
 ]

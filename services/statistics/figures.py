@@ -30,18 +30,17 @@ Definitions for a period [from, to] (both dates inclusive); every date is the co
   On time = the (earliest) plan was established on or before the due date. Share = on time /
   counted, 4 decimals half-up, null when none are counted.
 - **group_by provider**: a journey belongs to the provider holding it on min(`to`, exited_on),
-  i.e. at the end of the period or at its exit. An assignment runs from its starts_on to the day
-  before the next provider's starts_on, or to the day before its provider's de-authorisation;
-  a journey held by nobody on that date (waiting for a new provider after a
-  de-authorisation) is grouped as `none`. **group_by target_group**: the decision's target group.
+  i.e. at the end of the period or at its exit (the journey model's responsible provider,
+  `contracts.journey`: assignments end at the next provider's start, the exit or the day before
+  a de-authorisation); a journey held by nobody on that date (waiting for a new provider after
+  a de-authorisation) is grouped as `none`. **group_by target_group**: the decision's target group.
 """
 
 from __future__ import annotations
 
-import bisect
 import json
 import statistics as pystats
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final, Literal
@@ -149,31 +148,13 @@ class _Acc:
         }
 
 
-def provider_on(
-    timeline: Sequence[Sequence[str]],
-    on: str,
-    deauthorisations: Mapping[str, Sequence[str]],
-) -> str | None:
-    """The provider holding the journey on `on` (ISO date), or None.
-
-    `timeline` is (starts_on, provider_id) sorted by start; `deauthorisations` maps a provider to
-    its sorted de-authorisation dates (effective_on: the assignment ends the day before)."""
-    holder: Sequence[str] | None = None
-    for assignment in timeline:
-        if assignment[0] <= on:
-            holder = assignment
-        else:
-            break
-    if holder is None:
-        return None
-    start, provider_id = holder
-    dates = deauthorisations.get(provider_id)
-    if dates:
-        # The first de-authorisation after the assignment started ends it the day before.
-        i = bisect.bisect_right(dates, start)
-        if i < len(dates) and dates[i] <= on:
-            return None
-    return provider_id
+def holder_on(spans: Sequence[Sequence[str | None]], on: str) -> str | None:
+    """The provider holding the journey on `on` (ISO date): the stored spans are the journey
+    model's (`JourneyFacts.spans`, de-authorisations included), so this only looks it up."""
+    for starts_on, ends_on, provider_id in spans:
+        if starts_on is not None and starts_on <= on and (ends_on is None or on <= ends_on):
+            return provider_id
+    return None
 
 
 def latest_follow_up(
@@ -205,7 +186,6 @@ def compute_figures(
     group_by: str = "insats",
     *,
     as_of: date | None = None,
-    deauthorisations: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """The figures for [period_from, period_to] grouped by `group_by`, plus "total".
 
@@ -218,7 +198,6 @@ def compute_figures(
         raise ValueError("from must not be after to")
     f_, t_ = period_from.isoformat(), period_to.isoformat()
     settled_before = as_of.isoformat() if as_of is not None else "9999-12-31"
-    deauth = deauthorisations or {}
     by_provider = group_by == "provider"
     by_insats = group_by == "insats"
 
@@ -254,7 +233,7 @@ def compute_figures(
             key = insats
         elif by_provider:
             on = t_ if exited_on is None or exited_on > t_ else exited_on
-            key = provider_on(json.loads(providers_json), on, deauth) or NO_PROVIDER
+            key = holder_on(json.loads(providers_json), on) or NO_PROVIDER
         else:
             key = target_group
         acc = groups.get(key)

@@ -1,9 +1,10 @@
-"""The 'statistics' read model: one compact row per journey, plus provider names (as
-authorised, and their dated changes) and de-authorisations.
+"""The 'statistics' read model: one compact row per journey (derived from the public journey
+model), plus each provider's facts (names by date, authorisations) and who held which journey.
 
-A batch of events is applied by loading the rows of the journeys it touches (one query per 500
-ids), folding the events in memory (`facts.apply`) and writing every touched row back with one
-`executemany` upsert. A period's figures then need one query:
+A batch of events is applied by loading the facts of the journeys it touches (one query per 500
+ids), folding the events in memory with the shared model (`contracts.journey.apply`) and
+writing every touched row back with one `executemany` upsert. A de-authorisation re-derives the
+spans of the journeys its provider held. A period's figures then need one query:
 `last_relevant_on >= from AND starts_on <= to` selects exactly the journeys that can matter.
 (In SQLite a row keeps the place of its first insert, so rows lie in the order journeys were
 decided and a period's rows are near each other.)
@@ -15,17 +16,22 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Final, cast
 
+from contracts import journey as model
 from contracts.events import SELF_SUFFICIENT_REASONS, PublicEvent
+from contracts.journey import JourneyFacts, ProviderFacts
 from services.platform import clock
 from services.platform.db import Tx
-from services.statistics.facts import ROW_COLUMNS, STATE_COLUMNS, FactsRow, JourneyState, apply
+from services.statistics.facts import ROW_COLUMNS, STATISTICS_PARTS, FactsRow, row_of
 
 JOURNEYS: Final = "statistics_journeys"
-PROVIDERS: Final = "statistics_providers"
-DEAUTHORISATIONS: Final = "statistics_deauthorisations"
-# ProviderDetailsChanged names by effective_from: a table of its own, so an existing read model
-# gains it by CREATE TABLE IF NOT EXISTS.
-PROVIDER_NAMES: Final = "statistics_provider_names"
+PROVIDERS: Final = "statistics_provider_facts"
+HOLDERS: Final = "statistics_holders"
+# Tables of the stored form 1 (gone with the rebuild to 2).
+_OLD_TABLES: Final = (
+    "statistics_providers",
+    "statistics_deauthorisations",
+    "statistics_provider_names",
+)
 
 _DDL: Final[tuple[str, ...]] = (
     f"CREATE TABLE IF NOT EXISTS {JOURNEYS} ("
@@ -39,22 +45,18 @@ _DDL: Final[tuple[str, ...]] = (
     "exited_on TEXT, "
     "exit_reason TEXT, "
     "exit_days INTEGER, "
-    "providers TEXT NOT NULL, "  # JSON [[starts_on, provider_id], ...] sorted by start
+    "providers TEXT NOT NULL, "  # JSON spans [[starts_on, ends_on or null, provider_id], ...]
     "plan_established_on TEXT, "
     "plan_due_on TEXT, "
     "follow_ups TEXT, "  # JSON [[followed_up_on, outcome], ...] in recording order, or null
     "withdrawn INTEGER NOT NULL, "
-    "last_relevant_on TEXT)",  # null: counts nowhere (withdrawn or never started)
-    f"CREATE TABLE IF NOT EXISTS {PROVIDERS} (provider_id TEXT PRIMARY KEY, name TEXT NOT NULL)",
-    f"CREATE TABLE IF NOT EXISTS {DEAUTHORISATIONS} ("
-    "provider_id TEXT NOT NULL, effective_on TEXT NOT NULL, "
-    "PRIMARY KEY (provider_id, effective_on))",
-    f"CREATE TABLE IF NOT EXISTS {PROVIDER_NAMES} ("
-    "provider_id TEXT NOT NULL, effective_from TEXT NOT NULL, name TEXT NOT NULL, "
-    "PRIMARY KEY (provider_id, effective_from))",
+    "last_relevant_on TEXT, "  # null: counts nowhere (withdrawn or never started)
+    "facts TEXT NOT NULL)",  # the journey model's stored form (STATISTICS_PARTS)
+    f"CREATE TABLE IF NOT EXISTS {PROVIDERS} (provider_id TEXT PRIMARY KEY, facts TEXT NOT NULL)",
+    f"CREATE TABLE IF NOT EXISTS {HOLDERS} ("
+    "provider_id TEXT NOT NULL, journey_id TEXT NOT NULL, PRIMARY KEY (provider_id, journey_id))",
 )
 
-# The version guard makes a write of an already-applied (older) fold a no-op.
 # PostgreSQL's planner weighs this index against a sequential scan with its statistics. SQLite
 # has none and would always take it, and reading a year's rows (a fifth of ten years' data)
 # through it is slower than scanning the table, so SQLite scans.
@@ -67,7 +69,6 @@ _UPSERT: Final = (
     f"VALUES ({', '.join(['%s'] * len(ROW_COLUMNS))}) "
     "ON CONFLICT (journey_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in ROW_COLUMNS if c != "journey_id")
-    + f" WHERE excluded.version > {JOURNEYS}.version"
 )
 
 _LOAD_CHUNK: Final = 500
@@ -77,6 +78,7 @@ class StatisticsProjection:
     """`services.platform.feed.Projection` named 'statistics'."""
 
     name = "statistics"
+    schema_version = 2  # 2: the shared journey model (facts column, spans, provider facts)
 
     def setup(self, tx: Tx) -> None:
         for ddl in _DDL:
@@ -87,8 +89,8 @@ class StatisticsProjection:
             tx.execute(_PERIOD_INDEX)
 
     def reset(self, tx: Tx) -> None:
-        for table in (JOURNEYS, PROVIDERS, DEAUTHORISATIONS, PROVIDER_NAMES):
-            tx.execute(f"DELETE FROM {table}")
+        for table in (JOURNEYS, PROVIDERS, HOLDERS, *_OLD_TABLES):
+            tx.execute(f"DROP TABLE IF EXISTS {table}")
 
     def handle(self, tx: Tx, events: Sequence[PublicEvent]) -> None:
         # A journey whose first event here is its first event ever (version 1) has no row yet:
@@ -98,67 +100,76 @@ class StatisticsProjection:
         for e in events:
             if e.stream_type == "journey" and e.stream_id not in first_version:
                 first_version[e.stream_id] = e.version
-        states = self._load_states(tx, (j for j, v in first_version.items() if v > 1))
-        names: dict[str, str] = {}
-        dated_names: dict[tuple[str, str], str] = {}  # (provider, effective_from) → name
-        deauthorisations: set[tuple[str, str]] = set()
+        journeys = _load(tx, [j for j, v in first_version.items() if v > 1])
+        providers = load_providers(tx)
+        changed_providers: dict[str, ProviderFacts] = {}
+        recut: set[str] = set()  # providers whose authorisations changed: their spans move
         for event in events:
             if event.stream_type == "journey":
-                state = states.get(event.stream_id)
-                if state is None:
-                    state = states[event.stream_id] = JourneyState(event.stream_id)
-                apply(state, event)
-            elif event.type == "ProviderAuthorised":
-                names[event.payload["provider_id"]] = event.payload["name"]
-            elif event.type == "ProviderDeauthorised":
-                deauthorisations.add(
-                    (event.payload["provider_id"], str(event.payload["effective_on"]))
+                journeys[event.stream_id] = model.apply(
+                    journeys.get(event.stream_id), event, STATISTICS_PARTS
                 )
-            elif event.type == "ProviderDetailsChanged":
-                key = (event.payload["provider_id"], str(event.payload["effective_from"]))
-                dated_names[key] = event.payload["name"]  # the later of one date holds
-        self.write_states(tx, states.values())
-        if names:
+            elif event.stream_type == "provider":
+                pid = str(event.payload["provider_id"])
+                before = providers.get(pid)
+                providers[pid] = changed_providers[pid] = model.apply_provider(before, event)
+                if before is None or before.changes != providers[pid].changes:
+                    recut.add(pid)
+        if changed_providers:
             tx.executemany(
-                f"INSERT INTO {PROVIDERS} (provider_id, name) VALUES (%s, %s) "
-                "ON CONFLICT (provider_id) DO UPDATE SET name = excluded.name",
-                sorted(names.items()),
+                f"INSERT INTO {PROVIDERS} (provider_id, facts) VALUES (%s, %s) "
+                "ON CONFLICT (provider_id) DO UPDATE SET facts = excluded.facts",
+                sorted((p, model.encode_provider(f)) for p, f in changed_providers.items()),
             )
-        if dated_names:
+        if recut:
+            held: set[str] = set()
+            for pid in sorted(recut):
+                held.update(
+                    r[0]
+                    for r in tx.execute(
+                        f"SELECT journey_id FROM {HOLDERS} WHERE provider_id = %s", (pid,)
+                    ).fetchall()
+                )
+            journeys.update(_load(tx, [j for j in held if j not in journeys]))
+        self.write(tx, journeys.values(), providers)
+
+    def write(
+        self, tx: Tx, journeys: Iterable[JourneyFacts], providers: dict[str, ProviderFacts]
+    ) -> None:
+        """Upsert the rows of these journeys (also the bulk-load path: fold elsewhere)."""
+        journeys = [f for f in journeys if f.version > 0]
+        if not journeys:
+            return
+        tx.executemany(_UPSERT, [row_of(f, providers) for f in journeys])
+        holders = sorted({(p, f.journey_id) for f in journeys for p in f.providers_ever})
+        if holders:
             tx.executemany(
-                f"INSERT INTO {PROVIDER_NAMES} (provider_id, effective_from, name) "
-                "VALUES (%s, %s, %s) ON CONFLICT (provider_id, effective_from) "
-                "DO UPDATE SET name = excluded.name",
-                sorted((p, f, n) for (p, f), n in dated_names.items()),
-            )
-        if deauthorisations:
-            tx.executemany(
-                f"INSERT INTO {DEAUTHORISATIONS} (provider_id, effective_on) VALUES (%s, %s) "
-                "ON CONFLICT (provider_id, effective_on) DO NOTHING",
-                sorted(deauthorisations),
+                f"INSERT INTO {HOLDERS} (provider_id, journey_id) VALUES (%s, %s) "
+                "ON CONFLICT (provider_id, journey_id) DO NOTHING",
+                holders,
             )
 
-    def write_states(self, tx: Tx, states: Iterable[JourneyState]) -> None:
-        """Upsert folded journey states (also the bulk-load path: fold elsewhere, write here)."""
-        rows = [s.to_row() for s in states]
-        if rows:
-            tx.executemany(_UPSERT, rows)
 
-    @staticmethod
-    def _load_states(tx: Tx, journey_ids: Iterable[str]) -> dict[str, JourneyState]:
-        ids = sorted(journey_ids)
-        states: dict[str, JourneyState] = {}
-        for start in range(0, len(ids), _LOAD_CHUNK):
-            chunk = ids[start : start + _LOAD_CHUNK]
-            rows = tx.execute(
-                f"SELECT {', '.join(STATE_COLUMNS)} FROM {JOURNEYS} "
-                f"WHERE journey_id IN ({', '.join(['%s'] * len(chunk))})",
-                chunk,
-            ).fetchall()
-            for row in rows:
-                state = JourneyState.from_row(row)
-                states[state.journey_id] = state
-        return states
+def _load(tx: Tx, journey_ids: Sequence[str]) -> dict[str, JourneyFacts]:
+    ids = sorted(journey_ids)
+    out: dict[str, JourneyFacts] = {}
+    for start in range(0, len(ids), _LOAD_CHUNK):
+        chunk = ids[start : start + _LOAD_CHUNK]
+        rows = tx.execute(
+            f"SELECT journey_id, facts FROM {JOURNEYS} "
+            f"WHERE journey_id IN ({', '.join(['%s'] * len(chunk))})",
+            chunk,
+        ).fetchall()
+        for journey_id, text in rows:
+            out[journey_id] = model.decode(journey_id, text)
+    return out
+
+
+def load_providers(tx: Tx) -> dict[str, ProviderFacts]:
+    return {
+        pid: model.decode_provider(text)
+        for pid, text in tx.execute(f"SELECT provider_id, facts FROM {PROVIDERS}").fetchall()
+    }
 
 
 # --- reads ------------------------------------------------------------------------------------
@@ -167,7 +178,7 @@ class StatisticsProjection:
 def load_facts(tx: Tx, period_from: str, period_to: str, *, providers: bool) -> list[FactsRow]:
     """The journeys that can contribute to a figure of [from, to], in one query.
 
-    The provider timelines are only read when grouping by provider (they are the widest column).
+    The provider spans are only read when grouping by provider (they are the widest column).
     Rows that count nowhere (withdrawn, never started) have no `last_relevant_on`, so the
     condition leaves them out and `withdrawn` is 0 for every row returned."""
     providers_column = "providers" if providers else "'[]'"
@@ -180,29 +191,14 @@ def load_facts(tx: Tx, period_from: str, period_to: str, *, providers: bool) -> 
     return cast(list[FactsRow], rows)  # the columns are FactsRow's, in its order
 
 
-def load_deauthorisations(tx: Tx) -> dict[str, list[str]]:
-    """provider_id → its de-authorisation dates, sorted."""
-    result: dict[str, list[str]] = {}
-    for provider_id, effective_on in tx.execute(
-        f"SELECT provider_id, effective_on FROM {DEAUTHORISATIONS} "
-        "ORDER BY provider_id, effective_on"
-    ).fetchall():
-        result.setdefault(provider_id, []).append(effective_on)
-    return result
-
-
 def load_provider_names(tx: Tx, on: date | None = None) -> dict[str, str]:
-    """provider_id → its name in force on `on` (default: the service clock's today): the latest
-    change effective by then, else the name as authorised."""
+    """provider_id → its name in force on `on` (default: the service clock's today)."""
     on = on or clock.today()
-    names = dict(tx.execute(f"SELECT provider_id, name FROM {PROVIDERS}").fetchall())
-    for provider_id, name in tx.execute(
-        f"SELECT provider_id, name FROM {PROVIDER_NAMES} WHERE effective_from <= %s "
-        "ORDER BY provider_id, effective_from",
-        (on.isoformat(),),
-    ).fetchall():
-        if provider_id in names:
-            names[provider_id] = name  # rows come by effective_from: the last one holds
+    names = {}
+    for pid, facts in load_providers(tx).items():
+        details = facts.details_on(on)
+        if details is not None:
+            names[pid] = details.name
     return names
 
 

@@ -15,7 +15,6 @@ from services.platform.feed import require_running, setup_tables
 from services.statistics.figures import DAYS_QUANTUM, GROUP_BYS, compute_figures
 from services.statistics.projection import (
     StatisticsProjection,
-    load_deauthorisations,
     load_exits_by_year,
     load_facts,
     load_provider_names,
@@ -87,15 +86,7 @@ class StatisticsService:
         with self.db.transaction() as tx:
             require_running(tx, self.projection.name)
             facts = load_facts(tx, f_, t_, providers=group_by == "provider")
-            deauth = load_deauthorisations(tx) if group_by == "provider" else {}
-        return compute_figures(
-            facts,
-            period_from,
-            period_to,
-            group_by,
-            as_of=as_of or self.today(),
-            deauthorisations=deauth,
-        )
+        return compute_figures(facts, period_from, period_to, group_by, as_of=as_of or self.today())
 
     def yearly_days(self) -> list[YearlyDays]:
         """Figure 7 for every calendar year from the earliest to the latest year with exits."""
@@ -106,7 +97,7 @@ class StatisticsService:
     def provider_names(self) -> dict[str, str]:
         with self.db.transaction() as tx:
             require_running(tx, self.projection.name)
-            return load_provider_names(tx)
+            return load_provider_names(tx, self.today())
 
     def report_data(
         self, period_from: date, period_to: date, *, as_of: date | None = None
@@ -116,15 +107,12 @@ class StatisticsService:
         with self.db.transaction() as tx:  # one snapshot for every table and figure
             require_running(tx, self.projection.name)
             facts = load_facts(tx, f_, t_, providers=True)
-            deauth = load_deauthorisations(tx)
-            names = load_provider_names(tx)
+            names = load_provider_names(tx, self.today())
             yearly = self._yearly_days(tx)
         settled = as_of or self.today()
 
         def grouped(group_by: str) -> dict[str, Any]:
-            return compute_figures(
-                facts, period_from, period_to, group_by, as_of=settled, deauthorisations=deauth
-            )
+            return compute_figures(facts, period_from, period_to, group_by, as_of=settled)
 
         return ReportData(
             period_from=period_from,

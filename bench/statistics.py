@@ -9,8 +9,8 @@
    (every row loaded) and the HTML report, beside two baselines measured in the same run:
    - naive fold: no read model; every query replays every journey's events in Python
      (`contracts.journey.apply`) and then computes the figures. It is fed the same generated
-     batches as the projection; its cost is generating the log (standing in for reading it from the store,
-     which would only be slower) + folding + figures;
+     batches as the projection; its cost is generating the log (standing in for reading it
+     from the store, which would only be slower) + folding + figures;
    - SQL GROUP BY: one portable aggregate query over the compact table. It can only give the
      simple counts (no medians, no provider on a date, no plan rules, no follow-ups).
 3. Prints a table and writes it, with the machine, to docs/bench/statistics.md.

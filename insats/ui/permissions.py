@@ -2,7 +2,7 @@
 
 The roles are API.md's ("Roles") and equal what the JSON API allows for the same data: a page
 shows exactly what its `/v1` endpoint answers, so it may be opened by exactly the roles that
-endpoint accepts (`tests/ui/test_ui_permissions.py` checks every entry against the API). Journey
+endpoint accepts (`tests/e2e/test_ui_pages.py` checks every entry against the API). Journey
 commands take their roles from the API's own registry (`JOURNEY_COMMANDS`), so the pages cannot
 drift from the API there.
 """

@@ -142,7 +142,8 @@ def test_a_read_model_from_before_the_dated_details_gains_them_on_restart(
     w.runner.catch_up()
     with w.db.transaction() as tx:
         tx.execute("DROP TABLE pay_provider_details")
-    runner = FeedRunner(w.source, w.db, [w.service.projection])  # a restart: setup runs again
+    # a restart: setup runs again
+    runner = FeedRunner(w.source, w.db, [w.service.projection, w.service.references])
     w.service.catch_up = lambda: runner.catch_up()
     change_name_and_bankgiro(w)
     assert w.close("2026-05", today="2026-06-02").providers[P1] == NEW

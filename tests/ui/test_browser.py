@@ -5,6 +5,7 @@ host but the server."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -223,7 +224,7 @@ def test_counsellor_provider_clerk_and_auditor_do_their_whole_job(
     for name in names:
         with cl.page.expect_download() as download:
             cl.page.get_by_role("link", name=name).click()
-        data = open(download.value.path(), "rb").read()
+        data = Path(download.value.path()).read_bytes()
         api = site.api("clerk", "GET", f"/v1/payouts/2026-10/files/{name}")
         assert data == api.content, name  # the same bytes as the API gives
     basis = f"/ui/payouts/2026-10/files/underlag-{P1}-2026-10.html?view=1"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
@@ -84,7 +85,7 @@ async def _ui_error(_: Request, exc: Exception) -> Response:
 
 def mount(app: FastAPI, container: Any) -> None:
     """Add the pages, their static files and `/docs` to `app` (call it last in create_app)."""
-    from swagger_ui_bundle import swagger_ui_path
+    import fastapi_offline
 
     from insats.ui import audit, payouts, statistics
 
@@ -93,7 +94,8 @@ def mount(app: FastAPI, container: Any) -> None:
         municipality=municipality_name() or "Kommunen",
     )
     app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")
-    app.mount("/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    swagger = Path(fastapi_offline.__file__).parent / "static"  # Swagger UI 5 (MIT)
+    app.mount("/docs/assets", StaticFiles(directory=swagger), name="docs-assets")
     for module in (auth, worklist, journeys, payouts, audit, statistics, docs):
         app.include_router(module.router)
     app.add_exception_handler(UiError, _ui_error)

@@ -1,5 +1,5 @@
-"""`/docs` without a CDN: Swagger UI's files come from the Python package `swagger-ui-bundle`
-(served under `/docs/assets/`), its start script is ours (`static/swagger-init.js`, no inline
+"""`/docs` without a CDN: Swagger UI 5's files come from the Python package `fastapi-offline`
+(served under `/docs/assets/`; Swagger UI 4 cannot read the OpenAPI 3.1 document), its start script is ours (`static/swagger-init.js`, no inline
 script), and "Authorize" takes an API key as a bearer token (the OpenAPI document declares the
 `bearer` scheme on every endpoint that needs it)."""
 
@@ -23,11 +23,9 @@ _PAGE = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>insats – API v1</title>
 <link rel="stylesheet" href="/docs/assets/swagger-ui.css">
-<link rel="icon" type="image/png" href="/docs/assets/favicon-32x32.png">
 </head>
 <body>
 <main>
-<h1 class="visually-hidden">insats – API v1</h1>
 <div id="swagger-ui"></div>
 </main>
 <script src="/docs/assets/swagger-ui-bundle.js"></script>

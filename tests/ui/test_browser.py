@@ -210,11 +210,11 @@ def test_counsellor_provider_clerk_and_auditor_do_their_whole_job(
     cl.page.get_by_role("button", name="Förhandsgranska").click()
     wait_for(cl, "/ui/payouts/2026-10", "Resultatbonus")
     cl.check("payout-preview")
-    body = cl.page.content()
+    body = cl.page.locator("main").inner_text()
     assert "18\u00a0000,00\u00a0kr" in body  # the approved bonus
     cl.page.get_by_role("link", name="Stäng 2026-10…").click()
     confirm = cl.page.get_by_role("button", name=re.compile(r"Stäng 2026-10 och betala .* kr"))
-    total = re.search(r"betala (.*) kr", confirm.inner_text())
+    total = re.search(r"betala (.*)\skr", confirm.inner_text())
     assert total is not None
     cl.check("payout-confirm")
     confirm.click()
@@ -314,8 +314,9 @@ def test_docs_work_offline_and_authorize_takes_an_api_key(
 ) -> None:
     v = Visitor(browser, site, checks, None)
     v.goto("/docs")
-    v.page.wait_for_selector("text=insats", timeout=30_000)
-    v.page.get_by_role("button", name=re.compile("Authorize")).first.click()
+    v.page.wait_for_selector(".swagger-ui .info", timeout=30_000)
+    v.screenshot("docs-start")
+    v.page.locator("button.authorize").first.click()
     v.page.locator("input[type=text], input[type=password]").last.fill(site.tokens["auditor"])
     v.page.get_by_role("button", name="Authorize", exact=True).last.click()
     v.page.get_by_role("button", name="Close").first.click()

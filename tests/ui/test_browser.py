@@ -234,7 +234,7 @@ def test_counsellor_provider_clerk_and_auditor_do_their_whole_job(
     pdf = cl.context.request.get(f"/ui/payouts/2026-10/files/underlag-{P1}-2026-10.pdf")
     assert pdf.status == 200 and pdf.body().startswith(b"%PDF")
     (site.out / "underlag.pdf").write_bytes(pdf.body())
-    cl.visit("/ui/payouts/2026-09")  # a preview after a later close: a refusal, explained
+    cl.visit("/ui/payouts/2026-09", status=409)  # after a later close: a refusal, explained
     assert "En senare månad är redan stängd" in cl.page.content()
     cl.close()
 
@@ -317,9 +317,9 @@ def test_docs_work_offline_and_authorize_takes_an_api_key(
     v.page.wait_for_selector(".swagger-ui .info", timeout=30_000)
     v.screenshot("docs-start")
     v.page.locator("button.authorize").first.click()
-    v.page.locator("input[type=text], input[type=password]").last.fill(site.tokens["auditor"])
-    v.page.get_by_role("button", name="Authorize", exact=True).last.click()
-    v.page.get_by_role("button", name="Close").first.click()
+    v.page.locator(".modal-ux input").first.fill(site.tokens["auditor"])
+    v.page.locator(".modal-ux .auth-btn-wrapper button.authorize").click()
+    v.page.locator(".modal-ux button.btn-done").click()
     v.screenshot("docs")
     # the token reaches the API: Swagger UI's request to /v1/rates with "Try it out"
     v.page.locator("#operations-rates-list_rates_v1_rates_get").click()

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request

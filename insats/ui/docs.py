@@ -1,7 +1,7 @@
 """`/docs` without a CDN: Swagger UI 5's files come from the Python package `fastapi-offline`
-(served under `/docs/assets/`; Swagger UI 4 cannot read the OpenAPI 3.1 document), its start script is ours (`static/swagger-init.js`, no inline
-script), and "Authorize" takes an API key as a bearer token (the OpenAPI document declares the
-`bearer` scheme on every endpoint that needs it)."""
+(served under `/docs/assets/`; Swagger UI 4 cannot read OpenAPI 3.1), its start script is ours
+(`static/swagger-init.js`, no inline script), and "Authorize" takes an API key as a bearer
+token (the OpenAPI document declares the `bearer` scheme on every endpoint that needs it)."""
 
 from __future__ import annotations
 

@@ -469,7 +469,7 @@ def render_basis(run: Run, provider_id: str, lines: list[RunLine]) -> bytes:
 
 _CSS_V2 = """
 body { font-family: "DejaVu Sans", "Helvetica Neue", Arial, sans-serif; font-size: 10pt;
-       color: #111; margin: 2em auto; max-width: 60em; padding: 0 1em; }
+       color: #111; margin: 2em auto; max-width: 72em; padding: 0 1em; }
 h1 { font-size: 16pt; margin: 0 0 .2em 0; }
 .issuer { font-weight: bold; margin: 0; }
 .sub { color: #444; margin: 0 0 1.2em 0; }
@@ -482,7 +482,7 @@ th, td { border-bottom: 1px solid #ccc; padding: .25em .4em; text-align: left;
 th { background: #eee; vertical-align: bottom; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.num { white-space: nowrap; }
-.ref { white-space: nowrap; }
+.ref, td.period { white-space: nowrap; }
 .uuid { display: block; font-family: "DejaVu Sans Mono", monospace; font-size: 7pt; color: #444;
         word-break: break-all; }
 tfoot th, tfoot td { border-top: 2px solid #111; font-weight: bold; background: none; }
@@ -591,7 +591,8 @@ def _render_basis_v2(run: Run, provider_id: str, lines: list[RunLine]) -> bytes:
 
     parts.extend(
         [
-            f"<tr><td>{line.period}</td><td>{_reference(run, line.journey_id)}</td>{tail(line)}"
+            f'<tr><td class="period">{line.period}</td><td>{_reference(run, line.journey_id)}</td>'
+            f"{tail(line)}"
             for line in lines
         ]
     )

@@ -50,6 +50,7 @@ from services.payments.compute import paid_by_journey  # noqa: E402
 from services.payments.files import render_files  # noqa: E402
 from services.payments.model import RunLine, line_order  # noqa: E402
 from services.payments.projection import PaymentsProjection  # noqa: E402
+from services.payments.references import DecisionReferences  # noqa: E402
 from services.payments.rules import (  # noqa: E402
     journey_entitlement,
     replay,
@@ -435,7 +436,7 @@ def main() -> None:
         db = SQLiteDatabase(folder / "bench-payments-read.db")
         source = ListEventSource(g.events[:may_end])
         projection = PaymentsProjection()
-        runner = FeedRunner(source, db, [projection], batch_size=5000)
+        runner = FeedRunner(source, db, [projection, DecisionReferences()], batch_size=5000)
         runs = PayoutRuns(
             env={
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",

@@ -141,6 +141,7 @@ def _service_projections(
         alerts.projection(head=source.max_position),
         statistics.projection,
         payments.projection,
+        payments.references,  # the decision references the payout files name customers by
     ]
 
 

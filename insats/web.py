@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from insats.bootstrap import Container
+from insats.ui import mount as mount_ui
 from services.lifecycle.api import router as lifecycle_router
 from services.lifecycle.domain.errors import DomainError
 from services.platform.api import ApiError, error_response, require
@@ -64,6 +65,7 @@ def create_app(
         version=API_VERSION,
         description="Insatser under kundval: journeys, payouts, alerts and statistics (API v1).",
         lifespan=lifespan,
+        docs_url=None,  # /docs is served offline by insats.ui (no CDN)
     )
     app.state.container = container
     app.state.lifecycle = container.lifecycle
@@ -195,6 +197,7 @@ def create_app(
     app.include_router(lifecycle_router)
     for router in _service_routers(container):
         app.include_router(router)
+    mount_ui(app, container)  # the web pages (/ui) and /docs; after the handlers above
     return app
 
 

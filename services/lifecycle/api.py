@@ -7,6 +7,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -574,6 +575,23 @@ IfMatch = Annotated[str | None, Header(alias="If-Match")]
 Act = Callable[[Journey, CommandContext, LifecycleApp, Any], dict[str, Any] | None]
 
 
+@dataclass(frozen=True)
+class JourneyCommand:
+    """One journey command as `journey_endpoint` registers it (the web pages post the same)."""
+
+    name: str
+    path: str
+    body_model: type[BaseModel]
+    roles: tuple[str, ...]
+    act: Act
+    provider_acting: bool
+    status: int
+
+
+# `POST /v1/journeys/{journey_id}/<path>` by path, for other entry points (insats.ui).
+JOURNEY_COMMANDS: dict[str, JourneyCommand] = {}
+
+
 def journey_endpoint(
     name: str,
     path: str,
@@ -608,6 +626,9 @@ def journey_endpoint(
             status=status,
         )
 
+    JOURNEY_COMMANDS[path] = JourneyCommand(
+        name, path, body_model, roles, act, provider_acting, status
+    )
     endpoint.__name__ = name
     endpoint.__annotations__ = {**endpoint.__annotations__, "body": body_model}
     router.post(

@@ -297,3 +297,28 @@ def search(
     more = len(rows) > limit
     items = [dict(zip(COLUMNS, r, strict=True)) for r in rows[:limit]]
     return items, (int(items[-1]["created_position"]) if more and items else None)
+
+
+def references(tx: Tx, journey_ids: Iterable[str], today: date) -> dict[str, dict[str, str]]:
+    """The decision reference, insats and status on `today` of these journeys (for pages and
+    files that show a journey by the reference the case system knows it by)."""
+    wanted = sorted(set(journey_ids))
+    out: dict[str, dict[str, str]] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        params: dict[str, Any] = {f"j{i}": jid for i, jid in enumerate(chunk)}
+        params["day"] = today.isoformat()
+        marks = ", ".join(f"%(j{i})s" for i in range(len(chunk)))
+        rows = tx.execute(
+            f"SELECT j.journey_id, j.external_system, j.external_decision_id, j.insats, {_STATUS} "
+            f"FROM journey_list j WHERE j.journey_id IN ({marks})",
+            params,
+        ).fetchall()
+        for jid, system, decision_id, insats, status in rows:
+            out[jid] = {
+                "system": system,
+                "decision_id": decision_id,
+                "insats": insats,
+                "status": status,
+            }
+    return out

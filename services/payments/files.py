@@ -19,10 +19,12 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 
-from services.payments.model import Run, RunLine, money, money_text
+from services.payments.model import FIRST_LAYOUT, Run, RunLine, money, money_text
 from services.payments.rules import LINE_TYPES, ZERO, last_day
+from services.platform.clock import STOCKHOLM
 
 INSATS_LABELS: dict[str, str] = {
     "grund": "Jobbpeng grund",
@@ -337,7 +339,7 @@ def _monthly_rate(line: RunLine) -> str:
 
 # --- ersättningsunderlag (HTML) -----------------------------------------------------------------
 
-_CSS = """
+_CSS_V1 = """
 body { font-family: "Helvetica Neue", Arial, sans-serif; font-size: 10pt; color: #111;
        margin: 2em; }
 h1 { font-size: 16pt; margin: 0 0 .2em 0; }
@@ -363,7 +365,8 @@ footer { margin-top: 1.5em; color: #444; font-size: 9pt; }
 """.strip()
 
 
-def render_basis(run: Run, provider_id: str, lines: list[RunLine]) -> bytes:
+def _render_basis_v1(run: Run, provider_id: str, lines: list[RunLine]) -> bytes:
+    """Layout 1 (runs closed before layouts had numbers): frozen, byte for byte."""
     provider = run.provider(provider_id)
     total = sum((line.amount for line in lines), ZERO)
     sums: dict[str, Decimal] = {}
@@ -386,7 +389,7 @@ def render_basis(run: Run, provider_id: str, lines: list[RunLine]) -> bytes:
         '<meta charset="utf-8">',
         f"<title>Ersättningsunderlag {esc(run.month)} – {esc(provider.name or provider_id)}"
         "</title>",
-        f"<style>\n{_CSS}\n</style>",
+        f"<style>\n{_CSS_V1}\n</style>",
         "</head>",
         "<body>",
         "<header>",
@@ -446,6 +449,166 @@ def render_basis(run: Run, provider_id: str, lines: list[RunLine]) -> bytes:
             "insatsreferens, aldrig med personnummer.</p>",
             f"<p>Underlaget hör till utbetalningskörning {esc(run.month)} "
             f"({esc(money(total) or '0.00')} kr).</p>",
+            "</footer>",
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
+    return "\n".join(parts).encode("utf-8")
+
+
+def render_basis(run: Run, provider_id: str, lines: list[RunLine]) -> bytes:
+    """The compensation basis in the layout the run was closed with (`Run.layout`)."""
+    if run.layout == FIRST_LAYOUT:
+        return _render_basis_v1(run, provider_id, lines)
+    return _render_basis_v2(run, provider_id, lines)
+
+
+# --- layout 2 -------------------------------------------------------------------------------------
+
+_CSS_V2 = """
+body { font-family: "DejaVu Sans", "Helvetica Neue", Arial, sans-serif; font-size: 10pt;
+       color: #111; margin: 2em auto; max-width: 72em; padding: 0 1em; }
+h1 { font-size: 16pt; margin: 0 0 .2em 0; }
+.issuer { font-weight: bold; margin: 0; }
+.sub { color: #444; margin: 0 0 1.2em 0; }
+dl { display: grid; grid-template-columns: max-content auto; gap: .2em 1.2em; margin: 0 0 1.2em; }
+dt { font-weight: bold; }
+dd { margin: 0; }
+table { border-collapse: collapse; width: 100%; }
+th, td { border-bottom: 1px solid #ccc; padding: .25em .4em; text-align: left;
+         vertical-align: top; }
+th { background: #eee; vertical-align: bottom; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: nowrap; }
+.ref, td.period { white-space: nowrap; }
+.uuid { display: block; font-family: "DejaVu Sans Mono", monospace; font-size: 7pt; color: #444;
+        word-break: break-all; }
+tfoot th, tfoot td { border-top: 2px solid #111; font-weight: bold; background: none; }
+table.summary { width: auto; margin: 1.2em 0; }
+footer { margin-top: 1.5em; color: #444; font-size: 9pt; }
+@page { size: A4; margin: 12mm; }
+@media print {
+  body { margin: 0; max-width: none; padding: 0; font-size: 9pt; }
+  table.lines { font-size: 7.5pt; }
+  thead { display: table-header-group; }
+  tfoot { display: table-footer-group; }
+  tr { page-break-inside: avoid; break-inside: avoid; }
+}
+""".strip()
+
+
+def local_closing_time(closed_at: str | None) -> str:
+    """'2026-11-01T09:15:00Z' → '2026-11-01 10:15 (svensk tid)'."""
+    if not closed_at:
+        return "–"
+    try:
+        moment = datetime.fromisoformat(closed_at.replace("Z", "+00:00"))
+    except ValueError:
+        return closed_at
+    if moment.tzinfo is None:
+        return closed_at
+    return moment.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M") + " (svensk tid)"
+
+
+def _reference(run: Run, journey_id: str) -> str:
+    ref = run.references.get(journey_id)
+    decision = f"{esc(ref[0])} {esc(ref[1])}" if ref else "–"
+    return f'<span class="ref">{decision}</span><span class="uuid">{esc(journey_id)}</span>'
+
+
+def _render_basis_v2(run: Run, provider_id: str, lines: list[RunLine]) -> bytes:
+    provider = run.provider(provider_id)
+    total = sum((line.amount for line in lines), ZERO)
+    sums: dict[str, Decimal] = {}
+    for line in lines:
+        sums[line.type] = sums.get(line.type, ZERO) + line.amount
+    issuer = run.booking.organisation
+    if run.booking.organisation_no:
+        issuer += f" ({run.booking.organisation_no})"
+    details = [
+        ("Anordnare", provider.name or "–"),
+        ("Organisationsnummer", provider_id),
+        ("Bankgiro", provider.bankgiro or "–"),
+        ("IBAN", provider.iban or "–"),
+        ("Utbetalningsmånad", run.month),
+        ("Körningen stängd", local_closing_time(run.closed_at)),
+        ("Beräknad från händelseposition", str(run.position)),
+        ("Utfärdare", issuer),
+    ]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="sv">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f"<title>Ersättningsunderlag {esc(run.month)} – {esc(provider.name or provider_id)}"
+        "</title>",
+        f"<style>\n{_CSS_V2}\n</style>",
+        "</head>",
+        "<body>",
+        "<header>",
+        f'<p class="issuer">{esc(run.booking.organisation)}</p>',
+        "<h1>Ersättningsunderlag</h1>",
+        f'<p class="sub">Kundval arbetsmarknadsinsatser – utbetalning för {esc(run.month)}</p>',
+        "</header>",
+        "<dl>",
+        *(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in details),
+        "</dl>",
+        '<table class="summary">',
+        '<thead><tr><th>Radtyp</th><th class="num">Belopp (kr)</th></tr></thead>',
+        "<tbody>",
+        *(
+            f'<tr><td>{esc(LINE_LABELS[kind])}</td><td class="num">{sv_money(sums[kind])}</td></tr>'
+            for kind in LINE_TYPES
+            if kind in sums
+        ),
+        "</tbody>",
+        f'<tfoot><tr><th>Att fakturera</th><td class="num">{sv_money(total)}</td></tr></tfoot>',
+        "</table>",
+        '<table class="lines">',
+        "<thead><tr><th>Period</th><th>Beslutsreferens och insatsreferens</th><th>Insats</th>"
+        '<th>Radtyp</th><th>Tilläggs&shy;check</th><th class="num">Dagar</th>'
+        '<th class="num">Belopp per månad</th><th class="num">Belopp (kr)</th></tr></thead>',
+        "<tbody>",
+    ]
+    insats_labels = {k: esc(v) for k, v in INSATS_LABELS.items()}
+    tails: dict[tuple[object, ...], str] = {}
+
+    def tail(line: RunLine) -> str:
+        key = line[3:]
+        text = tails.get(key)
+        if text is None:
+            text = tails[key] = (
+                f"<td>{insats_labels.get(line.insats) or esc(line.insats)}</td>"
+                f"<td>{LINE_LABELS.get(line.type) or esc(line.type)}</td>"
+                f"<td>{esc(line.voucher_id)}</td>"
+                f'<td class="num">{"" if line.days is None else line.days}</td>'
+                f'<td class="num">{_monthly_rate(line)}</td>'
+                f'<td class="num">{sv_money(line.amount)}</td></tr>'
+            )
+        return text
+
+    parts.extend(
+        [
+            f'<tr><td class="period">{line.period}</td><td>{_reference(run, line.journey_id)}</td>'
+            f"{tail(line)}"
+            for line in lines
+        ]
+    )
+    parts.extend(
+        [
+            "</tbody>",
+            f'<tfoot><tr><th colspan="7">Summa att fakturera</th>'
+            f'<td class="num">{sv_money(total)}</td></tr></tfoot>',
+            "</table>",
+            "<footer>",
+            "<p>Fakturera kommunen på beloppet ovan och ange utbetalningsmånad och "
+            "organisationsnummer. Rader för tidigare perioder är rättelser eller "
+            "senare rapporterade uppgifter (negativa belopp är avdrag). Kunder anges med "
+            "ärendesystemets beslutsreferens och insatsreferens, aldrig med personnummer.</p>",
+            f"<p>Underlaget hör till utbetalningskörning {esc(run.month)} "
+            f"({sv_money(total)} kr).</p>",
             "</footer>",
             "</body>",
             "</html>",

@@ -19,8 +19,17 @@ from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
 from services.payments.rules import ZERO
+from services.platform.municipality import municipality_name, municipality_org_no
 
 RunStatus = Literal["preview", "closed"]
+
+# How a run's files are laid out. A closed run keeps the layout it was closed with (stored in
+# its event; a run stored before layouts had a number is layout 1), so its files stay the same
+# bytes forever; a new layout changes only the runs closed after it. Layout 2: the compensation
+# basis names each customer by the decision reference too, shows the closing time in Swedish
+# time and every amount with a decimal comma, and fits an A4 page.
+FIRST_LAYOUT = 1
+CURRENT_LAYOUT = 2
 
 
 class RunLine(NamedTuple):
@@ -119,7 +128,7 @@ class Booking:
     INSATS_PAYOUT_VOUCHER_SERIES, INSATS_PAYOUT_CHART_TYPE.
     """
 
-    organisation: str = "Kommunen"
+    organisation: str = "Kommunen"  # INSATS_PAYOUT_ORGANISATION or INSATS_MUNICIPALITY_NAME
     organisation_no: str = ""
     expense_accounts: Mapping[str, str] = field(
         default_factory=lambda: {
@@ -174,8 +183,8 @@ class Booking:
             for kind in ("monthly", "bonus", "voucher")
         }
         return cls(
-            organisation=env.get("INSATS_PAYOUT_ORGANISATION", default.organisation),
-            organisation_no=env.get("INSATS_PAYOUT_ORGANISATION_NO", default.organisation_no),
+            organisation=municipality_name(env) or default.organisation,
+            organisation_no=municipality_org_no(env) or default.organisation_no,
             expense_accounts=expense,
             payable_account=env.get("INSATS_PAYOUT_PAYABLE_ACCOUNT", default.payable_account),
             account_names=default.account_names,
@@ -201,6 +210,9 @@ class Run:
     booking: Booking
     closed_at: str | None = None
     files: Mapping[str, str] = field(default_factory=dict)
+    layout: int = CURRENT_LAYOUT
+    # journey id → (case system, decision id), for the journeys of the lines (layout ≥ 2)
+    references: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     @cached_property
     def totals(self) -> dict[str, Decimal]:
@@ -252,6 +264,12 @@ class Run:
 
     def event_fields(self) -> dict[str, Any]:
         totals = self.totals
+        layout: dict[str, Any] = {}
+        if self.layout != FIRST_LAYOUT:  # a layout-1 run's event is what it always was
+            layout = {
+                "layout": self.layout,
+                "references": {j: list(r) for j, r in sorted(self.references.items())},
+            }
         return {
             "month": self.month,
             "position": self.position,
@@ -262,6 +280,7 @@ class Run:
             "files": dict(sorted(self.files.items())),
             "providers": {p: self.providers[p].to_json() for p in sorted(self.providers)},
             "booking": self.booking.to_json(),
+            **layout,
         }
 
     @classmethod
@@ -277,6 +296,8 @@ class Run:
             booking=Booking.from_json(data["booking"]),
             closed_at=data["closed_at"] or None,
             files=dict(data["files"]),
+            layout=int(data.get("layout") or FIRST_LAYOUT),
+            references={j: (r[0], r[1]) for j, r in (data.get("references") or {}).items()},
         )
 
 

@@ -58,11 +58,11 @@ def decode_facts(journey_id: str, text: str) -> JourneyFacts:
 
 
 def _paid(f: JourneyFacts | None) -> tuple[Any, ...] | None:
-    """What payments read of a journey: a change elsewhere (a plan, a follow-up) is not a
-    change to pay on."""
+    """What payments store of a journey (`PAYMENT_PARTS`, no version): a change elsewhere (a
+    plan, a follow-up) is not a change to pay on, and leaves the row as it is."""
     if f is None:
         return None
-    return (f.insats, f.assignments, f.exit, f.vouchers, f.bonus_approved_on, f.withdrawal)
+    return (f.insats, f.assignments, f.exit, f.vouchers, f.reviews, f.withdrawal)
 
 
 class JourneyRow(NamedTuple):
@@ -92,7 +92,9 @@ def row_of(f: JourneyFacts, changed_at: int) -> JourneyRow:
         extras.append(month_of(f.bonus_approved_on))
     return JourneyRow(
         f.journey_id,
-        model.encode(f, PAYMENT_PARTS),
+        # Without the version: a row is written only when what payments read changed, so a
+        # stored version would depend on how the log was cut into batches (and replays differ).
+        model.encode(f._replace(version=0), PAYMENT_PARTS),
         changed_at,
         f.insats,
         None if f.starts_on is None else f.starts_on.isoformat(),

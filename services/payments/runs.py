@@ -54,6 +54,9 @@ class PayoutRunClosed(Aggregate.Created):
     files: dict[str, str]
     providers: dict[str, dict[str, Any]]
     booking: dict[str, Any]
+    # From layout 2 on (services.payments.model.CURRENT_LAYOUT); absent in earlier runs.
+    layout: int = 1
+    references: dict[str, list[str]] | None = None
 
 
 class PayoutRun(Aggregate):
@@ -73,6 +76,8 @@ class PayoutRun(Aggregate):
         files: dict[str, str],
         providers: dict[str, dict[str, Any]],
         booking: dict[str, Any],
+        layout: int = 1,
+        references: dict[str, list[str]] | None = None,
     ) -> None:
         self.month = month
         self.position = position
@@ -83,6 +88,8 @@ class PayoutRun(Aggregate):
         self.files = files
         self.providers = providers
         self.booking = booking
+        self.layout = layout
+        self.references = references or {}
 
     def to_run(self) -> Run:
         return Run.from_event_fields(self.__dict__)
@@ -189,8 +196,9 @@ class PayoutRuns(Application[UUID]):
                     with gc_paused():  # decoding a run builds millions of small objects
                         domain_event = self.mapper.to_domain_event(notification)
                     if isinstance(domain_event, PayoutRunClosed):
-                        fields = {
-                            k: getattr(domain_event, k) for k in PayoutRunClosed.__annotations__
+                        fields = {  # a run closed before layouts lacks the last two
+                            k: getattr(domain_event, k, None)
+                            for k in PayoutRunClosed.__annotations__
                         }
                         self._runs[domain_event.month] = Run.from_event_fields(fields)
                     self._seen = notification.id

@@ -22,13 +22,20 @@ from datetime import date, datetime, timedelta
 from contracts.bounds import EARLIEST_MONTH, LATEST_MONTH
 from services.payments.compute import Settled, compute_lines
 from services.payments.files import file_hashes, render_files
-from services.payments.model import Booking, ProviderInfo, Run, gc_paused
+from services.payments.model import CURRENT_LAYOUT, Booking, ProviderInfo, Run, gc_paused
 from services.payments.projection import PaymentsProjection
+from services.payments.references import DecisionReferences
 from services.payments.rules import RateMissing, RateOutOfBounds, last_day, parse_month
 from services.payments.runs import CloseRaced, PayoutRuns
 from services.platform import clock
-from services.platform.db import Database
-from services.platform.feed import EventSource, FeedRunner, require_running, setup_tables
+from services.platform.db import Database, Tx
+from services.platform.feed import (
+    EventSource,
+    FeedRunner,
+    require_running,
+    setup_tables,
+    tracked_position,
+)
 
 # A close that loses the race to another close is decided again this many times.
 CLOSE_ATTEMPTS = 5
@@ -85,11 +92,20 @@ class ConcurrentClose(PaymentsError):
     status, code = 409, "concurrent_close"
 
 
-def feed_catch_up(runner: FeedRunner, name: str = PaymentsProjection.name) -> Callable[[], None]:
-    """A `catch_up` for `PaymentsService`: apply every event not yet applied to the projection."""
+def feed_catch_up(
+    runner: FeedRunner,
+    name: str = PaymentsProjection.name,
+    *also: str,
+) -> Callable[[], None]:
+    """A `catch_up` for `PaymentsService`: apply every event not yet applied to the payments
+    read models (the facts, and the decision references the files name customers by)."""
+    names = [name, *also] if also or name != PaymentsProjection.name else [
+        name, DecisionReferences.name
+    ]
+    wanted = [n for n in names if n in runner.projections]
 
     def catch_up() -> None:
-        runner.catch_up([name])
+        runner.catch_up(wanted)
 
     return catch_up
 
@@ -124,11 +140,14 @@ class PaymentsService:
         source: EventSource | None = None,
         today: Callable[[], date] = clock.today,
         now: Callable[[], datetime] = clock.utcnow,
+        layout: int = CURRENT_LAYOUT,
     ):
+        self.layout = layout  # the file layout new runs are closed with (`model.CURRENT_LAYOUT`)
         self.db = db
         self.runs = runs
         self.catch_up = catch_up
         self.projection = projection or PaymentsProjection()
+        self.references = DecisionReferences()  # fed beside `projection` (composition root)
         self.booking = booking or Booking()
         self.source = source
         self.today = today
@@ -142,6 +161,7 @@ class PaymentsService:
         self._computed: tuple[tuple[object, ...], Run] | None = None
         with db.transaction() as tx:
             setup_tables(tx)
+            self.references.setup(tx)
 
     # --- runs ---------------------------------------------------------------------------------
 
@@ -229,6 +249,11 @@ class PaymentsService:
 
     # --- internals ----------------------------------------------------------------------------
 
+    def _references_ready(self, tx: Tx, position: int) -> bool:
+        """The decision references have been fed at least as far as the facts (and run)."""
+        require_running(tx, self.references.name)
+        return tracked_position(tx, self.references.name) >= position
+
     @staticmethod
     def _refuse_if_later_closed(month: str, closed: dict[str, Run]) -> None:
         later = [m for m in closed if m > month]
@@ -307,6 +332,7 @@ class PaymentsService:
                 rows = self.projection.journey_rows(
                     tx, changed_after=settled.position, earning_after=settled.month
                 )
+            refs_ready = self._references_ready(tx, snapshot.position)
         providers_facts = {p: row.facts for p, row in snapshot.providers.items()}
         try:
             lines = compute_lines(
@@ -314,6 +340,13 @@ class PaymentsService:
             )
         except RateMissing as missing:
             raise RatesMissing(missing) from None
+        with self.db.transaction() as tx:  # immutable facts: any later snapshot will do
+            references = self.references.load(tx, {line.journey_id for line in lines})
+        if closing and (not refs_ready or len(references) < len({ln.journey_id for ln in lines})):
+            raise NotCaughtUp(
+                "the decision references read model is behind the payments read model; "
+                "a run is closed only with every customer's reference — try again shortly"
+            )
         providers = {}
         for line in lines:
             pid = line.provider_id
@@ -335,6 +368,8 @@ class PaymentsService:
             position=snapshot.position,
             providers=providers,
             booking=self.booking,
+            layout=self.layout,
+            references=references,
         )
         self._computed = (key, run)
         return run

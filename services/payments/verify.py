@@ -17,8 +17,9 @@ from contracts.events import PublicEvent
 from contracts.journey import ProviderFacts
 from services.payments.compute import compute_lines
 from services.payments.files import file_hashes, render_files
-from services.payments.model import ProviderInfo, Run, RunLine
+from services.payments.model import FIRST_LAYOUT, ProviderInfo, Run, RunLine
 from services.payments.projection import PaymentsProjection
+from services.payments.references import DecisionReferences
 from services.payments.rules import RateMissing, last_day
 from services.payments.runs import PayoutRuns
 from services.platform.clock import STOCKHOLM
@@ -97,6 +98,16 @@ def _details_at_closing(run: Run, facts: ProviderFacts) -> ProviderInfo:
     return ProviderInfo(facts.provider_id, chosen.name, chosen.bankgiro, chosen.iban)
 
 
+def _references(
+    db: Database, references: DecisionReferences, lines: Sequence[RunLine], layout: int
+) -> dict[str, tuple[str, str]]:
+    """The decision references of the lines' journeys, as the replay knows them."""
+    if layout == FIRST_LAYOUT:
+        return {}
+    with db.transaction() as tx:
+        return references.load(tx, {line.journey_id for line in lines})
+
+
 def verify_runs(
     source: EventSource,
     runs: PayoutRuns | Iterable[Run],
@@ -108,8 +119,9 @@ def verify_runs(
     problems: list[str] = []
     database = db or SQLiteDatabase(":memory:")
     projection = PaymentsProjection()
+    references = DecisionReferences()
     bounded = _UpTo(source)
-    runner = FeedRunner(bounded, database, [projection])
+    runner = FeedRunner(bounded, database, [projection, references])
     log_end = source.max_position()
 
     for index, run in enumerate(stored):
@@ -177,6 +189,8 @@ def verify_runs(
             providers=providers,
             booking=run.booking,
             closed_at=run.closed_at,
+            layout=run.layout,
+            references=_references(database, references, lines, run.layout),
         )
         digests = file_hashes(render_files(recomputed))
         for name in sorted(set(digests) | set(run.files)):

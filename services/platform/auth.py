@@ -130,6 +130,13 @@ class KeyStore:
                     return principal
         return None
 
+    def principal_for(self, token_sha256: str) -> Principal | None:
+        """The key whose token has this SHA-256 (hex), if it is still in the file: a web
+        session (insats.ui) holds only the hash and re-checks its key on every request."""
+        with self._lock:
+            self._load()
+            return self._keys.get(token_sha256.lower())
+
     def add(self, role: str, name: str, provider_id: str | None = None) -> str:
         """Create a key, store its hash and return the token (shown once)."""
         if role not in ROLES:

@@ -21,7 +21,8 @@ import matplotlib
 matplotlib.use("Agg")  # headless: never a GUI backend on a server
 
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.typing import RcKeyType
 
 from contracts.events import EXIT_REASONS, INSATS_TYPES
@@ -143,6 +144,28 @@ def _thousands() -> FuncFormatter:
     return FuncFormatter(lambda value, _pos: _int(round(value)))
 
 
+def _counts(axis: Any) -> None:
+    """A count axis: whole-number ticks only (small counts would otherwise give 0,5 steps
+    printed as 0 0 1 1 2 2), grouped thousands, and from 0 up even when every count is 0."""
+    axis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    axis.set_major_formatter(_thousands())
+
+
+def _legend(fig: Figure, ax: Any) -> None:
+    """One legend entry per insats in its own colour (drawn from the colours, not from the
+    bars: an insats without bars would otherwise get the next default colour), below the
+    plot so it never covers a bar."""
+    handles = [Patch(facecolor=_INSATS_COLOURS[i], label=INSATS_NAMES[i]) for i in INSATS_TYPES]
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncol=len(handles),
+        frameon=False,
+        fontsize=8,
+    )
+
+
 def _to_svg(fig: Figure) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
@@ -161,8 +184,8 @@ def chart_customers(by_insats: Mapping[str, Any]) -> str:
         ax.bar_label(bars, labels=[_int(v) for v in values], padding=2)
         ax.set_title("Figur 1. Kunder per insats")
         ax.set_ylabel("Antal kunder")
-        ax.yaxis.set_major_formatter(_thousands())
-        ax.margins(y=0.15)
+        _counts(ax.yaxis)
+        ax.set_ylim(0, max(max(values, default=0), 1) * 1.15)
         fig.tight_layout()
         return _to_svg(fig)
 
@@ -188,38 +211,56 @@ def chart_exit_reasons(by_insats: Mapping[str, Any]) -> str:
         ax.invert_yaxis()
         ax.set_title("Figur 5. Avslutsorsaker per insats")
         ax.set_xlabel("Antal avslut")
-        ax.xaxis.set_major_formatter(_thousands())
-        ax.legend(loc="lower right", frameon=False)
+        most = max(
+            (by_insats["groups"][i]["exits"][r] for i in INSATS_TYPES for r in EXIT_REASONS),
+            default=0,
+        )
+        _counts(ax.xaxis)
+        ax.set_xlim(0, max(most, 1) * 1.05)
+        _legend(fig, ax)
         fig.tight_layout()
         return _to_svg(fig)
 
 
 def chart_days_per_year(yearly: list[YearlyDays]) -> str:
-    """Figure 7: average days in insats before self-sufficiency, per insats and year."""
+    """Figure 7: average days in insats before self-sufficiency, per insats and year.
+
+    Exactly the years given, from 0 up; a year or insats without self-sufficient exits has no
+    bar (and says so when no year has any)."""
     with _chart_context():
-        fig = Figure(figsize=(max(6.5, 0.9 * len(yearly) + 2), 3.6))
+        fig = Figure(figsize=(max(6.5, 0.9 * len(yearly) + 2), 3.8))
         ax = fig.add_subplot()
         width = 0.8 / len(INSATS_TYPES)
         positions = list(range(len(yearly)))
+        highest = 0.0
         for n, insats in enumerate(INSATS_TYPES):
             xs = [p - 0.4 + width * (n + 0.5) for p in positions]
             values = [y.avg_days[insats] for y in yearly]
             shown = [(x, v) for x, v in zip(xs, values, strict=True) if v is not None]
+            if not shown:
+                continue
+            highest = max(highest, *(v for _, v in shown))
             bars = ax.bar(
                 [x for x, _ in shown],
                 [v for _, v in shown],
                 width=width,
                 color=_INSATS_COLOURS[insats],
-                label=INSATS_NAMES[insats],
             )
             ax.bar_label(
-                bars, labels=[decimal_comma(v, 1) for _, v in shown], padding=1, fontsize=6
+                bars, labels=[decimal_comma(v, 1) for _, v in shown], padding=1, fontsize=7
             )
         ax.set_xticks(positions, [str(y.year) for y in yearly])
+        ax.set_xlim(-0.5, len(yearly) - 0.5)
+        ax.set_ylim(0, (highest or 1) * 1.15)
+        if not highest:
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+            ax.text(
+                0.5, 0.5, "Inga avslut till egen försörjning", transform=ax.transAxes,
+                ha="center", va="center", color="#444444",
+            )
         ax.set_title("Figur 7. Genomsnittligt antal dagar till egen försörjning per insats och år")
         ax.set_ylabel("Dagar")
-        ax.margins(y=0.15)
-        ax.legend(loc="upper left", frameon=False, fontsize=7)
+        _legend(fig, ax)
         fig.tight_layout()
         return _to_svg(fig)
 
@@ -228,20 +269,27 @@ def chart_days_per_year(yearly: list[YearlyDays]) -> str:
 
 _CSS: Final = """
 body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 10pt; color: #111;
-       max-width: 60em; margin: 1.5em auto; padding: 0 1em; }
-h1 { font-size: 16pt; margin-bottom: 0.2em; }
+       max-width: 76em; margin: 1.5em auto; padding: 0 1em; }
+header p { margin: 0.1em 0; }
+.issuer { font-size: 11pt; font-weight: bold; }
+h1 { font-size: 16pt; margin: 0.3em 0 0.2em; }
 h2 { font-size: 12pt; margin-top: 1.6em; border-bottom: 1px solid #999; }
-table { border-collapse: collapse; margin: 0.6em 0; font-size: 9pt; }
-th, td { border: 1px solid #bbb; padding: 2px 6px; }
-th { background: #eee; text-align: left; }
-td.n { text-align: right; white-space: nowrap; }
+.wide { max-width: 100%; overflow-x: auto; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 8.5pt; }
+th, td { border: 1px solid #bbb; padding: 2px 5px; }
+th { background: #eee; text-align: left; vertical-align: bottom; }
+td.n { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 tr.total td { font-weight: bold; }
 figure { margin: 1em 0; page-break-inside: avoid; break-inside: avoid; }
 figure svg { max-width: 100%; height: auto; }
 figcaption { font-size: 9pt; color: #333; }
 dl dt { font-weight: bold; margin-top: 0.4em; }
-@page { size: A4; margin: 15mm; }
-@media print { body { margin: 0; max-width: none; } h2 { page-break-after: avoid; }
+@page { size: A4; margin: 12mm; }
+@media print { body { margin: 0; max-width: none; padding: 0; font-size: 9pt; }
+               h2 { page-break-after: avoid; break-after: avoid; }
+               .wide { overflow: visible; }
+               table { font-size: 6.5pt; width: 100%; }
+               th, td { padding: 1px 2px; }
                table, figure { page-break-inside: avoid; } }
 """
 
@@ -315,8 +363,8 @@ def _comparison_table(data: Mapping[str, Any], provider_names: Mapping[str, str]
         rows.append(f"<tr{css}><td>{label}</td>{cells}</tr>")
     first = html.escape(GROUP_BY_NAMES[group_by])
     return (
-        f"<table><thead><tr><th>{first}</th>{head}</tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f'<div class="wide"><table><thead><tr><th>{first}</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
@@ -334,8 +382,8 @@ def _exit_table(by_insats: Mapping[str, Any]) -> str:
     )
     rows.append(f'<tr class="total"><td>Avslut totalt</td>{totals}</tr>')
     return (
-        f"<table><thead><tr><th>Avslutsorsak</th>{head}</tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f'<div class="wide"><table><thead><tr><th>Avslutsorsak</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
@@ -380,8 +428,13 @@ def render_html(data: ReportData) -> str:
         '<html lang="sv"><head><meta charset="utf-8">',
         f"<title>Statistik kundval insatser {f_} – {t_}</title>",
         f"<style>{_CSS}</style></head><body>",
+        "<header>",
+        f'<p class="issuer">{html.escape(data.municipality or "Kommunen")}</p>',
         "<h1>Statistik – kundval arbetsmarknadsinsatser</h1>",
         f"<p>Period: {f_} – {t_}</p>",
+        (f"<p>Framställd {data.produced_on.isoformat()} ur insatsernas händelselogg.</p>"
+         if data.produced_on else ""),
+        "</header>",
         "<h2>Sammanfattning per insats</h2>",
         _comparison_table(data.by_insats, names),
         "<h2>Kunder per insats</h2>",

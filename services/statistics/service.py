@@ -12,6 +12,7 @@ from contracts.events import INSATS_TYPES
 from services.platform import clock
 from services.platform.db import Database, Tx
 from services.platform.feed import require_running, setup_tables
+from services.platform.municipality import municipality_name
 from services.statistics.figures import DAYS_QUANTUM, GROUP_BYS, compute_figures
 from services.statistics.projection import (
     StatisticsProjection,
@@ -41,6 +42,8 @@ class ReportData:
     by_target_group: dict[str, Any]
     yearly: list[YearlyDays]
     provider_names: dict[str, str]
+    municipality: str = ""  # who publishes the report (INSATS_MUNICIPALITY_NAME)
+    produced_on: date | None = None  # the day the figures were read
 
 
 class PeriodError(ValueError):
@@ -64,9 +67,16 @@ class StatisticsService:
 
     `today` settles which plan due dates have passed for a period that is not over yet."""
 
-    def __init__(self, db: Database, *, today: Callable[[], date] = clock.today):
+    def __init__(
+        self,
+        db: Database,
+        *,
+        today: Callable[[], date] = clock.today,
+        municipality: str | None = None,
+    ):
         self.db = db
         self.today = today
+        self.municipality = municipality_name() if municipality is None else municipality
         self.projection = StatisticsProjection()
         with db.transaction() as tx:  # usable before the feed first ran (e.g. from the CLI)
             setup_tables(tx)
@@ -122,6 +132,8 @@ class StatisticsService:
             by_target_group=grouped("target_group"),
             yearly=yearly,
             provider_names=names,
+            municipality=self.municipality,
+            produced_on=settled,
         )
 
     def report_html(self, period_from: date, period_to: date, *, as_of: date | None = None) -> str:

@@ -91,6 +91,7 @@ def test_a_read_model_that_cannot_apply_an_event_stops_alone_and_comes_back_afte
         "journey_list": head,
         "alerts": head,
         "payments": head,
+        "payout_references": head,
     }
     # and a second catch-up does not retry it (it stopped; it does not spin)
     container.feed.catch_up()

@@ -14,6 +14,7 @@ from contracts.events import PublicEvent
 from contracts.rates import default_rates
 from services.payments.model import Booking
 from services.payments.projection import PaymentsProjection
+from services.payments.references import DecisionReferences
 from services.payments.runs import PayoutRuns
 from services.payments.service import PaymentsService, feed_catch_up
 from services.platform.db import SQLiteDatabase
@@ -308,7 +309,7 @@ def wire(
     source = ListEventSource()
     db = SQLiteDatabase(tmp_path / f"read-{name}.db")
     projection = PaymentsProjection()
-    runner = FeedRunner(source, db, [projection], batch_size=50)
+    runner = FeedRunner(source, db, [projection, DecisionReferences()], batch_size=50)
     runs = PayoutRuns(
         env={
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",

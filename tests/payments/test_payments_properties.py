@@ -15,6 +15,7 @@ from paybuild import P1, P2, P3, Clock, Log, exit_payload
 from contracts.journey import Assignment, Exit, JourneyFacts, ProviderFacts, Review, Voucher
 from services.payments.compute import Settled, compute_lines
 from services.payments.projection import PaymentsProjection, row_of
+from services.payments.references import DecisionReferences
 from services.payments.rules import (
     RateSchedule,
     RateTable,
@@ -188,7 +189,7 @@ def check_runs(steps: list[Any]) -> None:
     source = ListEventSource()
     db = SQLiteDatabase(":memory:")
     projection = PaymentsProjection()
-    runner = FeedRunner(source, db, [projection], batch_size=7)
+    runner = FeedRunner(source, db, [projection, DecisionReferences()], batch_size=7)
     runs = PayoutRuns(
         env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ":memory:"}
     )

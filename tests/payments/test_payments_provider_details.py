@@ -142,7 +142,8 @@ def test_a_read_model_of_an_earlier_stored_form_is_rebuilt_on_restart(w: Wired) 
     w.runner.catch_up()
     with w.db.transaction() as tx:
         tx.execute("UPDATE feed_schema SET version = 1 WHERE name = 'payments'")
-    runner = FeedRunner(w.source, w.db, [w.service.projection])  # a restart: setup runs again
+    # a restart: setup runs again
+    runner = FeedRunner(w.source, w.db, [w.service.projection, w.service.references])
     assert runner.position("payments") == 0  # to be fed again from the start
     w.service.catch_up = lambda: runner.catch_up()
     change_name_and_bankgiro(w)

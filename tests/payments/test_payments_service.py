@@ -14,6 +14,7 @@ from paybuild import P1, P2, Clock, Log, Wired, wire
 from services.payments.files import render_files, sha256
 from services.payments.model import Run
 from services.payments.projection import PaymentsProjection
+from services.payments.references import DecisionReferences
 from services.payments.rules import replay
 from services.payments.runs import PayoutRun, PayoutRunClosed, PayoutRuns, run_id
 from services.payments.service import (
@@ -265,7 +266,7 @@ def test_the_worked_example_on_a_postgresql_read_model(tmp_path: Path, pg_schema
         log.chosen("j1", P1, "2026-01-20")
         source = ListEventSource()
         projection = PaymentsProjection()
-        runner = FeedRunner(source, db, [projection], batch_size=3)
+        runner = FeedRunner(source, db, [projection, DecisionReferences()], batch_size=3)
         runs = PayoutRuns(
             env={
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",

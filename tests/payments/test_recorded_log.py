@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from contracts.events import PublicEvent
-from services.payments.model import Booking
+from services.payments.model import FIRST_LAYOUT, Booking
 from services.payments.projection import PaymentsProjection
 from services.payments.runs import PayoutRuns
 from services.payments.service import PaymentsService, feed_catch_up
@@ -45,20 +45,21 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[dict[str, A
     source = ListEventSource()
     db = SQLiteDatabase(tmp / "readmodels.db")
     projection = PaymentsProjection()
-    runner = FeedRunner(source, db, [projection])
     clock: dict[str, Any] = {}
     service = PaymentsService(
         db,
         PayoutRuns(
             {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp / "r.db")}
         ),
-        feed_catch_up(runner),
         projection=projection,
         booking=Booking(),
         source=source,
         today=lambda: clock["today"],
         now=lambda: clock["now"],
+        layout=FIRST_LAYOUT,  # the layout the runs were recorded in (issue 11 added layout 2)
     )
+    runner = FeedRunner(source, db, [projection, service.references])
+    service.catch_up = feed_catch_up(runner)
     results = []
     published = 0
     try:

@@ -150,3 +150,64 @@ def test_csv_by_provider_names_the_providers(service: StatisticsService) -> None
         ("Anordnare", "Två AB (5560000002)", P2),
         ("Anordnare", "Totalt", "total"),
     ]
+
+
+def _tick_labels(chart: str, axis: str) -> list[str]:
+    """The tick label texts of one axis in matplotlib's SVG (`<g id="xtick_1">`…)."""
+    labels = []
+    for chunk in re.split(rf'<g id="{axis}tick_\d+">', chart)[1:]:
+        chunk = re.split(r'<g id="(?:[xy]tick_\d+|matplotlib\.axis_\d+)">', chunk)[0]
+        texts = re.findall(r"<text[^>]*>([^<]*)</text>", chunk)
+        labels.extend(t.strip() for t in texts[:1] if t.strip())
+    return labels
+
+
+def test_small_counts_get_whole_number_ticks_each_once() -> None:
+    from services.statistics.report import chart_customers, chart_exit_reasons
+
+    given = Given()
+    given.journey("2024-01-01", insats="grund")
+    given.journey("2024-02-01", "2024-05-01", "work", insats="grund")
+    given.journey("2024-03-01", insats="sai")
+    data = given.service().report_data(FROM, TO)
+
+    for chart, axis in ((chart_customers(data.by_insats), "y"),
+                        (chart_exit_reasons(data.by_insats), "x")):
+        ticks = _tick_labels(chart, axis)
+        numbers = [t for t in ticks if t.isdigit()]
+        assert numbers and len(numbers) == len(set(numbers)), ticks  # not 0 0 1 1 2 2
+        assert all(int(n) >= 0 for n in numbers)
+
+
+def test_figure_7_legend_has_each_insats_in_its_own_colour_even_without_bars() -> None:
+    from services.statistics.report import _INSATS_COLOURS, chart_days_per_year
+    from services.statistics.service import YearlyDays
+
+    yearly = [YearlyDays(2024, {"grund": 120.0, "forstarkt": None, "sai": 200.0},
+                         {"grund": 1, "forstarkt": 0, "sai": 1})]
+    chart = chart_days_per_year(yearly)
+    legend = chart[chart.index('<g id="legend_1">'):]
+    for insats, colour in _INSATS_COLOURS.items():
+        assert f"fill: {colour}" in legend, insats
+    assert "Jobbpeng förstärkt" in legend
+
+
+def test_figure_7_without_self_sufficient_exits_has_no_negative_axis_and_only_its_years() -> None:
+    from services.statistics.report import chart_days_per_year
+    from services.statistics.service import YearlyDays
+
+    none = {"grund": None, "forstarkt": None, "sai": None}
+    chart = chart_days_per_year([YearlyDays(2024, none, {"grund": 0, "forstarkt": 0, "sai": 0})])
+    assert not any(t.startswith(("-", "\u2212")) for t in _tick_labels(chart, "y"))
+    assert _tick_labels(chart, "x") == ["2024"]
+    assert "Inga avslut till egen försörjning" in chart
+
+
+def test_the_report_names_the_municipality_and_the_day_it_was_produced() -> None:
+    given = report_log()
+    db_service = given.service(today=date(2025, 2, 3))
+    db_service.municipality = "Nacka kommun"
+    html = db_service.report_html(FROM, TO)
+    assert '<p class="issuer">Nacka kommun</p>' in html
+    assert "Framställd 2025-02-03" in html
+    assert html.count('<div class="wide">') == 4  # wide tables scroll on screen, shrink in print

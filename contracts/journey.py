@@ -220,7 +220,10 @@ class JourneyFacts(NamedTuple):
 
     @property
     def starts_on(self) -> date | None:
-        return self.assignments[0].starts_on if self.assignments else None
+        """None for a withdrawn decision: it was withdrawn before the insats started (§3)."""
+        if self.withdrawal is not None or not self.assignments:
+            return None
+        return self.assignments[0].starts_on
 
     @property
     def exited_on(self) -> date | None:

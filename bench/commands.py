@@ -36,7 +36,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.machine import machine_description  # noqa: E402
-from tests.conftest import person  # noqa: E402
 
 PROVIDER = "5560360793"
 
@@ -247,7 +246,9 @@ def bench_in_process(url: str, schema: str, journeys: int, concurrency: int) -> 
     HTTP layer's share from the domain's and the store's."""
     from datetime import date
 
+    from contracts.journey import Exit, Plan
     from services.lifecycle.application import LifecycleApp, PersonRefKey
+    from services.lifecycle.domain.journey import ExternalRef
     from services.lifecycle.store import StoreConfig
 
     config = StoreConfig(postgres_url=url, schema=schema)
@@ -266,17 +267,12 @@ def bench_in_process(url: str, schema: str, journeys: int, concurrency: int) -> 
         bankgiro="5050-1055",
         iban=None,
     )
-    steps = (
-        lambda j: j.choose_provider(
-            ctx, provider=app.provider(PROVIDER), starts_on=date(2026, 1, 20)
+    steps: tuple[Callable[[str], object], ...] = (
+        lambda jid: app.choose_provider(
+            ctx, jid, provider_id=PROVIDER, starts_on=date(2026, 1, 20)
         ),
-        lambda j: j.register_plan(
-            ctx,
-            established_on=date(2026, 2, 10),
-            planned_internship_start=None,
-            planned_internship_share_percent=None,
-        ),
-        lambda j: j.exit(ctx, details={"exited_on": "2026-04-10", "reason": "moved"}),
+        lambda jid: app.register_plan(ctx, jid, Plan(date(2026, 2, 10), None, None)),
+        lambda jid: app.exit_journey(ctx, jid, Exit(date(2026, 4, 10), "moved")),
     )
 
     def journey(i: int) -> list[float]:
@@ -284,7 +280,7 @@ def bench_in_process(url: str, schema: str, journeys: int, concurrency: int) -> 
         t = time.perf_counter()
         jid = app.register_decision(
             ctx,
-            external_ref={"system": "bench", "decision_id": str(i)},
+            external_ref=ExternalRef("bench", str(i)),
             person_id=bench_person(i),
             insats="grund",
             decided_on=date(2026, 1, 10),
@@ -294,7 +290,7 @@ def bench_in_process(url: str, schema: str, journeys: int, concurrency: int) -> 
         lat.append(time.perf_counter() - t)
         for step in steps:
             t = time.perf_counter()
-            app.journey_command(ctx, jid, step)
+            step(jid)
             lat.append(time.perf_counter() - t)
         return lat
 
@@ -308,10 +304,13 @@ def bench_in_process(url: str, schema: str, journeys: int, concurrency: int) -> 
 
 
 def bench_person(n: int) -> str:
-    """A distinct valid personnummer per journey (one open journey per person)."""
-    return person(
-        f"19{70 + n // 1000 % 30}-0{1 + n // 30000 % 9}-1{n // 270000 % 9}", f"{n % 1000:03d}"
-    )
+    """A distinct valid personnummer per journey (one open journey per person): born
+    19YYMMDD, serial NNN and the Luhn check digit."""
+    from stdnum import luhn
+
+    birth = f"19{70 + n // 1000 % 30}0{1 + n // 30000 % 9}1{n // 270000 % 9}"
+    serial = f"{n % 1000:03d}"
+    return f"{birth}-{serial}{luhn.calc_check_digit(birth[2:] + serial)}"
 
 
 # --- baselines ----------------------------------------------------------------------------------

@@ -154,12 +154,12 @@ def keys_add(
     """Create an API key: prints the token once and stores only its SHA-256."""
     config = config_from_env(db, None)
     if provider_id is not None:
-        from services.lifecycle.domain.errors import DomainError
         from services.lifecycle.domain.provider import normalise_org_number
+        from services.platform.refusal import Refusal
 
         try:
             provider_id = normalise_org_number(provider_id)
-        except DomainError as exc:
+        except Refusal as exc:
             fail(exc.message, 2)
     try:
         token = KeyStore(keys_path(config)).add(role, name, provider_id)
@@ -175,12 +175,12 @@ def audit_history(
     postgres: PgOption = None,
 ) -> None:
     """Every recorded fact of one journey, oldest first, with who recorded it and when."""
-    from services.lifecycle.domain.errors import DomainError
+    from services.platform.refusal import Refusal
 
     with opened(db, postgres) as c:
         try:
             events = c.lifecycle.journey_events(journey_id)
-        except DomainError as exc:
+        except Refusal as exc:
             fail(exc.message)
         for e in events:
             payload = json.dumps(e.payload(), ensure_ascii=False, sort_keys=True)
@@ -202,9 +202,9 @@ def audit_as_of(
     postgres: PgOption = None,
 ) -> None:
     """A journey as it stood on a date, from what was known at a time."""
-    from services.lifecycle.domain.errors import DomainError
     from services.lifecycle.view import journey_view
     from services.platform.clock import today
+    from services.platform.refusal import Refusal
 
     with opened(db, postgres) as c:
         try:
@@ -216,7 +216,7 @@ def audit_as_of(
                 else c.lifecycle.journey(journey_id)
             )
             day = date.fromisoformat(as_of) if as_of else today()
-        except (DomainError, ValueError) as exc:
+        except (Refusal, ValueError) as exc:
             fail(getattr(exc, "message", str(exc)))
         # The API's view, de-authorisations included (an auditor sees what the API shows).
         view = journey_view(

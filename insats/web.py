@@ -21,15 +21,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from insats.bootstrap import Container
 from insats.ui import mount as mount_ui
 from services.lifecycle.api import router as lifecycle_router
-from services.lifecycle.domain.errors import DomainError
-from services.platform.api import ApiError, error_response, require
+from services.platform.api import error_response, permitted, refusal_response, unlisted_routes
 from services.platform.auth import Principal
-from services.platform.feed import ReadModelStopped
 from services.platform.limits import RequestLimits, bounded
 from services.platform.outage import UNAVAILABLE_TYPES, store_unavailable_handler
-
-# What a client is told to wait before asking again for what a stopped read model backs.
-READ_MODEL_RETRY_AFTER_SECONDS = 60
+from services.platform.refusal import Refusal
 
 API_TITLE = "insats"
 API_VERSION = "1.0.0"
@@ -130,24 +126,9 @@ def create_app(
     app.add_middleware(_Wrap, wrap=functools.partial(bounded, limits=limits))
     app.add_middleware(_Wrap, wrap=measured)
 
-    @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return exc.response()
-
-    @app.exception_handler(ReadModelStopped)
-    async def read_model_stopped(_: Request, exc: ReadModelStopped) -> JSONResponse:
-        return error_response(
-            503,
-            "read_model_unavailable",
-            f"read model {exc.name!r} is stopped at event {exc.failure.position} "
-            f"({exc.failure.event_type}) and cannot answer until an operator has fixed it "
-            f"(insats readmodels status / rebuild {exc.name})",
-            headers={"Retry-After": str(READ_MODEL_RETRY_AFTER_SECONDS)},
-        )
-
-    @app.exception_handler(DomainError)
-    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.field)
+    @app.exception_handler(Refusal)
+    async def refused(_: Request, exc: Refusal) -> JSONResponse:
+        return refusal_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_input(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -185,7 +166,7 @@ def create_app(
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
     def metrics(
-        _: Principal = Depends(require("admin", "auditor", "clerk", "counsellor")),
+        _: Principal = Depends(permitted),
     ) -> Response:
         failed = container.feed.failures()
         for name, pos in container.feed.positions().items():
@@ -198,6 +179,11 @@ def create_app(
     for router in _service_routers(container):
         app.include_router(router)
     mount_ui(app, container)  # the web pages (/ui) and /docs; after the handlers above
+    unlisted = unlisted_routes(app.routes)
+    if unlisted:
+        raise RuntimeError(
+            f"endpoints missing from the permission table (contracts.permissions): {unlisted}"
+        )
     return app
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from services.lifecycle.application import LifecycleApp
 from services.lifecycle.domain.base import CommandContext
+from services.lifecycle.domain.journey import ExternalRef
 from tests.conftest import P1, person
 
 
@@ -31,7 +32,7 @@ def authorise(
 def decide(app: LifecycleApp, decision_id: str, pnr: str | None = None, **overrides: Any) -> str:
     """A decision (grund, decided 2026-01-10 unless overridden); returns the journey id."""
     args: dict[str, Any] = {
-        "external_ref": {"system": "ecos", "decision_id": decision_id},
+        "external_ref": ExternalRef("ecos", decision_id),
         "person_id": pnr or person("1990-01-01"),
         "insats": "grund",
         "decided_on": date(2026, 1, 10),
@@ -45,9 +46,4 @@ def decide(app: LifecycleApp, decision_id: str, pnr: str | None = None, **overri
 def start(
     app: LifecycleApp, journey_id: str, provider_id: str = P1, on: date = date(2026, 1, 20)
 ) -> None:
-    ctx = ctx_of(app)
-    app.journey_command(
-        ctx,
-        journey_id,
-        lambda j: j.choose_provider(ctx, provider=app.provider(provider_id), starts_on=on),
-    )
+    app.choose_provider(ctx_of(app), journey_id, provider_id=provider_id, starts_on=on)

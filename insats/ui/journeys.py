@@ -24,7 +24,7 @@ from contracts.events import EXIT_REASONS, INSATS_TYPES, TARGET_GROUPS
 from insats.ui import labels
 from insats.ui.pages import UiError, form_dict, new_form_id, page, signed_in
 from insats.ui.permissions import may_command
-from insats.ui.refusals import REFUSED, Refusal, refusal_of
+from insats.ui.refusals import REFUSED, Shown, refusal_of
 from insats.ui.sessions import Session
 from services.alerts.service import AlertsService
 from services.alerts.store import JourneyAlert
@@ -38,13 +38,13 @@ from services.lifecycle.api import (
 )
 from services.lifecycle.application import Idempotency, LifecycleApp
 from services.lifecycle.domain.base import CommandContext
-from services.lifecycle.domain.errors import NotFound
 from services.lifecycle.domain.journey import journey_id_for
 from services.lifecycle.journey_list import JourneyListProjection, references
 from services.platform.auth import Principal
 from services.platform.clock import STOCKHOLM, today
 from services.platform.db import Database
 from services.platform.feed import require_running
+from services.platform.refusal import Invalid, NotFound
 
 router = APIRouter(include_in_schema=False)
 
@@ -125,7 +125,7 @@ def journeys_page(
     person_id = (person_id or "").strip() or None
     if principal.role == "provider":
         provider_id = person_id = None
-    refusal: Refusal | None = None
+    refusal: Shown | None = None
     result: dict[str, Any] = {"journeys": [], "next_cursor": None}
     try:
         result = list_journeys(
@@ -204,9 +204,7 @@ def _known_at(value: str | None) -> datetime | None:
     try:
         local = datetime.fromisoformat(value)
     except ValueError:
-        raise Refused(
-            Refusal(422, "invalid_input", "ange tidpunkt som ÅÅÅÅ-MM-DD TT:MM", "known_at")
-        ) from None
+        raise Invalid("invalid_input", "ange tidpunkt som ÅÅÅÅ-MM-DD TT:MM", "known_at") from None
     if local.tzinfo is None:
         local = local.replace(tzinfo=STOCKHOLM)
     return local.astimezone(UTC)
@@ -218,17 +216,11 @@ def _as_of(value: str | None) -> date | None:
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise Refused(Refusal(422, "invalid_input", "ange datum som ÅÅÅÅ-MM-DD", "as_of")) from None
+        raise Invalid("invalid_input", "ange datum som ÅÅÅÅ-MM-DD", "as_of") from None
     try:
         return bounds.check_date(day, "as_of")
     except bounds.OutOfBounds as exc:
-        raise Refused(Refusal(422, "invalid_input", str(exc), "as_of")) from None
-
-
-class Refused(Exception):
-    def __init__(self, refusal: Refusal):
-        super().__init__(refusal.message)
-        self.refusal = refusal
+        raise Invalid("invalid_input", str(exc), "as_of") from None
 
 
 def journey_page_response(
@@ -239,7 +231,7 @@ def journey_page_response(
     as_of_text: str | None = None,
     known_at_text: str | None = None,
     ok: str | None = None,
-    refusal: Refusal | None = None,
+    refusal: Shown | None = None,
     open_form: str | None = None,
     values: dict[str, str] | None = None,
     status: int = 200,
@@ -314,10 +306,10 @@ def journey_page(
             known_at_text=known_at,
             ok=labels.COMMAND_DONE.get(ok or ""),
         )
-    except Refused as refused:
-        if refused.refusal.field in ("as_of", "known_at"):
+    except Invalid as refused:
+        if refused.field in ("as_of", "known_at"):
             return journey_page_response(
-                request, session, journey_id, refusal=refused.refusal, status=refused.refusal.status
+                request, session, journey_id, refusal=refusal_of(refused), status=refused.status
             )
         raise
 
@@ -429,21 +421,14 @@ def run_command(
     request: Request, principal: Principal, journey_id: str, command: str, form: dict[str, str]
 ) -> None:
     """`POST /v1/journeys/{journey_id}/{command}` as the API runs it (same roles, scope, body
-    model, rules and optimistic concurrency: the form's version is the If-Match)."""
-    from services.lifecycle.api import check_provider_scope
-
-    spec = JOURNEY_COMMANDS[command]
-    body = spec.body_model.model_validate(command_body(command, form))
-    app = lifecycle(request)
-    ctx = ui_context(request, principal)
-    app.journey_command(
-        ctx,
+    model, use case and optimistic concurrency: the form's version is the If-Match)."""
+    body = JOURNEY_COMMANDS[command].body_model.model_validate(command_body(command, form))
+    body.send(
+        lifecycle(request),
+        ui_context(request, principal),
         journey_id,
-        lambda journey: spec.act(journey, ctx, app, body),
-        scope=lambda journey: check_provider_scope(principal, journey, acting=spec.provider_acting),
         expected_version=_version(form),
         idem=_idempotency(form, f"/v1/journeys/{journey_id}/{command}", body),
-        status=spec.status,
     )
 
 
@@ -515,17 +500,10 @@ def register_decision(
         }
     try:
         body = DecisionIn.model_validate(data)
-        ctx = ui_context(request, principal)
-        result = lifecycle(request).register_decision(
-            ctx,
-            external_ref=body.external_ref.model_dump(),
-            person_id=body.person_id,
-            insats=body.insats,
-            decided_on=body.decided_on,
-            decided_by=body.decided_by,
-            target_group=body.target_group,
-            transfer_from=body.transfer_from.model_dump() if body.transfer_from else None,
-            idem=_idempotency(form, "/v1/decisions", body),
+        result = body.send(
+            lifecycle(request),
+            ui_context(request, principal),
+            _idempotency(form, "/v1/decisions", body),
         )
     except REFUSED as exc:
         refusal = refusal_of(exc)

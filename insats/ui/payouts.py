@@ -14,15 +14,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from insats.ui.journeys import journey_refs, provider_names
 from insats.ui.pages import SECURITY_HEADERS, form_dict, message_page, page, signed_in
-from insats.ui.refusals import Refusal, refusal_of
+from insats.ui.refusals import Shown, refusal_of
 from insats.ui.sessions import Session
 from services.payments.api import MEDIA_TYPES
 from services.payments.files import basis_name
 from services.payments.model import Run, money_text
 from services.payments.rules import LINE_TYPES, ZERO, last_day, month_of
-from services.payments.service import PaymentsError, PaymentsService, check_month
-from services.platform.api import ApiError
+from services.payments.service import PaymentsService, check_month
 from services.platform.clock import today
+from services.platform.refusal import NotFound, Refusal
 
 router = APIRouter(include_in_schema=False)
 
@@ -99,7 +99,7 @@ def _run_page(
     session: Session,
     month: str,
     *,
-    refusal: Refusal | None = None,
+    refusal: Shown | None = None,
     notice: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
@@ -108,7 +108,7 @@ def _run_page(
     try:
         check_month(month)
         run = service.preview(month)
-    except PaymentsError as exc:
+    except Refusal as exc:
         refusal = refusal or refusal_of(exc)
         status = status if status != 200 else exc.status
     previous = _previous(service, month) if run is not None else None
@@ -161,14 +161,14 @@ def _confirm_page(
     month: str,
     *,
     notice: str | None = None,
-    refusal: Refusal | None = None,
+    refusal: Shown | None = None,
     status: int = 200,
 ) -> HTMLResponse:
     service = payments(request)
     run: Run | None = None
     try:
         run = service.preview(month)
-    except PaymentsError as exc:
+    except Refusal as exc:
         refusal = refusal or refusal_of(exc)
         status = exc.status
     if run is not None and run.status == "closed":
@@ -221,7 +221,7 @@ def close(
                 "nya beloppet och bekräfta igen.",
             )
         run = service.close(month)
-    except PaymentsError as exc:
+    except Refusal as exc:
         return _confirm_page(request, session, month, refusal=refusal_of(exc), status=exc.status)
     changed = money_text(run.total) != expected_total
     return RedirectResponse(
@@ -254,13 +254,10 @@ def download(
     try:
         check_month(month)
         if pdf and not source.startswith("underlag-"):
-            raise ApiError(404, "file_not_found", f"run {month} has no file {name!r}", "name")
-        if principal.role == "provider" and (
-            principal.provider_id is None or source != basis_name(principal.provider_id, month)
-        ):
-            raise ApiError(403, "forbidden", "a provider may download only its own basis", "name")
-        data = payments(request).file(month, source)
-    except (PaymentsError, ApiError) as exc:
+            raise NotFound("file_not_found", f"run {month} has no file {name!r}", "name")
+        provider_id = principal.provider_id if principal.role == "provider" else None
+        data = payments(request).file(month, source, provider_id=provider_id)
+    except Refusal as exc:
         refusal = refusal_of(exc)
         assert refusal is not None
         return message_page(

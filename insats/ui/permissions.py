@@ -1,42 +1,35 @@
-"""Who may open which page and post which form: the web pages' one permission table.
+"""Who may open which page and post which form — from the one permission table.
 
-The roles are API.md's ("Roles") and equal what the JSON API allows for the same data: a page
-shows exactly what its `/v1` endpoint answers, so it may be opened by exactly the roles that
-endpoint accepts (`tests/e2e/test_ui_pages.py` checks every entry against the API). Journey
-commands take their roles from the API's own registry (`JOURNEY_COMMANDS`), so the pages cannot
-drift from the API there.
+A page shows exactly what its `/v1` endpoint answers, so it may be opened by exactly the roles
+that endpoint accepts: each page names the endpoint it mirrors and takes that endpoint's roles
+from `contracts.permissions` (a journey command's form: its `POST /v1/journeys/{id}/<command>`).
+The few pages without an endpoint of their own are the table's `PAGE_ONLY` entries.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from services.lifecycle.api import JOURNEY_COMMANDS
-from services.platform.auth import ROLES
+from contracts.permissions import PAGE_ONLY, PERMISSIONS, journey_command
 
-EVERYONE: Final = frozenset(ROLES)
-
-# page (or action) → the roles that may use it; the API endpoint it mirrors in the comment.
-PAGES: Final[dict[str, frozenset[str]]] = {
-    "start": EVERYONE,  # /ui/: each role's own start page
-    "journeys": frozenset({"admin", "publisher", "counsellor", "auditor", "provider"}),
-    # ↑ GET /v1/journeys, /v1/journeys/{id}, /v1/journeys/{id}/events (a provider: its own)
-    "decisions": frozenset({"publisher", "counsellor"}),  # POST /v1/decisions
-    "alerts": frozenset({"counsellor", "auditor", "admin", "provider"}),  # GET /v1/alerts
-    "payouts": frozenset({"clerk", "auditor", "counsellor"}),  # GET /v1/payouts[/{m}[/preview]]
-    "payouts.close": frozenset({"clerk"}),  # POST /v1/payouts/{m}/close
-    # GET /v1/payouts/{m}/files/{name} (a provider: only its own compensation basis)
-    "payouts.files": frozenset({"clerk", "auditor", "counsellor", "provider"}),
-    "basis": frozenset({"provider"}),  # its own compensation bases, month by month
-    "statistics": frozenset({"counsellor", "auditor", "admin"}),  # GET /v1/statistics[/report.*]
-    "audit": frozenset({"auditor", "admin"}),  # GET /v1/events
-    "audit.verify": frozenset({"auditor", "admin"}),  # insats audit verify
-    "providers": EVERYONE,  # GET /v1/providers (names on the pages)
+# page (or action) → the endpoint it mirrors.
+MIRRORS: Final[dict[str, str]] = {
+    # GET /v1/journeys, /v1/journeys/{id}, /v1/journeys/{id}/events (a provider: its own)
+    "journeys": "GET /v1/journeys",
+    "decisions": "POST /v1/decisions",
+    "alerts": "GET /v1/alerts",
+    "payouts": "GET /v1/payouts",  # and /v1/payouts/{m}[/preview]
+    "payouts.close": "POST /v1/payouts/{month}/close",
+    # a provider: only its own compensation basis
+    "payouts.files": "GET /v1/payouts/{month}/files/{name}",
+    "statistics": "GET /v1/statistics",  # and /v1/statistics/report.*
+    "audit": "GET /v1/events",
+    "providers": "GET /v1/providers",  # names on the pages
 }
 
-# POST /ui/journeys/{id}/<command>: the API's own roles for POST /v1/journeys/{id}/<command>.
-COMMANDS: Final[dict[str, frozenset[str]]] = {
-    path: frozenset(command.roles) for path, command in JOURNEY_COMMANDS.items()
+PAGES: Final[dict[str, frozenset[str]]] = {
+    **{page: PERMISSIONS[operation] for page, operation in MIRRORS.items()},
+    **PAGE_ONLY,
 }
 
 # The navigation: (page, path, label), shown to the roles that may open the page.
@@ -51,15 +44,16 @@ NAVIGATION: Final[tuple[tuple[str, str, str], ...]] = (
 )
 
 
+def may_command(command: str, role: str) -> bool:
+    """May `role` post the journey command `command` (its path, e.g. "plan")?"""
+    return role in PERMISSIONS.get(journey_command(command), frozenset())
+
+
 def allowed(page: str, role: str) -> bool:
     roles = PAGES.get(page)
     if roles is None:
-        roles = COMMANDS.get(page, frozenset())
+        return may_command(page, role)
     return role in roles
-
-
-def may_command(command: str, role: str) -> bool:
-    return role in COMMANDS.get(command, frozenset())
 
 
 def navigation(role: str) -> list[tuple[str, str, str]]:

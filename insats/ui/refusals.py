@@ -1,5 +1,5 @@
-"""Refusals as the pages show them: the API's status, code, message and field, with a Swedish
-heading and, where one is known, a Swedish explanation."""
+"""Refusals (`services.platform.refusal`) as the pages show them: the API's status, code,
+message and field, with a Swedish heading and, where one is known, a Swedish explanation."""
 
 from __future__ import annotations
 
@@ -10,11 +10,8 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from insats.ui import labels
-from services.lifecycle.domain.errors import DomainError
-from services.payments.service import PaymentsError
-from services.platform.api import ApiError
-from services.platform.feed import ReadModelStopped
 from services.platform.outage import UNAVAILABLE_TYPES, is_store_unavailable
+from services.platform.refusal import Refusal
 
 HEADINGS = {
     400: "Felaktig begäran",
@@ -56,7 +53,7 @@ EXPLANATIONS = {
 
 
 @dataclass(frozen=True)
-class Refusal:
+class Shown:
     status: int
     code: str
     message: str
@@ -80,10 +77,7 @@ class Refusal:
 
 
 REFUSED: tuple[type[Exception], ...] = (
-    ApiError,
-    DomainError,
-    PaymentsError,
-    ReadModelStopped,
+    Refusal,
     ValidationError,
     RequestValidationError,
     StarletteHTTPException,
@@ -91,26 +85,20 @@ REFUSED: tuple[type[Exception], ...] = (
 )
 
 
-def refusal_of(exc: Exception) -> Refusal | None:
+def refusal_of(exc: Exception) -> Shown | None:
     """The refusal an exception stands for; None for one that is a bug (re-raise it)."""
-    if isinstance(exc, ApiError):
-        return Refusal(exc.status, exc.code, exc.message, exc.field)
-    if isinstance(exc, DomainError):
-        return Refusal(exc.status, exc.code, exc.message, exc.field)
-    if isinstance(exc, PaymentsError):
-        return Refusal(exc.status, exc.code, exc.message, exc.field)
-    if isinstance(exc, ReadModelStopped):
-        return Refusal(503, "read_model_unavailable", str(exc))
+    if isinstance(exc, Refusal):
+        return Shown(exc.status, exc.code, exc.message, exc.field)
     if isinstance(exc, ValidationError | RequestValidationError):
         errors = exc.errors()
         first = errors[0] if errors else {}
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
-        return Refusal(
+        return Shown(
             422, "invalid_input", str(first.get("msg", "ogiltig uppgift")), ".".join(loc) or None
         )
     if isinstance(exc, StarletteHTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return Refusal(exc.status_code, code, str(exc.detail))
+        return Shown(exc.status_code, code, str(exc.detail))
     if isinstance(exc, UNAVAILABLE_TYPES) and is_store_unavailable(exc):
-        return Refusal(503, "store_unavailable", "the database did not answer in time")
+        return Shown(503, "store_unavailable", "the database did not answer in time")
     return None

@@ -12,13 +12,14 @@ from fastapi.responses import HTMLResponse, Response
 
 from contracts.events import EXIT_REASONS
 from insats.ui.pages import SECURITY_HEADERS, page, signed_in, svg
-from insats.ui.refusals import Refusal
+from insats.ui.refusals import Shown, refusal_of
 from insats.ui.sessions import Session
 from services.platform.clock import today
-from services.statistics.api import _period
+from services.platform.refusal import Refusal
+from services.statistics.api import period
 from services.statistics.figures import GROUP_BYS
 from services.statistics.labels import FIGURE_NAMES, GROUP_BY_NAMES, group_label
-from services.statistics.service import PeriodError, StatisticsService
+from services.statistics.service import StatisticsService
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,13 +56,13 @@ def statistics_page(
     params = request.query_params
     from_text, to_text = _defaults(params.get("from") or from_, to)
     group_by = group_by if group_by in GROUP_BYS else "insats"
-    refusal: Refusal | None = None
+    refusal: Shown | None = None
     data = None
     try:
-        period_from, period_to = _period(from_text, to_text)
+        period_from, period_to = period(from_text, to_text)
         data = statistics(request).report_data(period_from, period_to)
-    except PeriodError as error:
-        refusal = Refusal(422, "invalid_input", str(error), error.field)
+    except Refusal as error:
+        refusal = refusal_of(error)
     groups: dict[str, Any] = {}
     charts: dict[str, Any] = {}
     if data is not None:
@@ -105,7 +106,7 @@ def report_html(
     session: Session = Depends(signed_in("statistics")),
 ) -> Response:
     from_text, to_text = _defaults(request.query_params.get("from"), to)
-    period_from, period_to = _period(from_text, to_text)
+    period_from, period_to = period(from_text, to_text)
     body = statistics(request).report_html(period_from, period_to)
     headers = {
         **SECURITY_HEADERS,
@@ -132,7 +133,7 @@ def report_csv(
     session: Session = Depends(signed_in("statistics")),
 ) -> Response:
     from_text, to_text = _defaults(request.query_params.get("from"), to)
-    period_from, period_to = _period(from_text, to_text)
+    period_from, period_to = period(from_text, to_text)
     body = statistics(request).csv(period_from, period_to, group_by)
     name = f"statistik-{from_text}-{to_text}-{group_by}.csv"
     return Response(

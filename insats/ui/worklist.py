@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from insats.ui.journeys import alerts_service, all_providers, journey_refs, provider_names
 from insats.ui.pages import page, signed_in
-from insats.ui.refusals import Refusal
+from insats.ui.refusals import Shown
 from insats.ui.sessions import Session
 from services.alerts.api import _date, _scope
 from services.alerts.rules import KINDS, LEVELS
@@ -154,4 +154,4 @@ def alerts_page(
     )
 
 
-__all__ = ["Refusal", "router"]
+__all__ = ["Shown", "router"]

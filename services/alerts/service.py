@@ -15,6 +15,7 @@ from services.alerts.store import AlertChange, JourneyAlert
 from services.platform import clock
 from services.platform.db import Database
 from services.platform.feed import require_running, setup_tables
+from services.platform.refusal import Invalid
 
 if TYPE_CHECKING:
     from services.alerts.scheduler import DailyScheduler
@@ -87,9 +88,9 @@ class AlertsService:
         `held_only` also drops journeys it no longer holds because it was de-authorised
         (a provider's own view)."""
         if kind is not None and kind not in KINDS:
-            raise ValueError(f"unknown kind {kind!r}")
+            raise Invalid("invalid_kind", f"kind is one of {', '.join(KINDS)}", "kind")
         if level is not None and level not in LEVELS:
-            raise ValueError(f"unknown level {level!r}")
+            raise Invalid("invalid_level", f"level is one of {', '.join(LEVELS)}", "level")
         with self.db.transaction() as tx:  # short: read, then evaluate outside it
             require_running(tx, AlertsProjection.name)
             providers = store.load_providers(tx)

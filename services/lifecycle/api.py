@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -34,9 +33,19 @@ from contracts.events import (
     Subsidy,
     TargetGroup,
 )
+from contracts.journey import Evidence, Exit, Plan
+from contracts.permissions import journey_command as journey_command_operation
 from services.lifecycle.application import CommandResult, Idempotency, LifecycleApp
 from services.lifecycle.domain.base import CommandContext, event_id
-from services.lifecycle.domain.journey import MAX_CONTRACT_MONTHS, Journey
+from services.lifecycle.domain.journey import (
+    MAX_CONTRACT_MONTHS,
+    Correction,
+    ExitCorrection,
+    ExternalRef,
+    Journey,
+    ProviderStart,
+    Transfer,
+)
 from services.lifecycle.domain.personnummer import contains_person_number, parse_person_id
 from services.lifecycle.domain.provider import DETAIL_FIELDS
 from services.lifecycle.journey_list import (
@@ -46,20 +55,16 @@ from services.lifecycle.journey_list import (
     search,
 )
 from services.lifecycle.view import journey_view
-from services.platform.api import COMMON_REFUSALS, ApiError, refusals, require
+from services.platform.api import COMMON_REFUSALS, permitted, refusals
 from services.platform.auth import Principal
 from services.platform.clock import today
 from services.platform.db import Database
 from services.platform.feed import require_running
+from services.platform.refusal import Forbidden, Invalid, NotFound
 
 router = APIRouter(responses=COMMON_REFUSALS)
 
 MAX_HEADER_TEXT = 100  # X-Source-System, X-Correlation-Id
-
-ALL_ROLES = ("admin", "publisher", "counsellor", "provider", "clerk", "auditor")
-JOURNEY_READERS = ("admin", "publisher", "counsellor", "auditor", "provider")
-FACT_WRITERS = ("publisher", "counsellor")
-PROVIDER_FACT_WRITERS = ("publisher", "counsellor", "provider")
 
 
 def _no_person_number(text: str) -> str:
@@ -91,6 +96,9 @@ class TransferIn(Body):
     journey_id: str = Field(max_length=36)
     exited_on: Day
 
+    def transfer(self) -> Transfer:
+        return Transfer(self.journey_id, self.exited_on)
+
 
 class DecisionIn(Body):
     external_ref: ExternalRefIn
@@ -100,6 +108,22 @@ class DecisionIn(Body):
     decided_by: Name
     target_group: TargetGroup
     transfer_from: TransferIn | None = None
+
+    def send(
+        self, app: LifecycleApp, ctx: CommandContext, idem: Idempotency | None
+    ) -> CommandResult:
+        """Runs the use case (`LifecycleApp.register_decision`) with this body."""
+        return app.register_decision(
+            ctx,
+            external_ref=ExternalRef(self.external_ref.system, self.external_ref.decision_id),
+            person_id=self.person_id,
+            insats=self.insats,
+            decided_on=self.decided_on,
+            decided_by=self.decided_by,
+            target_group=self.target_group,
+            transfer_from=self.transfer_from.transfer() if self.transfer_from else None,
+            idem=idem,
+        )
 
 
 class ProviderIn(Body):
@@ -160,40 +184,164 @@ class RatesIn(Body):
     min_days_before_payment: int = Field(ge=0, le=366)
 
 
-class ProviderChoiceIn(Body):
+class JourneyCommandIn(Body):
+    """The body of `POST /v1/journeys/{journey_id}/<command>`: `send` runs the command's use
+    case (`LifecycleApp`) with it — the one way in, for the API and the web pages alike."""
+
+    def send(
+        self,
+        app: LifecycleApp,
+        ctx: CommandContext,
+        journey_id: str,
+        *,
+        expected_version: int | None,
+        idem: Idempotency | None,
+    ) -> CommandResult:
+        raise NotImplementedError
+
+
+class ProviderChoiceIn(JourneyCommandIn):
     provider_id: str = Field(max_length=20)
     starts_on: Day
 
+    def send(
+        self,
+        app: LifecycleApp,
+        ctx: CommandContext,
+        journey_id: str,
+        *,
+        expected_version: int | None,
+        idem: Idempotency | None,
+    ) -> CommandResult:
+        return app.choose_provider(
+            ctx,
+            journey_id,
+            provider_id=self.provider_id,
+            starts_on=self.starts_on,
+            expected_version=expected_version,
+            idem=idem,
+        )
 
-class PlanIn(Body):
+
+class PlanIn(JourneyCommandIn):
     established_on: Day
     planned_internship_start: Day | None = None
     planned_internship_share_percent: int | None = Field(default=None, ge=0, le=100)
 
+    def send(
+        self,
+        app: LifecycleApp,
+        ctx: CommandContext,
+        journey_id: str,
+        *,
+        expected_version: int | None,
+        idem: Idempotency | None,
+    ) -> CommandResult:
+        plan = Plan(
+            self.established_on,
+            self.planned_internship_start,
+            self.planned_internship_share_percent,
+        )
+        return app.register_plan(
+            ctx, journey_id, plan, expected_version=expected_version, idem=idem
+        )
 
-class InternshipStartIn(Body):
+
+class InternshipStartIn(JourneyCommandIn):
     employer: Name
     started_on: Day
     share_percent: int = Field(ge=0, le=100)
 
+    def send(
+        self,
+        app: LifecycleApp,
+        ctx: CommandContext,
+        journey_id: str,
+        *,
+        expected_version: int | None,
+        idem: Idempotency | None,
+    ) -> CommandResult:
+        return app.start_internship(
+            ctx,
+            journey_id,
+            employer=self.employer,
+            started_on=self.started_on,
+            share_percent=self.share_percent,
+            expected_version=expected_version,
+            idem=idem,
+        )
 
-class InternshipEndIn(Body):
+
+class InternshipEndIn(JourneyCommandIn):
     ended_on: Day
 
+    def send(
+        self,
+        app: LifecycleApp,
+        ctx: CommandContext,
+        journey_id: str,
+        *,
+        expected_version: int | None,
+        idem: Idempotency | None,
+    ) -> CommandResult:
+        return app.end_internship(
+            ctx, journey_id, ended_on=self.ended_on, expected_version=expected_version, idem=idem
+        )
 
-class VoucherIn(Body):
+
+class VoucherIn(JourneyCommandIn):
     amount: AmountText
     purpose: Name
     granted_on: Day
 
+    def send(
+        self,
+        app: LifecycleApp,
+        ctx: CommandContext,
+        journey_id: str,
+        *,
+        expected_version: int | None,
+        idem: Idempotency | None,
+    ) -> CommandResult:
+        return app.grant_voucher(
+            ctx,
+            journey_id,
+            amount=self.amount,
+            purpose=self.purpose,
+            granted_on=self.granted_on,
+            expected_version=expected_version,
+            idem=idem,
+        )
 
-class ExitIn(Body):
+
+class ExitIn(JourneyCommandIn):
     exited_on: Day
     reason: ExitReason
     employment_form: EmploymentForm | None = None
     contract_months: int | None = Field(default=None, ge=0, le=MAX_CONTRACT_MONTHS)
     subsidy: Subsidy | None = None
     csn_eligible: bool | None = None
+
+    def send(
+        self,
+        app: LifecycleApp,
+        ctx: CommandContext,
+        journey_id: str,
+        *,
+        expected_version: int | None,
+        idem: Idempotency | None,
+    ) -> CommandResult:
+        reported = Exit(
+            self.exited_on,
+            self.reason,
+            self.employment_form,
+            self.contract_months,
+            self.subsidy,
+            self.csn_eligible,
+        )
+        return app.exit_journey(
+            ctx, journey_id, reported, expected_version=expected_version, idem=idem
+        )
 
 
 class EvidenceIn(Body):
@@ -202,21 +350,77 @@ class EvidenceIn(Body):
     date: Day
 
 
-class FollowUpIn(Body):
+class FollowUpIn(JourneyCommandIn):
     followed_up_on: Day
     outcome: FollowUpOutcome
     evidence: list[EvidenceIn] = Field(default_factory=list, max_length=bounds.MAX_EVIDENCE)
 
+    def send(
+        self,
+        app: LifecycleApp,
+        ctx: CommandContext,
+        journey_id: str,
+        *,
+        expected_version: int | None,
+        idem: Idempotency | None,
+    ) -> CommandResult:
+        return app.record_follow_up(
+            ctx,
+            journey_id,
+            followed_up_on=self.followed_up_on,
+            outcome=self.outcome,
+            evidence=[Evidence(e.type, e.id, e.date) for e in self.evidence],
+            expected_version=expected_version,
+            idem=idem,
+        )
 
-class BonusReviewIn(Body):
+
+class BonusReviewIn(JourneyCommandIn):
     reviewed_on: Day
     decision: ReviewDecision
     reason: Reason | None = None
 
+    def send(
+        self,
+        app: LifecycleApp,
+        ctx: CommandContext,
+        journey_id: str,
+        *,
+        expected_version: int | None,
+        idem: Idempotency | None,
+    ) -> CommandResult:
+        return app.review_bonus_claim(
+            ctx,
+            journey_id,
+            reviewed_on=self.reviewed_on,
+            decision=self.decision,
+            reason=self.reason,
+            expected_version=expected_version,
+            idem=idem,
+        )
 
-class WithdrawalIn(Body):
+
+class WithdrawalIn(JourneyCommandIn):
     withdrawn_on: Day
     reason: Reason
+
+    def send(
+        self,
+        app: LifecycleApp,
+        ctx: CommandContext,
+        journey_id: str,
+        *,
+        expected_version: int | None,
+        idem: Idempotency | None,
+    ) -> CommandResult:
+        return app.withdraw_decision(
+            ctx,
+            journey_id,
+            withdrawn_on=self.withdrawn_on,
+            reason=self.reason,
+            expected_version=expected_version,
+            idem=idem,
+        )
 
 
 class ExitCorrectionIn(Body):
@@ -237,7 +441,7 @@ class ProviderStartCorrectionIn(Body):
     starts_on: Day
 
 
-class CorrectionIn(Body):
+class CorrectionIn(JourneyCommandIn):
     field: Literal["starts_on", "exited_on", "exit", "provider_starts_on"]
     value: Day | ExitCorrectionIn | ProviderStartCorrectionIn
     reason: Reason
@@ -255,10 +459,39 @@ class CorrectionIn(Body):
             )
         return self
 
-    def domain_value(self) -> Any:
-        if isinstance(self.value, BaseModel):
-            return self.value.model_dump(exclude_none=self.field == "exit")
-        return self.value
+    def correction(self) -> Correction:
+        value = self.value
+        if isinstance(value, ExitCorrectionIn):
+            return ExitCorrection(
+                value.reason,
+                value.exited_on,
+                value.employment_form,
+                value.contract_months,
+                value.subsidy,
+                value.csn_eligible,
+            )
+        if isinstance(value, ProviderStartCorrectionIn):
+            return ProviderStart(value.starts_on, value.provider_id)
+        return value
+
+    def send(
+        self,
+        app: LifecycleApp,
+        ctx: CommandContext,
+        journey_id: str,
+        *,
+        expected_version: int | None,
+        idem: Idempotency | None,
+    ) -> CommandResult:
+        return app.correct_journey(
+            ctx,
+            journey_id,
+            field=self.field,
+            value=self.correction(),
+            reason=self.reason,
+            expected_version=expected_version,
+            idem=idem,
+        )
 
 
 # --- plumbing ---------------------------------------------------------------------------------
@@ -288,12 +521,11 @@ def command_context(request: Request, principal: Principal) -> CommandContext:
             values[header] = default
             continue
         if len(value) > MAX_HEADER_TEXT:
-            raise ApiError(
-                422, "invalid_header", f"{header} is at most {MAX_HEADER_TEXT} characters", header
+            raise Invalid(
+                "invalid_header", f"{header} is at most {MAX_HEADER_TEXT} characters", header
             )
         if contains_person_number(value, day):
-            raise ApiError(
-                422,
+            raise Invalid(
                 "personal_data_in_header",
                 f"{header} must not contain a personnummer or samordningsnummer: it is "
                 "published with every event",
@@ -301,8 +533,17 @@ def command_context(request: Request, principal: Principal) -> CommandContext:
             )
         values[header] = value.strip()
     return CommandContext(
-        principal.actor, values["X-Source-System"], values["X-Correlation-Id"], day
+        principal.actor,
+        values["X-Source-System"],
+        values["X-Correlation-Id"],
+        day,
+        provider_of(principal),
     )
+
+
+def provider_of(principal: Principal) -> str | None:
+    """The provider a caller acts for (what it may see and do is scoped to it), or None."""
+    return principal.provider_id if principal.role == "provider" else None
 
 
 def idempotency(request: Request, body: BaseModel | None) -> Idempotency | None:
@@ -310,7 +551,7 @@ def idempotency(request: Request, body: BaseModel | None) -> Idempotency | None:
     if not key:
         return None
     if len(key) > 200:
-        raise ApiError(422, "invalid_idempotency_key", "at most 200 characters", "Idempotency-Key")
+        raise Invalid("invalid_idempotency_key", "at most 200 characters", "Idempotency-Key")
     content = body.model_dump(mode="json") if body is not None else None
     fingerprint = hashlib.sha256(
         json.dumps(
@@ -327,8 +568,8 @@ def if_match(value: str | None) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise ApiError(
-            422, "invalid_if_match", "If-Match must be a journey version", "If-Match"
+        raise Invalid(
+            "invalid_if_match", "If-Match must be a journey version", "If-Match"
         ) from None
 
 
@@ -342,27 +583,11 @@ def render_journey(
         person_id=journey.person_id if principal.sees_person_id else None,
     )
     if view is None:
-        raise ApiError(404, "journey_not_found", "the journey did not exist on as_of", "as_of")
+        raise NotFound("journey_not_found", "the journey did not exist on as_of", "as_of")
     if principal.role == "provider":
         # A provider needs neither the person nor a key linking the person's other journeys.
         view.pop("person_ref", None)
     return view
-
-
-def check_provider_scope(principal: Principal, journey: Journey, *, acting: bool) -> None:
-    """A provider sees journeys it holds or held (404 otherwise, not to reveal them) and acts
-    only on those it holds now, or — for follow-ups — held at the exit."""
-    if principal.role != "provider":
-        return
-    if principal.provider_id not in journey.facts.providers_ever:
-        raise ApiError(404, "journey_not_found", "unknown journey", "journey_id")
-    if not acting:
-        return
-    current = journey.current_provider_id
-    if current != principal.provider_id:
-        raise ApiError(
-            403, "not_your_customer", "only the provider holding the journey may do this", None
-        )
 
 
 def respond(
@@ -411,7 +636,7 @@ def authorise_provider(
     body: ProviderIn,
     request: Request,
     response: Response,
-    principal: Principal = Depends(require("admin")),
+    principal: Principal = Depends(permitted),
 ) -> dict[str, Any]:
     app = lifecycle(request)
     result = app.authorise_provider(
@@ -430,7 +655,7 @@ def deauthorise_provider(
     body: DeauthorisationIn,
     request: Request,
     response: Response,
-    principal: Principal = Depends(require("admin")),
+    principal: Principal = Depends(permitted),
 ) -> dict[str, Any]:
     app = lifecycle(request)
     result = app.deauthorise_provider(
@@ -453,7 +678,7 @@ def change_provider_details(
     body: ProviderDetailsIn,
     request: Request,
     response: Response,
-    principal: Principal = Depends(require("admin")),
+    principal: Principal = Depends(permitted),
 ) -> dict[str, Any]:
     """Name and/or payment account from effective_from (a dated new version; payout runs
     closed before keep the details they were closed with)."""
@@ -470,9 +695,7 @@ def change_provider_details(
 
 
 @router.get("/v1/providers", tags=["providers"])
-def list_providers(
-    request: Request, principal: Principal = Depends(require(*ALL_ROLES))
-) -> dict[str, Any]:
+def list_providers(request: Request, principal: Principal = Depends(permitted)) -> dict[str, Any]:
     app = lifecycle(request)
     day = today()
     return {"providers": [app.provider(pid).view(day) for pid in app.provider_ids()]}
@@ -480,7 +703,7 @@ def list_providers(
 
 @router.get("/v1/providers/{provider_id}", tags=["providers"], responses=refusals(404))
 def get_provider(
-    provider_id: str, request: Request, principal: Principal = Depends(require(*ALL_ROLES))
+    provider_id: str, request: Request, principal: Principal = Depends(permitted)
 ) -> dict[str, Any]:
     return lifecycle(request).provider(provider_id).view(today())
 
@@ -490,7 +713,7 @@ def set_rates(
     body: RatesIn,
     request: Request,
     response: Response,
-    principal: Principal = Depends(require("admin")),
+    principal: Principal = Depends(permitted),
 ) -> dict[str, Any]:
     app = lifecycle(request)
     result = app.set_rates(
@@ -507,9 +730,7 @@ def set_rates(
 
 
 @router.get("/v1/rates", tags=["rates"])
-def list_rates(
-    request: Request, principal: Principal = Depends(require(*ALL_ROLES))
-) -> dict[str, Any]:
+def list_rates(request: Request, principal: Principal = Depends(permitted)) -> dict[str, Any]:
     rates = lifecycle(request).rates()
     tables = sorted(rates.tables, key=lambda t: (t.effective_from, t.version)) if rates else []
     return {"rates": [t.view() for t in tables]}
@@ -525,86 +746,91 @@ def register_decision(
     body: DecisionIn,
     request: Request,
     response: Response,
-    principal: Principal = Depends(require(*FACT_WRITERS)),
+    principal: Principal = Depends(permitted),
 ) -> dict[str, Any]:
     app = lifecycle(request)
-    result = app.register_decision(
-        command_context(request, principal),
-        external_ref=body.external_ref.model_dump(),
-        person_id=body.person_id,
-        insats=body.insats,
-        decided_on=body.decided_on,
-        decided_by=body.decided_by,
-        target_group=body.target_group,
-        transfer_from=body.transfer_from.model_dump() if body.transfer_from else None,
-        idem=idempotency(request, body),
-    )
-    return respond(app, result, principal, response)
-
-
-def _journey_command(
-    request: Request,
-    response: Response,
-    principal: Principal,
-    journey_id: str,
-    body: BaseModel,
-    act: Any,
-    *,
-    expected: str | None,
-    provider_acting: bool = False,
-    status: int = 200,
-) -> dict[str, Any]:
-    app = lifecycle(request)
-    ctx = command_context(request, principal)
-
-    result = app.journey_command(
-        ctx,
-        journey_id,
-        lambda journey: act(journey, ctx, app),
-        scope=lambda journey: check_provider_scope(principal, journey, acting=provider_acting),
-        expected_version=if_match(expected),
-        idem=idempotency(request, body),
-        status=status,
-    )
+    result = body.send(app, command_context(request, principal), idempotency(request, body))
     return respond(app, result, principal, response)
 
 
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 
-Act = Callable[[Journey, CommandContext, LifecycleApp, Any], dict[str, Any] | None]
-
-
 @dataclass(frozen=True)
 class JourneyCommand:
-    """One journey command as `journey_endpoint` registers it (the web pages post the same)."""
+    """One journey command: `POST /v1/journeys/{journey_id}/<path>` (the pages post the same;
+    the roles are the permission table's)."""
 
     name: str
     path: str
-    body_model: type[BaseModel]
-    roles: tuple[str, ...]
-    act: Act
-    provider_acting: bool
+    body_model: type[JourneyCommandIn]
     status: int
+    summary: str
+
+    @property
+    def operation(self) -> str:
+        return journey_command_operation(self.path)
 
 
-# `POST /v1/journeys/{journey_id}/<path>` by path, for other entry points (insats.ui).
-JOURNEY_COMMANDS: dict[str, JourneyCommand] = {}
+# The journey commands by path, for other entry points (insats.ui).
+JOURNEY_COMMANDS: dict[str, JourneyCommand] = {
+    c.path: c
+    for c in (
+        JourneyCommand(
+            "choose_provider",
+            "provider",
+            ProviderChoiceIn,
+            200,
+            "Provider chosen (first call) or changed",
+        ),
+        JourneyCommand("register_plan", "plan", PlanIn, 200, "Genomförandeplan registered"),
+        JourneyCommand(
+            "start_internship",
+            "internship/start",
+            InternshipStartIn,
+            200,
+            "Language internship started (SAI)",
+        ),
+        JourneyCommand(
+            "end_internship",
+            "internship/end",
+            InternshipEndIn,
+            200,
+            "Language internship ended (SAI)",
+        ),
+        JourneyCommand("grant_voucher", "vouchers", VoucherIn, 201, "Tilläggscheck granted"),
+        JourneyCommand("exit_journey", "exit", ExitIn, 200, "Journey exited"),
+        JourneyCommand(
+            "record_follow_up",
+            "follow-up",
+            FollowUpIn,
+            200,
+            "Follow-up recorded (sustained with evidence after 6 months = bonus claim)",
+        ),
+        JourneyCommand(
+            "review_bonus_claim",
+            "bonus-review",
+            BonusReviewIn,
+            200,
+            "Bonus claim approved or returned",
+        ),
+        JourneyCommand(
+            "withdraw_decision",
+            "withdrawal",
+            WithdrawalIn,
+            200,
+            "Decision withdrawn (before the insats started)",
+        ),
+        JourneyCommand(
+            "correct_journey", "corrections", CorrectionIn, 200, "An earlier fact corrected"
+        ),
+    )
+}
 
 
-def journey_endpoint(
-    name: str,
-    path: str,
-    body_model: type[BaseModel],
-    roles: tuple[str, ...],
-    act: Act,
-    *,
-    provider_acting: bool = False,
-    status: int = 200,
-    summary: str,
-) -> None:
-    """Registers `POST /v1/journeys/{journey_id}/<path>`: the same plumbing (roles, provider
-    scope, If-Match, Idempotency-Key, response) for every journey command."""
+def _register(command: JourneyCommand) -> None:
+    """`POST /v1/journeys/{journey_id}/<path>`: the same plumbing (roles, If-Match,
+    Idempotency-Key, response) for every journey command; the rules are the use case's."""
 
     def endpoint(
         journey_id: str,
@@ -612,144 +838,31 @@ def journey_endpoint(
         request: Request,
         response: Response,
         if_match_header: IfMatch = None,
-        principal: Principal = Depends(require(*roles)),
+        principal: Principal = Depends(permitted),
     ) -> dict[str, Any]:
-        return _journey_command(
-            request,
-            response,
-            principal,
+        app = lifecycle(request)
+        result = body.send(
+            app,
+            command_context(request, principal),
             journey_id,
-            body,
-            lambda j, ctx, app: act(j, ctx, app, body),
-            expected=if_match_header,
-            provider_acting=provider_acting,
-            status=status,
+            expected_version=if_match(if_match_header),
+            idem=idempotency(request, body),
         )
+        return respond(app, result, principal, response)
 
-    JOURNEY_COMMANDS[path] = JourneyCommand(
-        name, path, body_model, roles, act, provider_acting, status
-    )
-    endpoint.__name__ = name
-    endpoint.__annotations__ = {**endpoint.__annotations__, "body": body_model}
+    endpoint.__name__ = command.name
+    endpoint.__annotations__ = {**endpoint.__annotations__, "body": command.body_model}
     router.post(
-        f"/v1/journeys/{{journey_id}}/{path}",
-        status_code=status,
+        f"/v1/journeys/{{journey_id}}/{command.path}",
+        status_code=command.status,
         tags=["journeys"],
-        summary=summary,
+        summary=command.summary,
         responses=refusals(404, 408, 409, 413),
     )(endpoint)
 
 
-def _grant_voucher(j: Journey, ctx: CommandContext, app: LifecycleApp, b: Any) -> dict[str, Any]:
-    rates = app.rate_table_on(b.granted_on)
-    voucher_id = j.grant_voucher(
-        ctx, amount=b.amount, purpose=b.purpose, granted_on=b.granted_on, rates=rates
-    )
-    return {"voucher_id": voucher_id}
-
-
-journey_endpoint(
-    "choose_provider",
-    "provider",
-    ProviderChoiceIn,
-    FACT_WRITERS,
-    lambda j, ctx, app, b: j.choose_provider(
-        ctx, provider=app.provider(b.provider_id), starts_on=b.starts_on
-    ),
-    summary="Provider chosen (first call) or changed",
-)
-journey_endpoint(
-    "register_plan",
-    "plan",
-    PlanIn,
-    PROVIDER_FACT_WRITERS,
-    lambda j, ctx, app, b: j.register_plan(
-        ctx,
-        established_on=b.established_on,
-        planned_internship_start=b.planned_internship_start,
-        planned_internship_share_percent=b.planned_internship_share_percent,
-    ),
-    provider_acting=True,
-    summary="Genomförandeplan registered",
-)
-journey_endpoint(
-    "start_internship",
-    "internship/start",
-    InternshipStartIn,
-    PROVIDER_FACT_WRITERS,
-    lambda j, ctx, app, b: j.start_internship(
-        ctx, employer=b.employer, started_on=b.started_on, share_percent=b.share_percent
-    ),
-    provider_acting=True,
-    summary="Language internship started (SAI)",
-)
-journey_endpoint(
-    "end_internship",
-    "internship/end",
-    InternshipEndIn,
-    PROVIDER_FACT_WRITERS,
-    lambda j, ctx, app, b: j.end_internship(ctx, ended_on=b.ended_on),
-    provider_acting=True,
-    summary="Language internship ended (SAI)",
-)
-journey_endpoint(
-    "grant_voucher",
-    "vouchers",
-    VoucherIn,
-    FACT_WRITERS,
-    _grant_voucher,
-    status=201,
-    summary="Tilläggscheck granted",
-)
-journey_endpoint(
-    "exit_journey",
-    "exit",
-    ExitIn,
-    PROVIDER_FACT_WRITERS,
-    lambda j, ctx, app, b: j.exit(ctx, details=b.model_dump()),
-    provider_acting=True,
-    summary="Journey exited",
-)
-journey_endpoint(
-    "record_follow_up",
-    "follow-up",
-    FollowUpIn,
-    PROVIDER_FACT_WRITERS,
-    lambda j, ctx, app, b: j.record_follow_up(
-        ctx,
-        followed_up_on=b.followed_up_on,
-        outcome=b.outcome,
-        evidence=[e.model_dump() for e in b.evidence],
-    ),
-    provider_acting=True,
-    summary="Follow-up recorded (sustained with evidence after 6 months = bonus claim)",
-)
-journey_endpoint(
-    "review_bonus_claim",
-    "bonus-review",
-    BonusReviewIn,
-    ("counsellor",),
-    lambda j, ctx, app, b: j.review_bonus_claim(
-        ctx, reviewed_on=b.reviewed_on, decision=b.decision, reason=b.reason
-    ),
-    summary="Bonus claim approved or returned",
-)
-journey_endpoint(
-    "withdraw_decision",
-    "withdrawal",
-    WithdrawalIn,
-    FACT_WRITERS,
-    lambda j, ctx, app, b: j.withdraw(ctx, withdrawn_on=b.withdrawn_on, reason=b.reason),
-    summary="Decision withdrawn (before the insats started)",
-)
-journey_endpoint(
-    "correct_journey",
-    "corrections",
-    CorrectionIn,
-    FACT_WRITERS,
-    lambda j, ctx, app, b: j.correct(ctx, what=b.field, value=b.domain_value(), reason=b.reason),
-    summary="An earlier fact corrected",
-)
+for _command in JOURNEY_COMMANDS.values():
+    _register(_command)
 
 
 # --- reads --------------------------------------------------------------------------------------
@@ -762,16 +875,10 @@ def get_journey(
     response: Response,
     as_of: Day | None = None,
     known_at: Timestamp | None = None,
-    principal: Principal = Depends(require(*JOURNEY_READERS)),
+    principal: Principal = Depends(permitted),
 ) -> dict[str, Any]:
     app = lifecycle(request)
-    if known_at is not None:
-        current = app.journey(journey_id)
-        check_provider_scope(principal, current, acting=False)
-        journey = app.journey_known_at(journey_id, known_at)
-    else:
-        journey = app.journey(journey_id)
-    check_provider_scope(principal, journey, acting=False)
+    journey = app.readable_journey(journey_id, provider_of(principal), known_at=known_at)
     response.headers["ETag"] = f'"{journey.version}"'
     return render_journey(app, journey, principal, as_of)
 
@@ -780,12 +887,10 @@ def get_journey(
 def journey_history(
     journey_id: str,
     request: Request,
-    principal: Principal = Depends(require(*JOURNEY_READERS)),
+    principal: Principal = Depends(permitted),
 ) -> list[dict[str, Any]]:
     app = lifecycle(request)
-    journey = app.journey(journey_id)
-    check_provider_scope(principal, journey, acting=False)
-
+    app.readable_journey(journey_id, provider_of(principal))
     return [
         {
             "event_id": event_id(e.originator_id, e.originator_version),
@@ -815,20 +920,18 @@ def list_journeys(
     person_id: Annotated[str | None, Query(max_length=13)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=32)] = None,
-    principal: Principal = Depends(require(*JOURNEY_READERS)),
+    principal: Principal = Depends(permitted),
 ) -> dict[str, Any]:
     app = lifecycle(request)
     person_ref = None
     if person_id is not None:
         if not principal.sees_person_id:
-            raise ApiError(403, "forbidden", "this role may not search by person_id", "person_id")
+            raise Forbidden("forbidden", "this role may not search by person_id", "person_id")
         person_ref = app.person_key.ref(parse_person_id(person_id, today()).number)
     try:
         after = decode_cursor(cursor) if cursor else 0
     except ValueError:
-        raise ApiError(
-            422, "invalid_cursor", "cursor is not one this API gave out", "cursor"
-        ) from None
+        raise Invalid("invalid_cursor", "cursor is not one this API gave out", "cursor") from None
     held_by = principal.provider_id if principal.role == "provider" else None
     with readmodels(request).transaction() as tx:
         require_running(tx, JourneyListProjection.name)
@@ -856,7 +959,7 @@ def event_feed(
     request: Request,
     after: Position = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    principal: Principal = Depends(require("auditor", "admin")),
+    principal: Principal = Depends(permitted),
 ) -> dict[str, Any]:
     events = lifecycle(request).public_events(after, limit)
     return {

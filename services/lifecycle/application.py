@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -22,12 +23,17 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Notificati
 from eventsourcing.utils import get_topic
 
 from contracts.events import INSATS_TYPES, TARGET_GROUPS, PublicEvent
-from contracts.journey import ProviderFacts
+from contracts.journey import Evidence, Exit, Plan, ProviderFacts
 from contracts.rates import default_rates
 from services.lifecycle.domain.base import CommandContext, Fact, event_id
-from services.lifecycle.domain.errors import Conflict, DomainError, NotFound
 from services.lifecycle.domain.idempotency import IdempotentRequest, idempotency_stream_id
-from services.lifecycle.domain.journey import Journey, journey_id_for
+from services.lifecycle.domain.journey import (
+    Correction,
+    ExternalRef,
+    Journey,
+    Transfer,
+    journey_id_for,
+)
 from services.lifecycle.domain.person import PersonJourneys, person_stream_id
 from services.lifecycle.domain.personnummer import parse_person_id
 from services.lifecycle.domain.provider import (
@@ -36,6 +42,7 @@ from services.lifecycle.domain.provider import (
     provider_stream_id,
 )
 from services.lifecycle.domain.rates import RATES_STREAM_ID, Rates, RateTable
+from services.platform.refusal import Conflict, Invalid, NotFound
 
 _PUBLIC: list[tuple[Any, str]] = [
     (Journey.DecisionRegistered, "journey"),
@@ -400,35 +407,35 @@ class LifecycleApp(Application[UUID]):
         self,
         ctx: CommandContext,
         *,
-        external_ref: dict[str, str],
+        external_ref: ExternalRef,
         person_id: str,
         insats: str,
         decided_on: date,
         decided_by: str,
         target_group: str,
-        transfer_from: dict[str, Any] | None = None,
+        transfer_from: Transfer | None = None,
         idem: Idempotency | None = None,
     ) -> CommandResult:
         person = parse_person_id(person_id, ctx.today)
         if insats not in INSATS_TYPES:
-            raise DomainError(
+            raise Invalid(
                 "invalid_insats", f"insats must be one of {', '.join(INSATS_TYPES)}", "insats"
             )
         if target_group not in TARGET_GROUPS:
-            raise DomainError(
+            raise Invalid(
                 "invalid_target_group",
                 f"target_group must be one of {', '.join(TARGET_GROUPS)}",
                 "target_group",
             )
-        if not external_ref.get("system") or not external_ref.get("decision_id"):
-            raise DomainError(
+        if not external_ref.system or not external_ref.decision_id:
+            raise Invalid(
                 "invalid_external_ref", "external_ref needs system and decision_id", "external_ref"
             )
-        journey_id = journey_id_for(external_ref["system"], external_ref["decision_id"])
+        journey_id = journey_id_for(external_ref.system, external_ref.decision_id)
         person_ref = self.person_key.ref(person.number)
         old_id = (
-            str(_uuid(transfer_from["journey_id"], "transfer_from.journey_id"))
-            if (transfer_from)
+            str(_uuid(transfer_from.journey_id, "transfer_from.journey_id"))
+            if transfer_from
             else None
         )
 
@@ -466,7 +473,7 @@ class LifecycleApp(Application[UUID]):
                 assert transfer_from is not None
                 old = self.journey(old_id)
                 if old.person_ref != person_ref:
-                    raise DomainError(
+                    raise Invalid(
                         "transfer_other_person",
                         "the journey transferred from belongs to another person",
                         "transfer_from",
@@ -479,11 +486,7 @@ class LifecycleApp(Application[UUID]):
                     )
                 old.exit(
                     ctx,
-                    details={
-                        "exited_on": transfer_from.get("exited_on"),
-                        "reason": "other_insats",
-                    },
-                    next_journey_id=str(journey_id),
+                    Exit(transfer_from.exited_on, "other_insats", next_journey_id=str(journey_id)),
                 )
                 lock.journey_closed(old_id)
                 saved.append(old)
@@ -497,10 +500,7 @@ class LifecycleApp(Application[UUID]):
             journey = Journey.register(
                 ctx,
                 journey_id=journey_id,
-                external_ref={
-                    "system": external_ref["system"],
-                    "decision_id": external_ref["decision_id"],
-                },
+                external_ref=ExternalRef(external_ref.system, external_ref.decision_id),
                 person=person,
                 person_ref=person_ref,
                 insats=insats,
@@ -516,28 +516,258 @@ class LifecycleApp(Application[UUID]):
 
         return self._execute(ctx, decide, idempotency=idem)
 
-    # --- journey commands --------------------------------------------------------------------
+    # --- journey commands (SPEC §3): one use case each ----------------------------------------
+    # Each takes `expected_version` (If-Match: refused as stale when the journey moved on) and
+    # `idem` (Idempotency-Key). A caller acting for a provider (`ctx.provider_id`) sees only
+    # the journeys it holds or held, and records a provider's facts only on one it holds.
 
-    def journey_command(
+    def choose_provider(
+        self,
+        ctx: CommandContext,
+        journey_id: UUID | str,
+        *,
+        provider_id: str,
+        starts_on: date,
+        expected_version: int | None = None,
+        idem: Idempotency | None = None,
+    ) -> CommandResult:
+        """The customer's provider choice (the insats starts), or later a change of provider."""
+        return self._on_journey(
+            ctx,
+            journey_id,
+            lambda j: j.choose_provider(
+                ctx, provider=self.provider(provider_id), starts_on=starts_on
+            ),
+            expected_version=expected_version,
+            idem=idem,
+        )
+
+    def register_plan(
+        self,
+        ctx: CommandContext,
+        journey_id: UUID | str,
+        plan: Plan,
+        *,
+        expected_version: int | None = None,
+        idem: Idempotency | None = None,
+    ) -> CommandResult:
+        """The genomförandeplan (a provider's fact)."""
+        return self._on_journey(
+            ctx,
+            journey_id,
+            lambda j: j.register_plan(ctx, plan),
+            provider_fact=True,
+            expected_version=expected_version,
+            idem=idem,
+        )
+
+    def start_internship(
+        self,
+        ctx: CommandContext,
+        journey_id: UUID | str,
+        *,
+        employer: str,
+        started_on: date,
+        share_percent: int,
+        expected_version: int | None = None,
+        idem: Idempotency | None = None,
+    ) -> CommandResult:
+        """A language internship starts (SAI; a provider's fact)."""
+        return self._on_journey(
+            ctx,
+            journey_id,
+            lambda j: j.start_internship(
+                ctx, employer=employer, started_on=started_on, share_percent=share_percent
+            ),
+            provider_fact=True,
+            expected_version=expected_version,
+            idem=idem,
+        )
+
+    def end_internship(
+        self,
+        ctx: CommandContext,
+        journey_id: UUID | str,
+        *,
+        ended_on: date,
+        expected_version: int | None = None,
+        idem: Idempotency | None = None,
+    ) -> CommandResult:
+        """The running language internship ends (a provider's fact)."""
+        return self._on_journey(
+            ctx,
+            journey_id,
+            lambda j: j.end_internship(ctx, ended_on=ended_on),
+            provider_fact=True,
+            expected_version=expected_version,
+            idem=idem,
+        )
+
+    def grant_voucher(
+        self,
+        ctx: CommandContext,
+        journey_id: UUID | str,
+        *,
+        amount: str | Decimal,
+        purpose: str,
+        granted_on: date,
+        expected_version: int | None = None,
+        idem: Idempotency | None = None,
+    ) -> CommandResult:
+        """A tilläggscheck, within the bounds of the rate table in force on `granted_on`."""
+        rates = self.rate_table_on(granted_on)
+
+        def act(journey: Journey) -> dict[str, Any]:
+            voucher_id = journey.grant_voucher(
+                ctx, amount=amount, purpose=purpose, granted_on=granted_on, rates=rates
+            )
+            return {"voucher_id": voucher_id}
+
+        return self._on_journey(
+            ctx, journey_id, act, expected_version=expected_version, idem=idem, status=201
+        )
+
+    def exit_journey(
+        self,
+        ctx: CommandContext,
+        journey_id: UUID | str,
+        reported: Exit,
+        *,
+        expected_version: int | None = None,
+        idem: Idempotency | None = None,
+    ) -> CommandResult:
+        """The journey ends, with the reason and its details (a provider's fact)."""
+        return self._on_journey(
+            ctx,
+            journey_id,
+            lambda j: j.exit(ctx, reported._replace(next_journey_id=None)),
+            provider_fact=True,
+            expected_version=expected_version,
+            idem=idem,
+        )
+
+    def record_follow_up(
+        self,
+        ctx: CommandContext,
+        journey_id: UUID | str,
+        *,
+        followed_up_on: date,
+        outcome: str,
+        evidence: Sequence[Evidence] = (),
+        expected_version: int | None = None,
+        idem: Idempotency | None = None,
+    ) -> CommandResult:
+        """A follow-up after an exit to self-sufficiency; sustained with evidence six months
+        on, it is the bonus claim (a provider's fact)."""
+        return self._on_journey(
+            ctx,
+            journey_id,
+            lambda j: j.record_follow_up(
+                ctx, followed_up_on=followed_up_on, outcome=outcome, evidence=evidence
+            ),
+            provider_fact=True,
+            expected_version=expected_version,
+            idem=idem,
+        )
+
+    def review_bonus_claim(
+        self,
+        ctx: CommandContext,
+        journey_id: UUID | str,
+        *,
+        reviewed_on: date,
+        decision: str,
+        reason: str | None = None,
+        expected_version: int | None = None,
+        idem: Idempotency | None = None,
+    ) -> CommandResult:
+        """The counsellor approves or returns the pending bonus claim."""
+        return self._on_journey(
+            ctx,
+            journey_id,
+            lambda j: j.review_bonus_claim(
+                ctx, reviewed_on=reviewed_on, decision=decision, reason=reason
+            ),
+            expected_version=expected_version,
+            idem=idem,
+        )
+
+    def withdraw_decision(
+        self,
+        ctx: CommandContext,
+        journey_id: UUID | str,
+        *,
+        withdrawn_on: date,
+        reason: str,
+        expected_version: int | None = None,
+        idem: Idempotency | None = None,
+    ) -> CommandResult:
+        """The decision is withdrawn before the insats started."""
+        return self._on_journey(
+            ctx,
+            journey_id,
+            lambda j: j.withdraw(ctx, withdrawn_on=withdrawn_on, reason=reason),
+            expected_version=expected_version,
+            idem=idem,
+        )
+
+    def correct_journey(
+        self,
+        ctx: CommandContext,
+        journey_id: UUID | str,
+        *,
+        field: str,
+        value: Correction,
+        reason: str,
+        expected_version: int | None = None,
+        idem: Idempotency | None = None,
+    ) -> CommandResult:
+        """An earlier fact corrected (SPEC §4.4): the start, the exit date, the exit, or the
+        date of a provider change."""
+        return self._on_journey(
+            ctx,
+            journey_id,
+            lambda j: j.correct(ctx, what=field, value=value, reason=reason),
+            expected_version=expected_version,
+            idem=idem,
+        )
+
+    def readable_journey(
+        self,
+        journey_id: UUID | str,
+        provider_id: str | None,
+        *,
+        known_at: datetime | None = None,
+    ) -> Journey:
+        """The journey as a reader may see it: a provider (`provider_id`) only one it holds or
+        held — judged on what is recorded now, also for a view as known at an earlier time."""
+        journey = self.journey(journey_id)
+        journey.check_scope(provider_id, acting=False)
+        if known_at is None:
+            return journey
+        earlier = self.journey_known_at(journey_id, known_at)
+        earlier.check_scope(provider_id, acting=False)
+        return earlier
+
+    def _on_journey(
         self,
         ctx: CommandContext,
         journey_id: UUID | str,
         act: Callable[[Journey], dict[str, Any] | None],
         *,
-        scope: Callable[[Journey], None] | None = None,
+        provider_fact: bool = False,
         expected_version: int | None = None,
         idem: Idempotency | None = None,
         status: int = 200,
     ) -> CommandResult:
-        """Load the journey, check the caller's scope (`scope` raises for a journey it may not
-        see or act on — before anything else, so its version and rules reveal nothing), check
-        If-Match, apply `act` (which raises or triggers events) and save. When the journey
-        stops being open, the person's lock is released in the same transaction."""
+        """Load the journey, check the caller's provider scope (before anything else, so its
+        version and rules reveal nothing), check If-Match, apply `act` (which raises or
+        triggers events) and save. When the journey stops being open, the person's lock is
+        released in the same transaction."""
 
         def decide() -> tuple[list[Aggregate], CommandResult]:
             journey = self.journey(journey_id)
-            if scope is not None:
-                scope(journey)
+            journey.check_scope(ctx.provider_id, acting=provider_fact)
             if expected_version is not None and journey.version != expected_version:
                 raise Conflict(
                     "stale_version",

@@ -1,27 +1,23 @@
 """HTTP API v1 for payouts (API.md): preview, close, read and download monthly runs.
 
-Roles: the clerk previews, closes and downloads; auditors and counsellors read (preview, run,
-files); a provider may download only its own compensation basis
+Roles (`contracts.permissions`): the clerk previews, closes and downloads; auditors and
+counsellors read (preview, run, files); a provider may download only its own compensation basis
 (`underlag-{its provider_id}-YYYY-MM.html`). The service is `request.app.state.payments`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from services.payments.files import basis_name, run_json
+from services.payments.files import run_json
 from services.payments.model import Run
-from services.payments.service import PaymentsError, PaymentsService, check_month
-from services.platform.api import COMMON_REFUSALS, ApiError, refusals, require
+from services.payments.service import PaymentsService
+from services.platform.api import COMMON_REFUSALS, permitted, refusals
 from services.platform.auth import Principal
 
 router = APIRouter(tags=["payouts"], responses=COMMON_REFUSALS)
-
-READERS = ("clerk", "auditor", "counsellor")
-DOWNLOADERS = (*READERS, "provider")
 
 MEDIA_TYPES = {
     ".csv": "text/csv; charset=utf-8",
@@ -30,19 +26,10 @@ MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
 }
 
-T = TypeVar("T")
-
 
 def _service(request: Request) -> PaymentsService:
     service: PaymentsService = request.app.state.payments
     return service
-
-
-def _call(action: Callable[[], T]) -> T:
-    try:
-        return action()
-    except PaymentsError as refused:
-        raise ApiError(refused.status, refused.code, refused.message, refused.field) from None
 
 
 def _run_json(run: Run) -> Response:
@@ -51,9 +38,9 @@ def _run_json(run: Run) -> Response:
 
 
 @router.get("/v1/payouts")
-def list_runs(request: Request, _: Principal = Depends(require(*READERS))) -> dict[str, Any]:
+def list_runs(request: Request, _: Principal = Depends(permitted)) -> dict[str, Any]:
     """Every closed run, oldest first, without its lines."""
-    runs = _call(_service(request).list_runs)
+    runs = _service(request).list_runs()
     return {
         "runs": [
             {
@@ -71,22 +58,20 @@ def list_runs(request: Request, _: Principal = Depends(require(*READERS))) -> di
 
 
 @router.get("/v1/payouts/{month}/preview", responses=refusals(409))
-def preview_run(
-    month: str, request: Request, _: Principal = Depends(require(*READERS))
-) -> Response:
+def preview_run(month: str, request: Request, _: Principal = Depends(permitted)) -> Response:
     """What closing the month now would pay (not stored); a closed month's stored run."""
-    return _run_json(_call(lambda: _service(request).preview(month)))
+    return _run_json(_service(request).preview(month))
 
 
 @router.post("/v1/payouts/{month}/close", responses=refusals(408, 409, 413))
-def close_run(month: str, request: Request, _: Principal = Depends(require("clerk"))) -> Response:
+def close_run(month: str, request: Request, _: Principal = Depends(permitted)) -> Response:
     """Close the month (it must have ended; months close in order). Idempotent and final."""
-    return _run_json(_call(lambda: _service(request).close(month)))
+    return _run_json(_service(request).close(month))
 
 
 @router.get("/v1/payouts/{month}", responses=refusals(404))
-def get_run(month: str, request: Request, _: Principal = Depends(require(*READERS))) -> Response:
-    return _run_json(_call(lambda: _service(request).get(month)))
+def get_run(month: str, request: Request, _: Principal = Depends(permitted)) -> Response:
+    return _run_json(_service(request).get(month))
 
 
 @router.get("/v1/payouts/{month}/files/{name}", responses=refusals(404))
@@ -94,20 +79,10 @@ def download_file(
     month: str,
     name: str,
     request: Request,
-    principal: Principal = Depends(require(*DOWNLOADERS)),
+    principal: Principal = Depends(permitted),
 ) -> Response:
-    _call(lambda: check_month(month))
-    if principal.role == "provider" and (
-        principal.provider_id is None or name != basis_name(principal.provider_id, month)
-    ):
-        raise ApiError(
-            403,
-            "forbidden",
-            "a provider may download only its own compensation basis "
-            f"(underlag-{principal.provider_id}-{month}.html)",
-            "name",
-        )
-    data = _call(lambda: _service(request).file(month, name))
+    provider_id = principal.provider_id if principal.role == "provider" else None
+    data = _service(request).file(month, name, provider_id=provider_id)
     suffix = name[name.rfind(".") :] if "." in name else ""
     return Response(
         content=data,

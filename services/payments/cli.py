@@ -17,7 +17,8 @@ from rich.table import Table
 from services.payments.files import LINE_LABELS, file_names, sha256, sv_money
 from services.payments.model import Run
 from services.payments.rules import LINE_TYPES, ZERO
-from services.payments.service import PaymentsError, PaymentsService
+from services.payments.service import PaymentsService
+from services.platform.refusal import Refusal
 
 app = typer.Typer(
     help="Utbetalningar: förhandsgranska, stäng och exportera månadens körning (SPEC §4).",
@@ -97,7 +98,7 @@ def preview(ctx: typer.Context, month: str = MONTH_ARGUMENT) -> None:
     service = _service(ctx)
     try:
         run = service.preview(month)
-    except PaymentsError as refused:
+    except Refusal as refused:
         _fail(refused.message)
     _show(run)
 
@@ -108,7 +109,7 @@ def close(ctx: typer.Context, month: str = MONTH_ARGUMENT) -> None:
     service = _service(ctx)
     try:
         run = service.close(month)
-    except PaymentsError as refused:
+    except Refusal as refused:
         _fail(refused.message)
     _show(run)
 
@@ -120,7 +121,7 @@ def export(ctx: typer.Context, month: str = MONTH_ARGUMENT, out: Path = OUT_OPTI
     try:
         run = service.get(month)
         files = {name: service.file(month, name) for name in file_names(run)}
-    except PaymentsError as refused:
+    except Refusal as refused:
         _fail(refused.message)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -34,8 +34,11 @@ class DecisionReferences:
 
     def handle(self, tx: Tx, events: Sequence[PublicEvent]) -> None:
         rows = [
-            (e.stream_id, e.payload["external_ref"]["system"],
-             e.payload["external_ref"]["decision_id"])
+            (
+                e.stream_id,
+                e.payload["external_ref"]["system"],
+                e.payload["external_ref"]["decision_id"],
+            )
             for e in events
             if e.type == "DecisionRegistered"
         ]

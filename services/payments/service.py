@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 
 from contracts.bounds import EARLIEST_MONTH, LATEST_MONTH
 from services.payments.compute import Settled, compute_lines
-from services.payments.files import file_hashes, render_files
+from services.payments.files import basis_name, file_hashes, render_files
 from services.payments.model import CURRENT_LAYOUT, Booking, ProviderInfo, Run, gc_paused
 from services.payments.projection import PaymentsProjection
 from services.payments.references import DecisionReferences
@@ -36,60 +36,19 @@ from services.platform.feed import (
     setup_tables,
     tracked_position,
 )
+from services.platform.refusal import Conflict, Forbidden, Invalid, NotFound, Unavailable
+
+# What a caller is told to wait while the read models catch up with the log.
+RETRY_BEHIND_SECONDS = 5
 
 # A close that loses the race to another close is decided again this many times.
 CLOSE_ATTEMPTS = 5
 
 
-class PaymentsError(Exception):
-    """A refused request, with the HTTP status and machine-readable code API.md asks for."""
-
-    status = 400
-    code = "payments_error"
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class InvalidMonth(PaymentsError):
-    status, code = 422, "invalid_month"
-
-
-class MonthNotEnded(PaymentsError):
-    status, code = 409, "month_not_ended"
-
-
-class LaterMonthClosed(PaymentsError):
-    status, code = 409, "later_month_closed"
-
-
-class RunNotFound(PaymentsError):
-    status, code = 404, "run_not_found"
-
-
-class FileNotFound(PaymentsError):
-    status, code = 404, "file_not_found"
-
-
-class RatesMissing(PaymentsError):
-    status, code = 422, "rate_missing"
-
-    def __init__(self, cause: RateMissing):
-        super().__init__(str(cause), field="rates")
-        self.insats = cause.insats
-        self.month = cause.month
-        if isinstance(cause, RateOutOfBounds):
-            self.code = "rate_out_of_bounds"
-
-
-class NotCaughtUp(PaymentsError):
-    status, code = 503, "read_model_behind"
-
-
-class ConcurrentClose(PaymentsError):
-    status, code = 409, "concurrent_close"
+def rate_refusal(missing: RateMissing) -> Invalid:
+    """No usable rate for an insats in a month: the run cannot be computed (field `rates`)."""
+    code = "rate_out_of_bounds" if isinstance(missing, RateOutOfBounds) else "rate_missing"
+    return Invalid(code, str(missing), "rates")
 
 
 def feed_catch_up(
@@ -99,9 +58,11 @@ def feed_catch_up(
 ) -> Callable[[], None]:
     """A `catch_up` for `PaymentsService`: apply every event not yet applied to the payments
     read models (the facts, and the decision references the files name customers by)."""
-    names = [name, *also] if also or name != PaymentsProjection.name else [
-        name, DecisionReferences.name
-    ]
+    names = (
+        [name, *also]
+        if also or name != PaymentsProjection.name
+        else [name, DecisionReferences.name]
+    )
     wanted = [n for n in names if n in runner.projections]
 
     def catch_up() -> None:
@@ -114,12 +75,15 @@ def check_month(month: str) -> str:
     try:
         parse_month(month)
     except ValueError:
-        raise InvalidMonth(f"month must be YYYY-MM, got {month[:20]!r}", field="month") from None
+        raise Invalid(
+            "invalid_month", f"month must be YYYY-MM, got {month[:20]!r}", "month"
+        ) from None
     if not EARLIEST_MONTH <= month <= LATEST_MONTH:
-        raise InvalidMonth(
+        raise Invalid(
+            "invalid_month",
             f"month must lie between {EARLIEST_MONTH} (customer choice under LOV began) and "
             f"{LATEST_MONTH}, got {month}",
-            field="month",
+            "month",
         )
     return month
 
@@ -191,10 +155,11 @@ class PaymentsService:
                 today = self.today()
                 if today <= last_day(month):
                     opens = last_day(month) + timedelta(days=1)
-                    raise MonthNotEnded(
+                    raise Conflict(
+                        "month_not_ended",
                         f"{month} has not ended (today is {today.isoformat()}); "
                         f"it can be closed from {opens.isoformat()}",
-                        field="month",
+                        "month",
                     )
                 preview = self._compute(month, closed, closing=True)
                 run = replace(preview, status="closed", closed_at=format_timestamp(self.now()))
@@ -208,17 +173,17 @@ class PaymentsService:
                 with self._files_lock:
                     self._files[month] = files
                 return stored
-        raise ConcurrentClose(
-            f"{month} could not be closed: other closes kept being recorded meanwhile; "
-            "try again",
-            field="month",
+        raise Conflict(
+            "concurrent_close",
+            f"{month} could not be closed: other closes kept being recorded meanwhile; try again",
+            "month",
         )
 
     def get(self, month: str) -> Run:
         check_month(month)
         run = self.runs.get(month)
         if run is None:
-            raise RunNotFound(f"no closed payout run for {month}", field="month")
+            raise NotFound("run_not_found", f"no closed payout run for {month}", "month")
         return run
 
     def list_runs(self) -> list[Run]:
@@ -227,10 +192,20 @@ class PaymentsService:
     def file_names(self, month: str) -> list[str]:
         return sorted(self._rendered(self.get(month)))
 
-    def file(self, month: str, name: str) -> bytes:
+    def file(self, month: str, name: str, *, provider_id: str | None = None) -> bytes:
+        """A closed run's file; a caller acting for a provider (`provider_id`) gets only its
+        own compensation basis (`underlag-{provider_id}-YYYY-MM.html`)."""
+        check_month(month)
+        if provider_id is not None and name != basis_name(provider_id, month):
+            raise Forbidden(
+                "forbidden",
+                "a provider may download only its own compensation basis "
+                f"({basis_name(provider_id, month)})",
+                "name",
+            )
         files = self._rendered(self.get(month))
         if name not in files:
-            raise FileNotFound(f"run {month} has no file {name!r}", field="name")
+            raise NotFound("file_not_found", f"run {month} has no file {name!r}", "name")
         return files[name]
 
     def verify(self) -> list[str]:
@@ -258,10 +233,11 @@ class PaymentsService:
     def _refuse_if_later_closed(month: str, closed: dict[str, Run]) -> None:
         later = [m for m in closed if m > month]
         if later:
-            raise LaterMonthClosed(
+            raise Conflict(
+                "later_month_closed",
                 f"{month} can no longer be run: {max(later)} is already closed "
                 f"(its amounts were folded into the later run)",
-                field="month",
+                "month",
             )
 
     def _rendered(self, run: Run) -> dict[str, bytes]:
@@ -291,9 +267,11 @@ class PaymentsService:
             snapshot = self.projection.snapshot(tx)
             if closing and self.source is not None and self.source.read(snapshot.position, 1):
                 # A run records the position it was computed from: it must be the log's end.
-                raise NotCaughtUp(
+                raise Unavailable(
+                    "read_model_behind",
                     f"the payments read model is at position {snapshot.position}, behind the "
-                    "event log; a run is closed only from the whole log — try again shortly"
+                    "event log; a run is closed only from the whole log — try again shortly",
+                    retry_after=RETRY_BEHIND_SECONDS,
                 )
             key = (
                 month,
@@ -309,9 +287,11 @@ class PaymentsService:
             slow_providers: frozenset[str] = frozenset()
             if last is not None:
                 if snapshot.position < last.position:
-                    raise NotCaughtUp(
+                    raise Unavailable(
+                        "read_model_behind",
                         f"the payments read model is at position {snapshot.position}, behind "
-                        f"the last closed run ({last.month}, position {last.position})"
+                        f"the last closed run ({last.month}, position {last.position})",
+                        retry_after=RETRY_BEHIND_SECONDS,
                     )
                 settled = Settled(last.month, last.position)
                 settled_end = last_day(last.month)
@@ -339,13 +319,15 @@ class PaymentsService:
                 month, rows, snapshot.rates, providers_facts, earlier, settled, slow_providers
             )
         except RateMissing as missing:
-            raise RatesMissing(missing) from None
+            raise rate_refusal(missing) from None
         with self.db.transaction() as tx:  # immutable facts: any later snapshot will do
             references = self.references.load(tx, {line.journey_id for line in lines})
         if closing and (not refs_ready or len(references) < len({ln.journey_id for ln in lines})):
-            raise NotCaughtUp(
+            raise Unavailable(
+                "read_model_behind",
                 "the decision references read model is behind the payments read model; "
-                "a run is closed only with every customer's reference — try again shortly"
+                "a run is closed only with every customer's reference — try again shortly",
+                retry_after=RETRY_BEHIND_SECONDS,
             )
         providers = {}
         for line in lines:

@@ -1,8 +1,8 @@
-"""HTTP plumbing shared by every service's router: errors as API.md says, and who may call."""
+"""HTTP plumbing shared by every service's router: refusals as API.md says, and who may call."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastapi import Request, Security
@@ -10,7 +10,9 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
+from contracts.permissions import PERMISSIONS, roles_for
 from services.platform.auth import KeyStore, Principal
+from services.platform.refusal import Forbidden, Refusal, Unauthenticated
 
 # Declares the scheme in the OpenAPI document (and "Authorize" in /docs); the token itself is
 # checked by `current_principal`, which answers API.md's error body rather than FastAPI's.
@@ -53,18 +55,12 @@ def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
 COMMON_REFUSALS = refusals(401, 403, 414, 422, 431, 503)
 
 
-class ApiError(Exception):
-    """A refused request: `{"error": code, "message": text, "field": name-or-null}`."""
-
-    def __init__(self, status: int, code: str, message: str, field: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.field = field
-
-    def response(self) -> JSONResponse:
-        return error_response(self.status, self.code, self.message, self.field)
+def refusal_response(refusal: Refusal) -> JSONResponse:
+    """A refusal as API.md's error body, with Retry-After for what is unavailable a while."""
+    headers = (
+        {"Retry-After": str(refusal.retry_after)} if refusal.retry_after is not None else None
+    )
+    return JSONResponse(status_code=refusal.status, content=refusal.body(), headers=headers)
 
 
 def error_response(
@@ -82,30 +78,63 @@ def current_principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "unauthenticated", "Authorization: Bearer <token> is required")
+        raise Unauthenticated("unauthenticated", "Authorization: Bearer <token> is required")
     keys: KeyStore = request.app.state.keys
     principal = keys.authenticate(token.strip())
     if principal is None:
-        raise ApiError(401, "unauthenticated", "unknown or revoked API key")
+        raise Unauthenticated("unauthenticated", "unknown or revoked API key")
     request.state.principal = principal
     return principal
 
 
-def require(*roles: str) -> Callable[[Request], Principal]:
-    """A FastAPI dependency: the caller must hold one of `roles` (403 otherwise)."""
+def operation_of(request: Request) -> str:
+    """The permission table's name of the endpoint serving `request`: "METHOD /path/template"."""
+    route = request.scope.get("route")
+    return f"{request.method} {getattr(route, 'path', request.url.path)}"
 
-    allowed = frozenset(roles)
 
-    def dependency(
-        request: Request, _: HTTPAuthorizationCredentials | None = Security(bearer)
-    ) -> Principal:
-        principal = current_principal(request)
-        if principal.role not in allowed:
-            raise ApiError(
-                403,
-                "forbidden",
-                f"role {principal.role!r} may not do this; allowed: {', '.join(sorted(allowed))}",
-            )
-        return principal
+def permitted(
+    request: Request, _: HTTPAuthorizationCredentials | None = Security(bearer)
+) -> Principal:
+    """A FastAPI dependency: the caller, if its role may call this endpoint by the permission
+    table (`contracts.permissions`); 401 without a valid key, 403 for another role."""
+    principal = current_principal(request)
+    allowed = roles_for(operation_of(request))
+    if principal.role not in allowed:
+        raise Forbidden(
+            "forbidden",
+            f"role {principal.role!r} may not do this; allowed: {', '.join(sorted(allowed))}",
+        )
+    return principal
 
-    return dependency
+
+def unlisted_routes(routes: Iterable[Any]) -> list[str]:
+    """Endpoints guarded by `permitted` that the permission table does not name (a bug: the app
+    refuses to start rather than answer 500 on the first call)."""
+    missing = []
+    for route in _flattened(routes):
+        dependant = getattr(route, "dependant", None)
+        if dependant is None or not _uses_permitted(dependant):
+            continue
+        for method in sorted(getattr(route, "methods", ()) or ()):
+            operation = f"{method} {route.path}"
+            if operation not in PERMISSIONS:
+                missing.append(operation)
+    return missing
+
+
+def _flattened(routes: Iterable[Any]) -> Iterator[Any]:
+    """The routes, with those of included routers (FastAPI ≥ 0.16x keeps an included router as
+    one route; ours are included without a prefix, so their paths are the served ones)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _flattened(included.routes)
+        else:
+            yield route
+
+
+def _uses_permitted(dependant: Any) -> bool:
+    return any(
+        d.call is permitted or _uses_permitted(d) for d in getattr(dependant, "dependencies", ())
+    )

@@ -16,10 +16,8 @@ import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-Role = Literal["admin", "publisher", "counsellor", "provider", "clerk", "auditor"]
-ROLES: tuple[str, ...] = ("admin", "publisher", "counsellor", "provider", "clerk", "auditor")
+from contracts.permissions import ROLES, SEES_PERSON_ID
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +26,6 @@ _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 class KeysFileError(ValueError):
     """The keys file cannot be read as API.md describes it; the message says where and why."""
-
-
-# Roles that may see person_id (API.md "Privacy").
-SEES_PERSON_ID: frozenset[str] = frozenset({"admin", "publisher", "counsellor", "auditor"})
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from eventsourcing import persistence
 
 from contracts.events import PublicEvent
 from services.platform.db import Database, Tx
+from services.platform.refusal import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +86,21 @@ class Failure:
         )
 
 
-class ReadModelStopped(Exception):
-    """What a stopped read model backs cannot be answered (HTTP 503 naming the read model)."""
+# What a client is told to wait before asking again for what a stopped read model backs.
+READ_MODEL_RETRY_AFTER_SECONDS = 60
+
+
+class ReadModelStopped(Unavailable):
+    """What a stopped read model backs cannot be answered (503 naming the read model)."""
 
     def __init__(self, failure: Failure):
-        super().__init__(failure.describe())
+        super().__init__(
+            "read_model_unavailable",
+            f"read model {failure.name!r} is stopped at event {failure.position} "
+            f"({failure.event_type}) and cannot answer until an operator has fixed it "
+            f"(insats readmodels status / rebuild {failure.name})",
+            retry_after=READ_MODEL_RETRY_AFTER_SECONDS,
+        )
         self.failure = failure
         self.name = failure.name
 

@@ -11,12 +11,11 @@ report with charts, from the 'statistics' read model.
 from services.statistics.facts import FigureRow, figure_row, fold
 from services.statistics.figures import GROUP_BYS, compute_figures
 from services.statistics.projection import StatisticsProjection
-from services.statistics.service import PeriodError, StatisticsService
+from services.statistics.service import StatisticsService
 
 __all__ = [
     "GROUP_BYS",
     "FigureRow",
-    "PeriodError",
     "StatisticsProjection",
     "StatisticsService",
     "compute_figures",

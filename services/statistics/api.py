@@ -1,7 +1,7 @@
 """HTTP API of the statistics (API.md): figures as JSON, the HTML report and a CSV export.
 
-The service is `request.app.state.statistics` (a `StatisticsService`). Readers: counsellor,
-auditor and admin; every other role gets 403.
+The service is `request.app.state.statistics` (a `StatisticsService`). Readers
+(`contracts.permissions`): counsellor, auditor and admin; every other role gets 403.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from contracts.bounds import OutOfBounds, check_date
-from services.platform.api import COMMON_REFUSALS, ApiError, require
+from services.platform.api import COMMON_REFUSALS, permitted
 from services.platform.auth import Principal
-from services.statistics.service import PeriodError, StatisticsService
+from services.platform.refusal import Invalid
+from services.statistics.service import StatisticsService
 
 router = APIRouter(tags=["statistics"], responses=COMMON_REFUSALS)
 
-READERS = require("counsellor", "auditor", "admin")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -31,29 +31,23 @@ def _service(request: Request) -> StatisticsService:
 def parse_date(value: str | None, field: str) -> date:
     """A `YYYY-MM-DD` query parameter, or 422 naming the field."""
     if value is None or not value.strip():
-        raise ApiError(422, "invalid_input", f"{field} is required (YYYY-MM-DD)", field)
+        raise Invalid("invalid_input", f"{field} is required (YYYY-MM-DD)", field)
     text = value.strip()
     try:
         if not _ISO_DATE.match(text):
             raise ValueError(text)
         return check_date(date.fromisoformat(text), field)
     except OutOfBounds as refused:
-        raise ApiError(422, "invalid_input", str(refused), field) from None
+        raise Invalid("invalid_input", str(refused), field) from None
     except ValueError:
-        raise ApiError(
-            422, "invalid_input", f"{field} must be a date YYYY-MM-DD, got {value!r}", field
+        raise Invalid(
+            "invalid_input", f"{field} must be a date YYYY-MM-DD, got {value!r}", field
         ) from None
 
 
-def _period(from_: str | None, to: str | None) -> tuple[date, date]:
-    period_from, period_to = parse_date(from_, "from"), parse_date(to, "to")
-    if period_from > period_to:
-        raise ApiError(422, "invalid_input", "from must be on or before to", "from")
-    return period_from, period_to
-
-
-def _refused(error: PeriodError) -> ApiError:
-    return ApiError(422, "invalid_input", str(error), error.field)
+def period(from_: str | None, to: str | None) -> tuple[date, date]:
+    """The `from` and `to` parameters as dates (the service judges the period itself)."""
+    return parse_date(from_, "from"), parse_date(to, "to")
 
 
 @router.get("/v1/statistics")
@@ -62,14 +56,11 @@ def get_statistics(
     from_: str | None = Query(None, alias="from", description="first day, YYYY-MM-DD"),
     to: str | None = Query(None, description="last day (inclusive), YYYY-MM-DD"),
     group_by: str = Query("insats", description="insats (default), provider or target_group"),
-    _: Principal = Depends(READERS),
+    _: Principal = Depends(permitted),
 ) -> dict[str, object]:
     """`{from, to, group_by, groups: {<group>: figures, ..., "total": figures}}`."""
-    period_from, period_to = _period(from_, to)
-    try:
-        return _service(request).figures(period_from, period_to, group_by)
-    except PeriodError as error:
-        raise _refused(error) from None
+    period_from, period_to = period(from_, to)
+    return _service(request).figures(period_from, period_to, group_by)
 
 
 @router.get("/v1/statistics/report.html", response_class=HTMLResponse)
@@ -77,14 +68,11 @@ def get_report_html(
     request: Request,
     from_: str | None = Query(None, alias="from"),
     to: str | None = Query(None),
-    _: Principal = Depends(READERS),
+    _: Principal = Depends(permitted),
 ) -> HTMLResponse:
     """The printable report (Swedish) with figures 1, 5 and 7 as inline SVG."""
-    period_from, period_to = _period(from_, to)
-    try:
-        body = _service(request).report_html(period_from, period_to)
-    except PeriodError as error:
-        raise _refused(error) from None
+    period_from, period_to = period(from_, to)
+    body = _service(request).report_html(period_from, period_to)
     return HTMLResponse(body)
 
 
@@ -94,14 +82,11 @@ def get_report_csv(
     from_: str | None = Query(None, alias="from"),
     to: str | None = Query(None),
     group_by: str = Query("insats"),
-    _: Principal = Depends(READERS),
+    _: Principal = Depends(permitted),
 ) -> Response:
     """The figures as CSV: UTF-8 with BOM, `;`, decimal comma, Swedish headers."""
-    period_from, period_to = _period(from_, to)
-    try:
-        body = _service(request).csv(period_from, period_to, group_by)
-    except PeriodError as error:
-        raise _refused(error) from None
+    period_from, period_to = period(from_, to)
+    body = _service(request).csv(period_from, period_to, group_by)
     name = f"statistik-{period_from.isoformat()}-{period_to.isoformat()}-{group_by}.csv"
     return Response(
         body,

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from contracts.events import EXIT_REASONS
+from services.platform.refusal import Refusal
 from services.statistics.figures import GROUP_BYS
 from services.statistics.labels import (
     EXIT_REASON_NAMES,
@@ -22,7 +23,7 @@ from services.statistics.labels import (
     decimal_comma,
     group_label,
 )
-from services.statistics.service import PeriodError, StatisticsService
+from services.statistics.service import StatisticsService
 
 _COLUMNS: list[tuple[str, Callable[[Mapping[str, Any]], str]]] = [
     ("Inskrivna", lambda f: str(f["journeys"])),
@@ -108,9 +109,9 @@ def stats_command(
         raise typer.BadParameter(f"välj en av {', '.join(GROUP_BYS)}", param_hint="--group-by")
     try:
         data = service.figures(period_from, period_to, group_by)
-    except PeriodError as error:
+    except Refusal as error:
         raise typer.BadParameter(
-            str(error), param_hint=f"--{error.field.replace('_', '-')}"
+            str(error), param_hint=f"--{(error.field or 'from').replace('_', '-')}"
         ) from None
     names = service.provider_names() if group_by == "provider" else {}
     typer.echo(format_figures(data, names))

@@ -46,6 +46,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final, Literal
 
 from contracts.events import EXIT_REASONS, INSATS_TYPES, SELF_SUFFICIENT_REASONS, TARGET_GROUPS
+from services.platform.refusal import Invalid
 from services.statistics.facts import FactsRow
 
 GroupBy = Literal["insats", "provider", "target_group"]
@@ -179,6 +180,16 @@ def _group_keys(group_by: str, seen: Iterable[str]) -> list[str]:
     return providers + ([NO_PROVIDER] if NO_PROVIDER in seen else [])
 
 
+def check_request(period_from: date, period_to: date, group_by: str = "insats") -> None:
+    """Refuse a request for figures naming the offending parameter ('group_by' or 'from')."""
+    if group_by not in GROUP_BYS:
+        raise Invalid(
+            "invalid_input", f"group_by must be one of {', '.join(GROUP_BYS)}", "group_by"
+        )
+    if period_from > period_to:
+        raise Invalid("invalid_input", "from must be on or before to", "from")
+
+
 def compute_figures(
     facts: Iterable[FactsRow],
     period_from: date,
@@ -192,10 +203,7 @@ def compute_figures(
     Returns the JSON shape of `GET /v1/statistics`. `as_of` settles which plan due dates have
     passed (default: none has a say, i.e. every due date within the period counts); see the
     module docstring for every definition."""
-    if group_by not in GROUP_BYS:
-        raise ValueError(f"group_by must be one of {', '.join(GROUP_BYS)}")
-    if period_from > period_to:
-        raise ValueError("from must not be after to")
+    check_request(period_from, period_to, group_by)
     f_, t_ = period_from.isoformat(), period_to.isoformat()
     settled_before = as_of.isoformat() if as_of is not None else "9999-12-31"
     by_provider = group_by == "provider"

@@ -13,7 +13,7 @@ from services.platform import clock
 from services.platform.db import Database, Tx
 from services.platform.feed import require_running, setup_tables
 from services.platform.municipality import municipality_name
-from services.statistics.figures import DAYS_QUANTUM, GROUP_BYS, compute_figures
+from services.statistics.figures import DAYS_QUANTUM, check_request, compute_figures
 from services.statistics.projection import (
     StatisticsProjection,
     load_exits_by_year,
@@ -46,22 +46,6 @@ class ReportData:
     produced_on: date | None = None  # the day the figures were read
 
 
-class PeriodError(ValueError):
-    """An invalid request for figures; `field` names the parameter."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-
-
-def validate_request(period_from: date, period_to: date, group_by: str = "insats") -> None:
-    """Raise PeriodError naming the offending parameter ('from' or 'group_by')."""
-    if group_by not in GROUP_BYS:
-        raise PeriodError("group_by", f"group_by must be one of {', '.join(GROUP_BYS)}")
-    if period_from > period_to:
-        raise PeriodError("from", "from must be on or before to")
-
-
 class StatisticsService:
     """Figures, yearly averages and report data over the 'statistics' read model.
 
@@ -91,7 +75,7 @@ class StatisticsService:
         as_of: date | None = None,
     ) -> dict[str, Any]:
         """`{from, to, group_by, groups: {<group>: figures, ..., "total": figures}}`."""
-        validate_request(period_from, period_to, group_by)
+        check_request(period_from, period_to, group_by)
         f_, t_ = period_from.isoformat(), period_to.isoformat()
         with self.db.transaction() as tx:
             require_running(tx, self.projection.name)
@@ -112,7 +96,7 @@ class StatisticsService:
     def report_data(
         self, period_from: date, period_to: date, *, as_of: date | None = None
     ) -> ReportData:
-        validate_request(period_from, period_to)
+        check_request(period_from, period_to)
         f_, t_ = period_from.isoformat(), period_to.isoformat()
         with self.db.transaction() as tx:  # one snapshot for every table and figure
             require_running(tx, self.projection.name)

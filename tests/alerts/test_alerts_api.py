@@ -10,10 +10,11 @@ from fastapi.testclient import TestClient
 
 from services.alerts import AlertsService
 from services.alerts.api import router
-from services.platform.api import ApiError
+from services.platform.api import refusal_response
 from services.platform.auth import KeyStore
 from services.platform.db import SQLiteDatabase
 from services.platform.feed import FeedRunner, ListEventSource
+from services.platform.refusal import Refusal
 
 P1, P2, P3 = "5566778899", "5599887766", "5500112233"
 J1, J2, J3 = "journey-1", "journey-2", "journey-3"
@@ -37,7 +38,7 @@ def api(tmp_path, log):
     FeedRunner(ListEventSource(log.events), db, [service.projection()]).catch_up()
 
     app = FastAPI()
-    app.add_exception_handler(ApiError, lambda request, exc: exc.response())
+    app.add_exception_handler(Refusal, lambda request, exc: refusal_response(exc))
     app.include_router(router)
     keys = KeyStore(tmp_path / "keys.json")
     app.state.keys = keys

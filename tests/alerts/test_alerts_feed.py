@@ -12,6 +12,7 @@ from contracts.events import PublicEvent
 from services.alerts import AlertsProjection, AlertsService
 from services.platform.db import Database, PostgresDatabase, SQLiteDatabase, Tx
 from services.platform.feed import FeedRunner, ListEventSource
+from services.platform.refusal import Invalid
 from tests.conftest import PG_URL
 
 P1, P2 = "5566778899", "5599887766"
@@ -334,9 +335,9 @@ def test_alerts_filtered_by_provider_kind_and_level(settled):
     assert all(a.provider_id == P1 for a in by_p1)
     assert [a.journey_id for a in settled.alerts(date(2026, 7, 15), level="green")] == ["journey-3"]
     assert settled.alerts(date(2026, 8, 1), kind="bonus_claim_pending") == []
-    with pytest.raises(ValueError):
+    with pytest.raises(Invalid):
         settled.alerts(date(2026, 8, 1), kind="nonsense")
-    with pytest.raises(ValueError):
+    with pytest.raises(Invalid):
         settled.alerts(date(2026, 8, 1), level="purple")
 
 

@@ -13,6 +13,7 @@ import httpx
 from typer.testing import CliRunner
 
 from insats.cli import app
+from services.lifecycle.domain.journey import ExternalRef
 from tests.builders import authorise, decide
 from tests.conftest import P1, decision_body, person
 from tests.serving import insats_serve
@@ -158,7 +159,7 @@ def test_audit_verify_fails_when_a_read_model_was_tampered_with(tmp_path: Path) 
     ctx = c.lifecycle.context("publisher:ecos", "ecos", "corr")
     c.lifecycle.register_decision(
         ctx,
-        external_ref={"system": "ecos", "decision_id": "1"},
+        external_ref=ExternalRef("ecos", "1"),
         person_id=person("1990-01-01"),
         insats="grund",
         decided_on=date(2026, 1, 10),

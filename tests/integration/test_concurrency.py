@@ -14,8 +14,9 @@ import psycopg
 import pytest
 
 from insats.bootstrap import Container
-from services.lifecycle.domain.errors import Conflict
+from services.lifecycle.domain.journey import ExternalRef
 from services.lifecycle.store import StoreConfig
+from services.platform.refusal import Conflict
 from tests.builders import authorise, decide, start
 from tests.conftest import PG_URL, person
 
@@ -52,19 +53,12 @@ def started_journey(c: Container) -> str:
 def grant_voucher(c: Container, jid: str, purpose: str, version: int | None = None) -> Any:
     app = c.lifecycle
     ctx = app.context("publisher:test", "test", "race")
-    granted_on = date(2026, 2, 1)
-    return app.journey_command(
+    return app.grant_voucher(
         ctx,
         jid,
-        lambda j: {
-            "voucher_id": j.grant_voucher(
-                ctx,
-                amount="5000",
-                purpose=purpose,
-                granted_on=granted_on,
-                rates=app.rate_table_on(granted_on),
-            )
-        },
+        amount="5000",
+        purpose=purpose,
+        granted_on=date(2026, 2, 1),
         expected_version=version,
     )
 
@@ -97,7 +91,7 @@ def test_concurrent_decisions_for_one_person_open_exactly_one_journey(container:
     def decide(i: int) -> Any:
         return app.register_decision(
             ctx,
-            external_ref={"system": "t", "decision_id": f"p{i}"},
+            external_ref=ExternalRef("t", f"p{i}"),
             person_id=pnr,
             insats="grund",
             decided_on=date(2026, 1, 10),

@@ -24,13 +24,15 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from contracts.journey import Evidence, Exit
 from insats.bootstrap import Container, build
 from insats.cli import app as cli
 from services.lifecycle.api import render_journey
-from services.lifecycle.domain.errors import DomainError
+from services.lifecycle.domain.journey import ExitCorrection, ExternalRef, Transfer
 from services.lifecycle.journey_list import search
 from services.lifecycle.store import StoreConfig
 from services.platform.auth import Principal
+from services.platform.refusal import Refusal
 from services.statistics.figures import holder_on as statistics_holder
 from services.statistics.projection import JOURNEYS
 from tests.builders import authorise, ctx_of, decide
@@ -106,7 +108,7 @@ def record(c: Container, plans: list[Any], deauths: list[tuple[str, int]]) -> No
     for pid in PROVIDERS:
         authorise(app, pid, ("grund", "forstarkt", "sai"))
     for pid, n in deauths:
-        with suppress(DomainError):
+        with suppress(Refusal):
             app.deauthorise_provider(ctx, pid, effective_on=day(n), reason="avtalsbrott")
     for i, (decided, starts, provider, history) in enumerate(plans):
         pnr = person("1980-01-01", f"{i:03d}")
@@ -114,70 +116,60 @@ def record(c: Container, plans: list[Any], deauths: list[tuple[str, int]]) -> No
         start_on = day(decided + starts)
         last_change = start_on
 
-        def command(act: Any, journey: str = jid) -> None:
-            with suppress(DomainError):
-                app.journey_command(ctx, journey, act)
+        def command(use_case: Any, *args: Any, journey: str = jid, **kwargs: Any) -> None:
+            with suppress(Refusal):
+                use_case(ctx, journey, *args, **kwargs)
 
-        command(
-            lambda j, p=provider, s=start_on: j.choose_provider(
-                ctx, provider=app.provider(p), starts_on=s
-            )
-        )
+        command(app.choose_provider, provider_id=provider, starts_on=start_on)
         exited_on = None
         for kind, a, n in history:
             if kind == "change":
                 last_change = min(last_change + timedelta(days=n), END)
-                command(
-                    lambda j, p=a, s=last_change: j.choose_provider(
-                        ctx, provider=app.provider(p), starts_on=s
-                    )
-                )
+                command(app.choose_provider, provider_id=a, starts_on=last_change)
             elif kind == "exit":
                 exited_on = min(start_on + timedelta(days=n), END)
-                command(
-                    lambda j, x=a, e=exited_on: j.exit(
-                        ctx, details={"exited_on": e.isoformat(), **x}
-                    )
-                )
+                command(app.exit_journey, Exit(exited_on, **a))
             elif kind == "correct_start":
-                value = (start_on + timedelta(days=a)).isoformat()
-                command(lambda j, v=value: j.correct_starts_on(ctx, value=v, reason="fel"))
+                value = start_on + timedelta(days=a)
+                command(app.correct_journey, field="starts_on", value=value, reason="fel")
             elif kind == "correct_exit_date" and exited_on is not None:
-                value = (exited_on + timedelta(days=a)).isoformat()
-                command(lambda j, v=value: j.correct_exited_on(ctx, value=v, reason="fel"))
+                value = exited_on + timedelta(days=a)
+                command(app.correct_journey, field="exited_on", value=value, reason="fel")
             elif kind == "correct_exit":
-                command(lambda j, v=a: j.correct_exit(ctx, value=v, reason="fel"))
+                command(app.correct_journey, field="exit", value=ExitCorrection(**a), reason="fel")
             elif kind == "correct_change":
-                value = (last_change + timedelta(days=a)).isoformat()
-                command(lambda j, v=value: j.correct_provider_starts_on(ctx, value=v, reason="fel"))
+                value = last_change + timedelta(days=a)
+                command(app.correct_journey, field="provider_starts_on", value=value, reason="fel")
             elif kind == "bonus" and exited_on is not None:
                 due = exited_on + timedelta(days=190)
                 if due <= END:
-                    evidence = [{"type": "intyg", "id": f"i-{i}", "date": due}]
+                    evidence = [Evidence("intyg", f"i-{i}", due)]
                     command(
-                        lambda j, d=due, ev=evidence: j.record_follow_up(
-                            ctx, followed_up_on=d, outcome="sustained", evidence=ev
-                        )
+                        app.record_follow_up,
+                        followed_up_on=due,
+                        outcome="sustained",
+                        evidence=evidence,
                     )
                     command(
-                        lambda j, d=due, dec=a: j.review_bonus_claim(
-                            ctx, reviewed_on=d, decision=dec, reason="intyg saknas"
-                        )
+                        app.review_bonus_claim,
+                        reviewed_on=due,
+                        decision=a,
+                        reason="intyg saknas",
                     )
             elif kind == "withdraw":
-                command(lambda j, d=day(decided): j.withdraw(ctx, withdrawn_on=d, reason="avböjt"))
+                command(app.withdraw_decision, withdrawn_on=day(decided), reason="avböjt")
             elif kind == "transfer":
                 moved = min(start_on + timedelta(days=a), END)
-                with suppress(DomainError):
+                with suppress(Refusal):
                     app.register_decision(
                         ctx,
-                        external_ref={"system": "ecos", "decision_id": f"agree-{i}-t"},
+                        external_ref=ExternalRef("ecos", f"agree-{i}-t"),
                         person_id=pnr,
                         insats="forstarkt",
                         decided_on=moved,
                         decided_by="kv",
                         target_group="other",
-                        transfer_from={"journey_id": jid, "exited_on": moved.isoformat()},
+                        transfer_from=Transfer(jid, moved),
                     )
 
 
@@ -324,16 +316,8 @@ def deauthorised_holder(c: Container) -> str:
     authorise(app, P1, ("grund",))
     authorise(app, P2, ("grund",))
     jid = decide(app, "div-1", person("1980-01-01"))
-    app.journey_command(
-        ctx,
-        jid,
-        lambda j: j.choose_provider(ctx, provider=app.provider(P1), starts_on=date(2026, 1, 20)),
-    )
-    app.journey_command(
-        ctx,
-        jid,
-        lambda j: j.choose_provider(ctx, provider=app.provider(P2), starts_on=date(2026, 3, 1)),
-    )
+    app.choose_provider(ctx, jid, provider_id=P1, starts_on=date(2026, 1, 20))
+    app.choose_provider(ctx, jid, provider_id=P2, starts_on=date(2026, 3, 1))
     app.deauthorise_provider(ctx, P2, effective_on=date(2026, 6, 1), reason="avtalsbrott")
     c.feed.catch_up()
     return jid

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from contracts.journey import Exit
 from insats.bootstrap import build
 from insats.cli import app as cli
 from services.lifecycle.store import StoreConfig
@@ -45,7 +46,7 @@ def closer(
     does not wait for a partner that is gone)."""
     os.environ["INSATS_TODAY"] = TODAY
     os.environ["INSATS_PERSON_KEY"] = PERSON_KEY
-    from services.payments.service import PaymentsError
+    from services.platform.refusal import Refusal
 
     container = None
     try:
@@ -55,7 +56,7 @@ def closer(
             barrier.wait(timeout=120)
             try:
                 run = payments.close(month)
-            except PaymentsError as refused:
+            except Refusal as refused:
                 results.put((round_, month, refused.code, None))
             else:
                 results.put((round_, month, "closed", str(run.total)))
@@ -84,14 +85,7 @@ def journeys_over_two_years(pg_schema: str) -> Iterator[StoreConfig]:
         )
         start(app, jid, P1 if i % 3 else P2, on=decided.replace(day=2 + i % 20))
         if i % 5 == 0:
-            ctx = ctx_of(app)
-            app.journey_command(
-                ctx,
-                jid,
-                lambda j, ctx=ctx: j.exit(
-                    ctx, details={"exited_on": "2026-02-10", "reason": "moved"}
-                ),
-            )
+            app.exit_journey(ctx_of(app), jid, Exit(date(2026, 2, 10), "moved"))
     c.close()
     yield config
 

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from contracts.events import PublicEvent
+from contracts.journey import Exit
 from insats.bootstrap import Container, build
 from insats.cli import app as cli
 from insats.web import create_app
@@ -53,12 +54,7 @@ def statistics_bug(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, bool]]
 
 
 def exit_journey(c: Container, journey_id: str) -> None:
-    ctx = ctx_of(c.lifecycle)
-    c.lifecycle.journey_command(
-        ctx,
-        journey_id,
-        lambda j: j.exit(ctx, details={"exited_on": "2026-03-01", "reason": "moved"}),
-    )
+    c.lifecycle.exit_journey(ctx_of(c.lifecycle), journey_id, Exit(date(2026, 3, 1), "moved"))
 
 
 def test_a_read_model_that_cannot_apply_an_event_stops_alone_and_comes_back_after_a_fix(

@@ -15,8 +15,9 @@ from fastapi.testclient import TestClient
 from paybuild import P1, P2, Log, Wired, wire
 
 from services.payments.api import router
-from services.platform.api import ApiError
+from services.platform.api import refusal_response
 from services.platform.auth import KeyStore
+from services.platform.refusal import Refusal
 
 
 class Api:
@@ -54,7 +55,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
         "p2": keys.add("provider", "p2", provider_id=P2),
     }
     app = FastAPI()
-    app.add_exception_handler(ApiError, lambda r, e: e.response())  # type: ignore[arg-type, return-value]
+    app.add_exception_handler(Refusal, lambda r, e: refusal_response(e))  # type: ignore[arg-type, return-value]
     app.state.keys = keys
     app.state.payments = wired.service
     app.include_router(router)

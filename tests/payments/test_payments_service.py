@@ -17,19 +17,11 @@ from services.payments.projection import PaymentsProjection
 from services.payments.references import DecisionReferences
 from services.payments.rules import replay
 from services.payments.runs import PayoutRun, PayoutRunClosed, PayoutRuns, run_id
-from services.payments.service import (
-    FileNotFound,
-    InvalidMonth,
-    LaterMonthClosed,
-    MonthNotEnded,
-    PaymentsService,
-    RatesMissing,
-    RunNotFound,
-    feed_catch_up,
-)
+from services.payments.service import PaymentsService, feed_catch_up
 from services.payments.verify import verify_runs
 from services.platform.db import PostgresDatabase
 from services.platform.feed import FeedRunner, ListEventSource
+from services.platform.refusal import Conflict, Invalid, NotFound, Refusal
 
 D = Decimal
 
@@ -89,13 +81,15 @@ def test_preview_shows_what_closing_would_pay_and_stores_nothing(w: Wired) -> No
     assert preview.status == "preview" and preview.closed_at is None
     assert lines_of(preview)[0] == (P1, "2026-01", "monthly", 12, "2823.10")
     assert w.service.list_runs() == []
-    with pytest.raises(RunNotFound):
+    with pytest.raises(NotFound) as refused:
         w.service.get("2026-02")
+    assert refused.value.code == "run_not_found"
 
 
 def test_a_month_closes_only_after_it_ended(w: Wired) -> None:
-    with pytest.raises(MonthNotEnded, match="2026-02-01"):
+    with pytest.raises(Conflict, match="2026-02-01") as refused:
         w.close("2026-01", today="2026-01-31")
+    assert refused.value.code == "month_not_ended"
     assert w.close("2026-01", today="2026-02-01").status == "closed"
 
 
@@ -112,10 +106,12 @@ def test_closing_again_returns_the_stored_run_even_after_new_facts(w: Wired) -> 
 
 def test_closing_an_earlier_month_after_a_later_one_is_refused(w: Wired) -> None:
     w.close("2026-03", today="2026-04-01")
-    with pytest.raises(LaterMonthClosed, match="2026-03"):
+    with pytest.raises(Conflict, match="2026-03") as refused:
         w.close("2026-02", today="2026-04-01")
-    with pytest.raises(LaterMonthClosed):
+    assert refused.value.code == "later_month_closed"
+    with pytest.raises(Conflict) as refused:
         w.service.preview("2026-01")
+    assert refused.value.code == "later_month_closed"
 
 
 def test_unclosed_earlier_months_are_folded_in_with_their_own_periods(w: Wired) -> None:
@@ -178,8 +174,9 @@ def test_file_hashes_match_the_downloaded_bytes(w: Wired) -> None:
     run = w.close("2026-01", today="2026-02-01")
     for name, digest in run.files.items():
         assert sha256(w.service.file("2026-01", name)) == digest
-    with pytest.raises(FileNotFound):
+    with pytest.raises(NotFound) as refused:
         w.service.file("2026-01", "payout-2026-02.csv")
+    assert refused.value.code == "file_not_found"
 
 
 def test_files_are_the_same_bytes_after_rebuilding_the_read_model_and_restarting(
@@ -240,16 +237,18 @@ def test_a_missing_rate_refuses_the_run_naming_insats_and_month(w: Wired) -> Non
     w.log.decision("j1", "sai")
     w.log.chosen("j1", P1, "2026-01-01")
     w.publish()
-    with pytest.raises(RatesMissing) as refused:
+    with pytest.raises(Invalid) as refused:
         w.close("2026-02", today="2026-03-01")
-    assert (refused.value.insats, refused.value.month) == ("sai", "2026-02")
+    assert (refused.value.code, refused.value.field) == ("rate_missing", "rates")
+    assert "sai" in refused.value.message and "2026-02" in refused.value.message
     assert w.service.list_runs() == []
 
 
 @pytest.mark.parametrize("month", ["2026-13", "2026-1", "26-01", "2026-00", "januari", ""])
 def test_a_malformed_month_is_refused(w: Wired, month: str) -> None:
-    with pytest.raises(InvalidMonth):
+    with pytest.raises(Refusal) as refused:
         w.service.preview(month)
+    assert (refused.value.status, refused.value.code) == (422, "invalid_month")
 
 
 @pytest.mark.postgres

@@ -12,8 +12,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from stats_given import P1, Given
 
-from services.platform.api import ApiError
+from services.platform.api import refusal_response
 from services.platform.auth import KeyStore
+from services.platform.refusal import Refusal
 from services.statistics.api import router
 
 
@@ -24,7 +25,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
     given.journey("2023-05-01", "2024-03-01", "work")
     given.journey("2024-02-01", insats="sai")
     application = FastAPI()
-    application.add_exception_handler(ApiError, lambda r, e: e.response())
+    application.add_exception_handler(Refusal, lambda r, e: refusal_response(e))
     application.include_router(router)
     keys = KeyStore(tmp_path_factory.mktemp("keys") / "keys.json")
     application.state.keys = keys

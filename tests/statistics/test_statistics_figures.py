@@ -10,8 +10,8 @@ import pytest
 from stats_given import P1, P2, P3, Given
 
 from contracts.events import EXIT_REASONS
+from services.platform.refusal import Invalid
 from services.statistics.figures import average_days, median_days, rate
-from services.statistics.service import PeriodError
 
 FROM, TO = date(2024, 1, 1), date(2024, 12, 31)
 
@@ -403,9 +403,9 @@ def test_group_by_target_group_uses_the_decisions_target_group() -> None:
 def test_an_unknown_grouping_or_a_reversed_period_is_refused() -> None:
     service = Given().service()
 
-    with pytest.raises(PeriodError) as unknown:
+    with pytest.raises(Invalid) as unknown:
         service.figures(FROM, TO, "municipality")
-    with pytest.raises(PeriodError) as reversed_period:
+    with pytest.raises(Invalid) as reversed_period:
         service.figures(TO, FROM)
 
     assert unknown.value.field == "group_by"

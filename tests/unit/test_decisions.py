@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from contracts.journey import Exit
 from services.lifecycle.application import LifecycleApp, PersonRefKey
-from services.lifecycle.domain.errors import Conflict, DomainError
+from services.lifecycle.domain.journey import ExternalRef, Transfer
 from services.lifecycle.domain.personnummer import parse_person_id
+from services.platform.refusal import Conflict, Refusal
 from tests.conftest import P1, d, person
 
 TODAY = date(2026, 11, 23)
@@ -39,7 +41,7 @@ def app() -> LifecycleApp:
 
 def decide(app: LifecycleApp, decision_id: str, pnr: str, **kw: Any) -> Any:
     args: dict[str, Any] = dict(
-        external_ref={"system": "ecos", "decision_id": decision_id},
+        external_ref=ExternalRef("ecos", decision_id),
         person_id=pnr,
         insats="grund",
         decided_on=d("2026-01-10"),
@@ -50,7 +52,7 @@ def decide(app: LifecycleApp, decision_id: str, pnr: str, **kw: Any) -> Any:
     return app.register_decision(app.context("publisher:ecos", "ecos", decision_id), **args)
 
 
-def refused(app: LifecycleApp, code: str, call: Any, exc: type[DomainError] = DomainError) -> None:
+def refused(app: LifecycleApp, code: str, call: Any, exc: type[Refusal] = Refusal) -> None:
     before = app.max_position()
     with pytest.raises(exc) as info:
         call()
@@ -78,7 +80,7 @@ def test_samordningsnummer_is_accepted_and_its_kind_stored() -> None:
 
 @pytest.mark.parametrize("text", ["19900101-0018", "19901301-0017", "19900230-0011", "abc", ""])
 def test_invalid_personnummer_is_refused(text: str) -> None:
-    with pytest.raises(DomainError) as info:
+    with pytest.raises(Refusal) as info:
         parse_person_id(text, TODAY)
     assert info.value.code == "invalid_person_id"
 
@@ -118,14 +120,8 @@ def test_after_exit_a_new_journey_may_be_opened(app: LifecycleApp) -> None:
     pnr = person("1990-01-01")
     jid = decide(app, "first", pnr).resource["journey_id"]
     ctx = app.context("publisher:ecos", "ecos", "x")
-    app.journey_command(
-        ctx,
-        jid,
-        lambda j: j.choose_provider(ctx, provider=app.provider(P1), starts_on=d("2026-01-20")),
-    )
-    app.journey_command(
-        ctx, jid, lambda j: j.exit(ctx, details={"exited_on": "2026-03-01", "reason": "moved"})
-    )
+    app.choose_provider(ctx, jid, provider_id=P1, starts_on=d("2026-01-20"))
+    app.exit_journey(ctx, jid, Exit(d("2026-03-01"), "moved"))
     assert decide(app, "second", pnr, decided_on=d("2026-06-01")).status == 201
 
 
@@ -133,9 +129,7 @@ def test_a_withdrawn_decision_frees_the_person(app: LifecycleApp) -> None:
     pnr = person("1990-01-01")
     jid = decide(app, "first", pnr).resource["journey_id"]
     ctx = app.context("publisher:ecos", "ecos", "x")
-    app.journey_command(
-        ctx, jid, lambda j: j.withdraw(ctx, withdrawn_on=d("2026-01-12"), reason="flyttat")
-    )
+    app.withdraw_decision(ctx, jid, withdrawn_on=d("2026-01-12"), reason="flyttat")
     assert decide(app, "second", pnr).status == 201
 
 
@@ -145,18 +139,14 @@ def test_a_transfer_exits_the_old_journey_and_opens_the_new_one_atomically(
     pnr = person("1990-01-01")
     old = decide(app, "first", pnr).resource["journey_id"]
     ctx = app.context("publisher:ecos", "ecos", "x")
-    app.journey_command(
-        ctx,
-        old,
-        lambda j: j.choose_provider(ctx, provider=app.provider(P1), starts_on=d("2026-01-20")),
-    )
+    app.choose_provider(ctx, old, provider_id=P1, starts_on=d("2026-01-20"))
     new = decide(
         app,
         "second",
         pnr,
         insats="sai",
         decided_on=d("2026-05-01"),
-        transfer_from={"journey_id": old, "exited_on": "2026-04-30"},
+        transfer_from=Transfer(old, d("2026-04-30")),
     ).resource["journey_id"]
     exit = app.journey(old).facts.exit
     assert exit is not None
@@ -177,9 +167,7 @@ def test_a_transfer_from_a_journey_that_breaks_the_exit_rules_records_nothing(
     refused(
         app,
         "journey_not_started",
-        lambda: decide(
-            app, "second", pnr, transfer_from={"journey_id": old, "exited_on": "2026-04-30"}
-        ),
+        lambda: decide(app, "second", pnr, transfer_from=Transfer(old, d("2026-04-30"))),
         Conflict,
     )
 

@@ -9,12 +9,19 @@ from typing import Any
 
 import pytest
 
+from contracts.journey import Evidence, Exit, Plan
 from services.lifecycle.domain.base import CommandContext
-from services.lifecycle.domain.errors import Conflict, DomainError
-from services.lifecycle.domain.journey import Journey, journey_id_for
+from services.lifecycle.domain.journey import (
+    ExitCorrection,
+    ExternalRef,
+    Journey,
+    ProviderStart,
+    journey_id_for,
+)
 from services.lifecycle.domain.personnummer import parse_person_id
 from services.lifecycle.domain.provider import Provider
 from services.lifecycle.domain.rates import Rates, RateTable
+from services.platform.refusal import Conflict, Refusal
 from tests.conftest import P1, P2, P3, d
 
 CTX = CommandContext("counsellor:anna", "ecos", "corr-1", date(2026, 11, 23))
@@ -54,7 +61,7 @@ def given_decision(insats: str = "sai") -> Journey:
     j = Journey.register(
         CTX,
         journey_id=journey_id_for("ecos", f"d-{insats}"),
-        external_ref={"system": "ecos", "decision_id": f"d-{insats}"},
+        external_ref=ExternalRef("ecos", f"d-{insats}"),
         person=parse_person_id("199001010017", date(2026, 11, 23)),
         person_ref="ref",
         insats=insats,
@@ -80,16 +87,21 @@ def given_exited(reason: str = "work", **details: Any) -> Journey:
         details = {"employment_form": "permanent", **details}
     if reason == "studies":
         details = {"csn_eligible": True, **details}
-    j.exit(CTX, details={"exited_on": "2026-04-10", "reason": reason, **details})
+    j.exit(CTX, exit_of({"exited_on": "2026-04-10", "reason": reason, **details}))
     j.collect_events()
     return j
+
+
+def exit_of(details: dict[str, Any]) -> Exit:
+    """An exit as reported, from the API's field names (dates as text)."""
+    return Exit(**{**details, "exited_on": d(details["exited_on"])})
 
 
 def then_events(j: Journey) -> list[str]:
     return [type(e).__name__ for e in j.collect_events()]
 
 
-def then_refused(j: Journey, code: str, call: Any, exc: type[DomainError] = DomainError) -> None:
+def then_refused(j: Journey, code: str, call: Any, exc: type[Refusal] = Refusal) -> None:
     version = j.version
     with pytest.raises(exc) as info:
         call()
@@ -169,12 +181,7 @@ def test_a_start_before_the_decision_is_refused() -> None:
 
 def test_a_plan_within_60_days_is_on_time() -> None:
     j = given_started("grund")
-    j.register_plan(
-        CTX,
-        established_on=d("2026-03-21"),
-        planned_internship_start=None,
-        planned_internship_share_percent=None,
-    )
+    j.register_plan(CTX, Plan(d("2026-03-21"), None, None))
     (event,) = j.collect_events()
     assert isinstance(event, Journey.PlanRegistered)
     assert event.due_on == d("2026-03-21") and event.late is False
@@ -182,12 +189,7 @@ def test_a_plan_within_60_days_is_on_time() -> None:
 
 def test_a_late_plan_is_accepted_and_marked_late() -> None:
     j = given_started("grund")
-    j.register_plan(
-        CTX,
-        established_on=d("2026-03-22"),
-        planned_internship_start=None,
-        planned_internship_share_percent=None,
-    )
+    j.register_plan(CTX, Plan(d("2026-03-22"), None, None))
     (event,) = j.collect_events()
     assert isinstance(event, Journey.PlanRegistered) and event.late is True
 
@@ -197,12 +199,7 @@ def test_an_sai_plan_needs_the_planned_internship_start() -> None:
     then_refused(
         j,
         "internship_start_required",
-        lambda: j.register_plan(
-            CTX,
-            established_on=d("2026-02-01"),
-            planned_internship_start=None,
-            planned_internship_share_percent=60,
-        ),
+        lambda: j.register_plan(CTX, Plan(d("2026-02-01"), None, 60)),
     )
 
 
@@ -211,12 +208,7 @@ def test_an_sai_internship_must_cover_at_least_half_the_insats(share: int, accep
     j = given_started("sai")
 
     def call() -> None:
-        j.register_plan(
-            CTX,
-            established_on=d("2026-02-01"),
-            planned_internship_start=d("2026-03-01"),
-            planned_internship_share_percent=share,
-        )
+        j.register_plan(CTX, Plan(d("2026-02-01"), d("2026-03-01"), share))
 
     if accepted:
         call()
@@ -227,22 +219,12 @@ def test_an_sai_internship_must_cover_at_least_half_the_insats(share: int, accep
 
 def test_a_second_plan_is_refused() -> None:
     j = given_started("grund")
-    j.register_plan(
-        CTX,
-        established_on=d("2026-02-01"),
-        planned_internship_start=None,
-        planned_internship_share_percent=None,
-    )
+    j.register_plan(CTX, Plan(d("2026-02-01"), None, None))
     j.collect_events()
     then_refused(
         j,
         "plan_exists",
-        lambda: j.register_plan(
-            CTX,
-            established_on=d("2026-02-02"),
-            planned_internship_start=None,
-            planned_internship_share_percent=None,
-        ),
+        lambda: j.register_plan(CTX, Plan(d("2026-02-02"), None, None)),
         Conflict,
     )
 
@@ -252,12 +234,7 @@ def test_a_plan_before_the_insats_started_is_refused() -> None:
     then_refused(
         j,
         "journey_not_started",
-        lambda: j.register_plan(
-            CTX,
-            established_on=d("2026-02-01"),
-            planned_internship_start=None,
-            planned_internship_share_percent=None,
-        ),
+        lambda: j.register_plan(CTX, Plan(d("2026-02-01"), None, None)),
         Conflict,
     )
 
@@ -340,13 +317,13 @@ def test_an_exit_to_work_records_its_employment_form_and_subsidy() -> None:
     j = given_started()
     j.exit(
         CTX,
-        details={
-            "exited_on": "2026-04-10",
-            "reason": "work",
-            "employment_form": "fixed_term",
-            "contract_months": 12,
-            "subsidy": "extratjanst",
-        },
+        Exit(
+            d("2026-04-10"),
+            "work",
+            employment_form="fixed_term",
+            contract_months=12,
+            subsidy="extratjanst",
+        ),
     )
     (event,) = j.collect_events()
     assert isinstance(event, Journey.JourneyExited)
@@ -376,7 +353,7 @@ def test_an_exit_to_work_records_its_employment_form_and_subsidy() -> None:
 )
 def test_an_exit_that_breaks_a_rule_is_refused(details: dict[str, Any], code: str) -> None:
     j = given_started()
-    then_refused(j, code, lambda: j.exit(CTX, details=details))
+    then_refused(j, code, lambda: j.exit(CTX, exit_of(details)))
 
 
 def test_an_exited_journey_cannot_exit_again() -> None:
@@ -384,7 +361,7 @@ def test_an_exited_journey_cannot_exit_again() -> None:
     then_refused(
         j,
         "journey_exited",
-        lambda: j.exit(CTX, details={"exited_on": "2026-04-11", "reason": "moved"}),
+        lambda: j.exit(CTX, Exit(d("2026-04-11"), "moved")),
         Conflict,
     )
 
@@ -392,7 +369,7 @@ def test_an_exited_journey_cannot_exit_again() -> None:
 # --- follow-up and bonus claim ------------------------------------------------------------------
 
 
-EVIDENCE = [{"type": "anstallningsbevis", "id": "doc-1", "date": d("2026-10-01")}]
+EVIDENCE = [Evidence("anstallningsbevis", "doc-1", d("2026-10-01"))]
 
 
 def test_follow_up_is_due_six_calendar_months_after_exit() -> None:
@@ -550,7 +527,7 @@ def test_nothing_can_be_recorded_on_a_withdrawn_journey() -> None:
 
 def test_an_exit_date_moved_earlier_is_a_new_fact_not_a_rewrite() -> None:
     j = given_exited()
-    j.correct(CTX, what="exited_on", value="2026-03-31", reason="felregistrerat")
+    j.correct(CTX, what="exited_on", value=d("2026-03-31"), reason="felregistrerat")
     (event,) = j.collect_events()
     assert isinstance(event, Journey.Corrected)
     assert (event.old, event.new) == ("2026-04-10", "2026-03-31")
@@ -560,7 +537,7 @@ def test_an_exit_date_moved_earlier_is_a_new_fact_not_a_rewrite() -> None:
 
 def test_the_start_date_can_be_corrected() -> None:
     j = given_started()
-    j.correct(CTX, what="starts_on", value="2026-01-22", reason="fel datum")
+    j.correct(CTX, what="starts_on", value=d("2026-01-22"), reason="fel datum")
     assert j.starts_on == d("2026-01-22")
 
 
@@ -572,7 +549,7 @@ def test_a_provider_change_date_can_be_corrected() -> None:
     j.correct(
         CTX,
         what="provider_starts_on",
-        value={"provider_id": P2, "starts_on": "2026-03-10"},
+        value=ProviderStart(d("2026-03-10"), P2),
         reason="bytet skedde tidigare",
     )
     first, second, _ = j.facts.spans()
@@ -584,7 +561,7 @@ def test_the_exit_reason_can_be_corrected() -> None:
     j.correct(
         CTX,
         what="exit",
-        value={"reason": "work", "employment_form": "permanent"},
+        value=ExitCorrection("work", employment_form="permanent"),
         reason="fick anställning",
     )
     assert j.facts.exit is not None and j.facts.exit.reason == "work"
@@ -595,7 +572,7 @@ def test_a_correction_to_the_same_value_is_refused() -> None:
     then_refused(
         j,
         "nothing_to_correct",
-        lambda: j.correct(CTX, what="exited_on", value="2026-04-10", reason="x"),
+        lambda: j.correct(CTX, what="exited_on", value=d("2026-04-10"), reason="x"),
     )
 
 
@@ -604,7 +581,7 @@ def test_a_correction_that_breaks_the_order_of_facts_is_refused() -> None:
     then_refused(
         j,
         "invalid_date",
-        lambda: j.correct(CTX, what="starts_on", value="2026-05-01", reason="x"),
+        lambda: j.correct(CTX, what="starts_on", value=d("2026-05-01"), reason="x"),
     )
 
 
@@ -612,7 +589,7 @@ def test_a_correction_that_breaks_the_order_of_facts_is_refused() -> None:
 
 
 def test_an_invalid_organisation_number_is_refused() -> None:
-    with pytest.raises(DomainError) as info:
+    with pytest.raises(Refusal) as info:
         provider("5560360794")
     assert info.value.code == "invalid_organisation_number"
 
@@ -631,7 +608,7 @@ def test_the_rate_in_force_is_the_latest_effective_on_or_before_the_day() -> Non
 
 def test_a_voucher_range_upside_down_is_refused() -> None:
     rates = Rates.open()
-    with pytest.raises(DomainError) as info:
+    with pytest.raises(Refusal) as info:
         rates.set_rates(
             CTX,
             effective_from=d("2026-01-01"),

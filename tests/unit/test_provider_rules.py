@@ -11,8 +11,8 @@ from stdnum import luhn
 
 from services.lifecycle.application import LifecycleApp, PersonRefKey
 from services.lifecycle.domain.base import CommandContext
-from services.lifecycle.domain.errors import DomainError
 from services.lifecycle.domain.provider import Provider
+from services.platform.refusal import Refusal
 from tests.conftest import P1, d
 
 TODAY = date(2026, 5, 15)
@@ -42,9 +42,9 @@ def app() -> LifecycleApp:
     )
 
 
-def refused(app: LifecycleApp, code: str, call: Any) -> DomainError:
+def refused(app: LifecycleApp, code: str, call: Any) -> Refusal:
     before = app.max_position()
-    with pytest.raises(DomainError) as info:
+    with pytest.raises(Refusal) as info:
         call()
     assert info.value.code == code, info.value.message
     assert app.max_position() == before, "a refusal must record nothing"
@@ -133,7 +133,7 @@ def test_an_invalid_or_foreign_iban_is_refused(app: LifecycleApp, iban: str) -> 
 
 
 def test_an_authorisation_needs_a_payment_account() -> None:
-    with pytest.raises(DomainError) as info:
+    with pytest.raises(Refusal) as info:
         authorised(bankgiro=None, iban=None)
     assert info.value.code == "payment_account_required"
 
@@ -208,7 +208,7 @@ def test_an_account_can_be_removed_if_another_remains() -> None:
     change(provider, "2026-06-01", bankgiro=None)
     (payload,) = payloads(provider)
     assert (payload["bankgiro"], payload["iban"]) == (None, IBAN)
-    with pytest.raises(DomainError) as info:
+    with pytest.raises(Refusal) as info:
         change(provider, "2026-07-01", iban=None)
     assert info.value.code == "payment_account_required"
     assert provider.pending_events == []
@@ -229,7 +229,7 @@ def test_a_change_that_breaks_a_rule_or_changes_nothing_is_refused(
     changes: dict[str, Any], code: str, field: str | None
 ) -> None:
     provider = given_authorised()
-    with pytest.raises(DomainError) as info:
+    with pytest.raises(Refusal) as info:
         change(provider, "2026-06-01", **changes)
     assert (info.value.code, info.value.field) == (code, field)
     assert provider.pending_events == []
@@ -252,21 +252,21 @@ def test_the_effective_date_lies_between_the_authorisation_and_a_year_ahead(
         change(provider, effective_from, name="Nytt Namn AB")
         assert len(provider.pending_events) == 1
         return
-    with pytest.raises(DomainError) as info:
+    with pytest.raises(Refusal) as info:
         change(provider, effective_from, name="Nytt Namn AB")
     assert (info.value.code, info.value.field) == (refusal, "effective_from")
 
 
 def test_no_change_is_dated_before_customer_choice_began() -> None:
     provider = given_authorised(authorised_from=d("2005-01-01"))
-    with pytest.raises(DomainError) as info:
+    with pytest.raises(Refusal) as info:
         change(provider, "2008-12-31", name="Nytt Namn AB")
     assert info.value.code == "invalid_date" and "2009-01-01" in info.value.message
 
 
 def test_a_change_needs_a_reason() -> None:
     provider = given_authorised()
-    with pytest.raises(DomainError) as info:
+    with pytest.raises(Refusal) as info:
         change(provider, "2026-06-01", reason=" ", name="Nytt Namn AB")
     assert info.value.code == "reason_required"
 

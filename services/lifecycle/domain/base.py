@@ -44,12 +44,14 @@ def event_id(stream_id: UUID | str, version: int) -> str:
 
 @dataclass(frozen=True)
 class CommandContext:
-    """Who records a fact, from which system, under which correlation id, on which day."""
+    """Who records a fact, from which system, under which correlation id, on which day — and,
+    for a provider's key, the provider it acts for (what it may see and do is scoped to it)."""
 
     actor: str
     source_system: str
     correlation_id: str
     today: date
+    provider_id: str | None = None
 
     def meta(self, effective_date: date) -> dict[str, Any]:
         return {

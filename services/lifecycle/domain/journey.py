@@ -3,15 +3,17 @@
 The journey's state is the public journey model (`contracts.journey.JourneyFacts`), folded from
 its own events exactly as every read model folds them, so what the rules check and what readers
 see cannot differ. Each command method checks the rules against those facts and either raises
-a `DomainError` (recording nothing) or triggers exactly the events that state the new facts.
+a refusal (`services.platform.refusal`; recording nothing) or triggers exactly the events that
+state the new facts.
 Collaborators the journey cannot know by itself (providers, rates, today's date) are passed in.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
@@ -19,12 +21,12 @@ from eventsourcing.domain import Aggregate
 from contracts import journey as model
 from contracts.bounds import add_days
 from contracts.events import EXIT_REASONS
-from contracts.journey import Exit, JourneyFacts
+from contracts.journey import Evidence, Exit, JourneyFacts, Plan
 from services.lifecycle.domain.base import CommandContext, Fact, stable_id
-from services.lifecycle.domain.errors import Conflict, DomainError
 from services.lifecycle.domain.personnummer import PersonId
 from services.lifecycle.domain.provider import Provider
 from services.lifecycle.domain.rates import RateTable, parse_money
+from services.platform.refusal import Conflict, Forbidden, Invalid, NotFound
 
 EMPLOYMENT_FORMS = ("permanent", "fixed_term", "full_time_hourly")
 SUBSIDIES = ("none", "extratjanst", "nystartsjobb", "instegsjobb", "other")
@@ -40,6 +42,41 @@ MAX_DAYS_FROM_START_TO_INTERNSHIP = 731
 # A fixed-term contract longer than ten years is a typing error, not a contract.
 MAX_CONTRACT_MONTHS = 120
 CORRECTABLE = ("starts_on", "exited_on", "exit", "provider_starts_on")
+
+
+class ExternalRef(NamedTuple):
+    """The decision's reference in the system that made it (the journey's natural key)."""
+
+    system: str
+    decision_id: str
+
+
+class Transfer(NamedTuple):
+    """A decision that moves the customer from an open journey to a new insats."""
+
+    journey_id: str
+    exited_on: date
+
+
+class ExitCorrection(NamedTuple):
+    """The corrected exit (`field: exit`); `exited_on` stays unless corrected with it."""
+
+    reason: str
+    exited_on: date | None = None
+    employment_form: str | None = None
+    contract_months: int | None = None
+    subsidy: str | None = None
+    csn_eligible: bool | None = None
+
+
+class ProviderStart(NamedTuple):
+    """`field: provider_starts_on` for one provider's assignment (the latest change if None)."""
+
+    starts_on: date
+    provider_id: str | None = None
+
+
+Correction = date | ExitCorrection | ProviderStart
 
 
 def journey_id_for(system: str, decision_id: str) -> UUID:
@@ -159,6 +196,19 @@ class Journey(Aggregate):
     def current_provider_id(self) -> str | None:
         return self.facts.assignments[-1].provider_id if self.facts.assignments else None
 
+    def check_scope(self, provider_id: str | None, *, acting: bool) -> None:
+        """A provider (`provider_id`; None for the municipality's roles) sees the journeys it
+        holds or held — others are unknown to it (404, not to reveal them) — and acts only on
+        one it holds now, or — for follow-ups — held at the exit (API.md "Roles")."""
+        if provider_id is None:
+            return
+        if provider_id not in self.facts.providers_ever:
+            raise NotFound("journey_not_found", "unknown journey", "journey_id")
+        if acting and self.current_provider_id != provider_id:
+            raise Forbidden(
+                "not_your_customer", "only the provider holding the journey may do this", None
+            )
+
     # --- commands ----------------------------------------------------------------------------
 
     @classmethod
@@ -167,7 +217,7 @@ class Journey(Aggregate):
         ctx: CommandContext,
         *,
         journey_id: UUID,
-        external_ref: dict[str, str],
+        external_ref: ExternalRef,
         person: PersonId,
         person_ref: str,
         insats: str,
@@ -179,21 +229,18 @@ class Journey(Aggregate):
         """Rules on the person's other journeys (one open journey) are checked by the caller,
         which alone can see them."""
         if decided_on > ctx.today:
-            raise DomainError(
-                "date_in_future", "decided_on must not be in the future", "decided_on"
-            )
+            raise Invalid("date_in_future", "decided_on must not be in the future", "decided_on")
         if not decided_by.strip():
-            raise DomainError("decided_by_required", "decided_by is required", "decided_by")
+            raise Invalid("decided_by_required", "decided_by is required", "decided_by")
         age = person.age_on(decided_on)
         if not MIN_AGE <= age <= MAX_AGE:
-            raise DomainError(
+            raise Invalid(
                 "age_out_of_range",
-                f"the customer is {age} on decided_on; an insats is for ages "
-                f"{MIN_AGE}–{MAX_AGE}",
+                f"the customer is {age} on decided_on; an insats is for ages {MIN_AGE}–{MAX_AGE}",
                 "person_id",
             )
         if target_group == "youth" and age > YOUTH_MAX_AGE:
-            raise DomainError(
+            raise Invalid(
                 "age_out_of_range",
                 f"the customer is {age}; target group youth is for ages {MIN_AGE}–{YOUTH_MAX_AGE}",
                 "target_group",
@@ -201,7 +248,7 @@ class Journey(Aggregate):
         return cls._create(
             cls.DecisionRegistered,
             id=journey_id,
-            external_ref=dict(external_ref),
+            external_ref=external_ref._asdict(),
             person_id=person.number,
             person_ref=person_ref,
             person_id_kind=person.kind,
@@ -258,13 +305,13 @@ class Journey(Aggregate):
     @staticmethod
     def _not_future(day: date, ctx: CommandContext, name: str) -> None:
         if day > ctx.today:
-            raise DomainError("date_in_future", f"{name} must not be in the future", name)
+            raise Invalid("date_in_future", f"{name} must not be in the future", name)
 
     @staticmethod
     def _not_far_ahead(day: date, ctx: CommandContext, name: str) -> None:
         limit = add_days(ctx.today, MAX_DAYS_AHEAD)
         if day > limit:
-            raise DomainError(
+            raise Invalid(
                 "date_too_far_ahead",
                 f"{name} may be at most {MAX_DAYS_AHEAD} days after today (until "
                 f"{limit.isoformat()}), got {day.isoformat()}",
@@ -278,7 +325,7 @@ class Journey(Aggregate):
     def _not_long_after_decision(self, starts_on: date, name: str) -> None:
         limit = add_days(self._decided_on(), MAX_DAYS_FROM_DECISION_TO_START)
         if starts_on > limit:
-            raise DomainError(
+            raise Invalid(
                 "date_too_far_ahead",
                 f"the insats must start within {MAX_DAYS_FROM_DECISION_TO_START} days of the "
                 f"decision (by {limit.isoformat()}); register a new decision otherwise",
@@ -293,14 +340,14 @@ class Journey(Aggregate):
         self._not_far_ahead(starts_on, ctx, "starts_on")
         insats = self.facts.insats or ""
         if not provider.is_authorised_for(insats, starts_on):
-            raise DomainError(
+            raise Invalid(
                 "provider_not_authorised",
                 f"provider {provider.provider_id} is not authorised for {insats} on {starts_on}",
                 "provider_id",
             )
         if not self.facts.assignments:
             if starts_on < self._decided_on():
-                raise DomainError(
+                raise Invalid(
                     "invalid_date", "starts_on must not be before decided_on", "starts_on"
                 )
             self._not_long_after_decision(starts_on, "starts_on")
@@ -313,7 +360,7 @@ class Journey(Aggregate):
             return
         current = self.facts.assignments[-1]
         if starts_on <= current.starts_on:
-            raise DomainError(
+            raise Invalid(
                 "invalid_date",
                 f"a provider change must start after the current assignment ({current.starts_on})",
                 "starts_on",
@@ -330,19 +377,13 @@ class Journey(Aggregate):
             **ctx.meta(starts_on),
         )
 
-    def register_plan(
-        self,
-        ctx: CommandContext,
-        *,
-        established_on: date,
-        planned_internship_start: date | None,
-        planned_internship_share_percent: int | None,
-    ) -> None:
+    def register_plan(self, ctx: CommandContext, plan: Plan) -> None:
+        established_on, planned_internship_start, planned_internship_share_percent = plan
         starts_on = self._require_active()
         if self.facts.plan is not None:
             raise Conflict("plan_exists", "a genomförandeplan is already registered")
         if established_on < starts_on:
-            raise DomainError(
+            raise Invalid(
                 "invalid_date",
                 "established_on must not be before the insats started",
                 "established_on",
@@ -350,7 +391,7 @@ class Journey(Aggregate):
         self._not_future(established_on, ctx, "established_on")
         if self.facts.insats == "sai":
             if planned_internship_start is None:
-                raise DomainError(
+                raise Invalid(
                     "internship_start_required",
                     "an SAI plan must give the planned start of the language internship",
                     "planned_internship_start",
@@ -359,20 +400,20 @@ class Journey(Aggregate):
                 planned_internship_share_percent is None
                 or not MIN_SAI_INTERNSHIP_SHARE <= planned_internship_share_percent <= 100
             ):
-                raise DomainError(
+                raise Invalid(
                     "internship_share_too_low",
                     "the language internship must cover at least 50 % of the planned insats",
                     "planned_internship_share_percent",
                 )
             if planned_internship_start < starts_on:
-                raise DomainError(
+                raise Invalid(
                     "invalid_date",
                     "the planned internship cannot start before the insats",
                     "planned_internship_start",
                 )
             latest = add_days(starts_on, MAX_DAYS_FROM_START_TO_INTERNSHIP)
             if planned_internship_start > latest:
-                raise DomainError(
+                raise Invalid(
                     "date_too_far_ahead",
                     "the language internship must be planned to start within "
                     f"{MAX_DAYS_FROM_START_TO_INTERNSHIP} days of the insats (by "
@@ -380,7 +421,7 @@ class Journey(Aggregate):
                     "planned_internship_start",
                 )
         elif planned_internship_start is not None or planned_internship_share_percent is not None:
-            raise DomainError(
+            raise Invalid(
                 "not_sai",
                 "a language internship is planned only for Språk- och arbetsintroduktion",
                 "planned_internship_start",
@@ -403,21 +444,21 @@ class Journey(Aggregate):
         starts_on = self._require_active()
         internships = self.facts.internships
         if self.facts.insats != "sai":
-            raise DomainError(
+            raise Invalid(
                 "not_sai", "language internships belong to Språk- och arbetsintroduktion", None
             )
         if internships and internships[-1].ended_on is None:
             raise Conflict("internship_running", "a language internship is already running")
         if not employer.strip():
-            raise DomainError("employer_required", "employer is required", "employer")
+            raise Invalid("employer_required", "employer is required", "employer")
         if not 1 <= share_percent <= 100:
-            raise DomainError("invalid_share", "share_percent must be 1–100", "share_percent")
+            raise Invalid("invalid_share", "share_percent must be 1–100", "share_percent")
         if started_on < starts_on:
-            raise DomainError(
+            raise Invalid(
                 "invalid_date", "the internship cannot start before the insats", "started_on"
             )
         if internships and started_on <= (internships[-1].ended_on or date.min):
-            raise DomainError(
+            raise Invalid(
                 "invalid_date", "must start after the previous internship ended", "started_on"
             )
         self._not_future(started_on, ctx, "started_on")
@@ -435,9 +476,7 @@ class Journey(Aggregate):
         if not internships or internships[-1].ended_on is not None:
             raise Conflict("no_internship_running", "no language internship is running")
         if ended_on < internships[-1].started_on:
-            raise DomainError(
-                "invalid_date", "ended_on is before the internship started", "ended_on"
-            )
+            raise Invalid("invalid_date", "ended_on is before the internship started", "ended_on")
         self._not_future(ended_on, ctx, "ended_on")
         self.trigger_event(self.LanguageInternshipEnded, ended_on=ended_on, **ctx.meta(ended_on))
 
@@ -453,23 +492,23 @@ class Journey(Aggregate):
         """A tilläggscheck within the rate table's bounds in force on `granted_on`."""
         starts_on = self._require_active()
         if granted_on < starts_on:
-            raise DomainError(
+            raise Invalid(
                 "journey_not_active", "the journey was not active on granted_on", "granted_on"
             )
         self._not_future(granted_on, ctx, "granted_on")
         value = parse_money(amount, "amount")
         if rates is None:
-            raise DomainError(
+            raise Invalid(
                 "rate_missing", f"no rate table is in force on {granted_on}", "granted_on"
             )
         if not rates.voucher_min <= value <= rates.voucher_max:
-            raise DomainError(
+            raise Invalid(
                 "amount_out_of_range",
                 f"a tilläggscheck is {rates.voucher_min:.2f}–{rates.voucher_max:.2f} SEK",
                 "amount",
             )
         if not purpose.strip():
-            raise DomainError("purpose_required", "purpose is required", "purpose")
+            raise Invalid("purpose_required", "purpose is required", "purpose")
         voucher_id = str(uuid4())
         self.trigger_event(
             self.VoucherGranted,
@@ -481,14 +520,12 @@ class Journey(Aggregate):
         )
         return voucher_id
 
-    def exit(
-        self, ctx: CommandContext, *, details: dict[str, Any], next_journey_id: str | None = None
-    ) -> None:
+    def exit(self, ctx: CommandContext, reported: Exit) -> None:
+        """The journey ends (`reported.next_journey_id` only for a transfer to another insats,
+        which the new decision records)."""
         self._require_active()
-        exit_ = validate_exit(self, details, ctx, next_journey_id=next_journey_id)
-        self.trigger_event(
-            self.JourneyExited, **exit_._asdict(), **ctx.meta(exit_.exited_on)
-        )
+        exit_ = validate_exit(self, reported, ctx)
+        self.trigger_event(self.JourneyExited, **exit_._asdict(), **ctx.meta(exit_.exited_on))
 
     def record_follow_up(
         self,
@@ -496,7 +533,7 @@ class Journey(Aggregate):
         *,
         followed_up_on: date,
         outcome: str,
-        evidence: list[dict[str, Any]],
+        evidence: Sequence[Evidence],
     ) -> None:
         self._require_not_withdrawn()
         exit_ = self.facts.exit
@@ -506,9 +543,9 @@ class Journey(Aggregate):
                 "follow-ups are recorded for exits to work, studies or own business",
             )
         if outcome not in ("sustained", "deviation"):
-            raise DomainError("invalid_outcome", "outcome is sustained or deviation", "outcome")
+            raise Invalid("invalid_outcome", "outcome is sustained or deviation", "outcome")
         if followed_up_on < exit_.exited_on:
-            raise DomainError(
+            raise Invalid(
                 "invalid_date", "followed_up_on must not be before the exit", "followed_up_on"
             )
         self._not_future(followed_up_on, ctx, "followed_up_on")
@@ -521,7 +558,7 @@ class Journey(Aggregate):
             and exit_.qualifies_for_bonus
         )
         if outcome == "sustained" and followed_up_on >= due and not evidence:
-            raise DomainError(
+            raise Invalid(
                 "evidence_required",
                 "a sustained follow-up after six months needs evidence "
                 "(employment or study certificate)",
@@ -537,9 +574,7 @@ class Journey(Aggregate):
             self.FollowUpRecorded,
             followed_up_on=followed_up_on,
             outcome=outcome,
-            evidence=[
-                {"type": e["type"], "id": e["id"], "date": e["date"].isoformat()} for e in evidence
-            ],
+            evidence=[{"type": e.type, "id": e.id, "date": e.date.isoformat()} for e in evidence],
             due_on=due,
             bonus_claim=claim,
             **ctx.meta(followed_up_on),
@@ -552,14 +587,12 @@ class Journey(Aggregate):
         if self.facts.bonus_status != "claimed":
             raise Conflict("no_claim_pending", "there is no bonus claim waiting for review")
         if decision not in ("approved", "returned"):
-            raise DomainError("invalid_decision", "decision is approved or returned", "decision")
+            raise Invalid("invalid_decision", "decision is approved or returned", "decision")
         if decision == "returned" and not (reason or "").strip():
-            raise DomainError("reason_required", "say why the claim is returned", "reason")
+            raise Invalid("reason_required", "say why the claim is returned", "reason")
         claim = self.facts.claims[-1]
         if reviewed_on < claim.claimed_on:
-            raise DomainError(
-                "invalid_date", "reviewed_on is before the claim was made", "reviewed_on"
-            )
+            raise Invalid("invalid_date", "reviewed_on is before the claim was made", "reviewed_on")
         self._not_future(reviewed_on, ctx, "reviewed_on")
         self.trigger_event(
             self.BonusClaimReviewed,
@@ -580,10 +613,10 @@ class Journey(Aggregate):
                 "withdrawn_on",
             )
         if withdrawn_on < self._decided_on():
-            raise DomainError("invalid_date", "withdrawn_on is before decided_on", "withdrawn_on")
+            raise Invalid("invalid_date", "withdrawn_on is before decided_on", "withdrawn_on")
         self._not_future(withdrawn_on, ctx, "withdrawn_on")
         if not reason.strip():
-            raise DomainError("reason_required", "a reason is required", "reason")
+            raise Invalid("reason_required", "a reason is required", "reason")
         self.trigger_event(
             self.DecisionWithdrawn,
             withdrawn_on=withdrawn_on,
@@ -593,33 +626,39 @@ class Journey(Aggregate):
 
     # --- corrections (SPEC §4.4: payments and statistics follow the corrected facts) ----------
 
-    def correct(self, ctx: CommandContext, *, what: str, value: Any, reason: str) -> None:
-        """A correction of the fact named by `what` (one of CORRECTABLE)."""
-        corrections = {
-            "starts_on": self.correct_starts_on,
-            "exited_on": self.correct_exited_on,
-            "exit": self.correct_exit,
-            "provider_starts_on": self.correct_provider_starts_on,
-        }
-        if what not in corrections:
-            raise DomainError(
-                "invalid_field", f"field is one of {', '.join(CORRECTABLE)}", "field"
+    def correct(self, ctx: CommandContext, *, what: str, value: Correction, reason: str) -> None:
+        """A correction of the fact named by `what` (one of CORRECTABLE), with its value."""
+        if what == "exit" and isinstance(value, ExitCorrection):
+            self.correct_exit(ctx, value=value, reason=reason)
+        elif what == "provider_starts_on" and isinstance(value, date | ProviderStart):
+            self.correct_provider_starts_on(ctx, value=value, reason=reason)
+        elif what == "starts_on" and isinstance(value, date):
+            self.correct_starts_on(ctx, value=value, reason=reason)
+        elif what == "exited_on" and isinstance(value, date):
+            self.correct_exited_on(ctx, value=value, reason=reason)
+        elif what not in CORRECTABLE:
+            raise Invalid("invalid_field", f"field is one of {', '.join(CORRECTABLE)}", "field")
+        else:
+            raise Invalid(
+                "invalid_value",
+                "value must be an exit object for field exit, a date (or {provider_id, "
+                "starts_on}) for provider_starts_on, else a date",
+                "value",
             )
-        corrections[what](ctx, value=value, reason=reason)
 
-    def correct_starts_on(self, ctx: CommandContext, *, value: Any, reason: str) -> None:
+    def correct_starts_on(self, ctx: CommandContext, *, value: date, reason: str) -> None:
         """The insats started on another day than recorded: between the decision and the next
         fact (the next provider's start, or the exit)."""
         self._require_correctable(reason)
         f = self.facts
-        new, old = _date_value(value), f.assignments[0].starts_on
+        new, old = value, f.assignments[0].starts_on
         upper = (
             f.assignments[1].starts_on - timedelta(days=1)
             if len(f.assignments) > 1
             else f.exited_on
         )
         if new < self._decided_on() or (upper is not None and new > upper):
-            raise DomainError(
+            raise Invalid(
                 "invalid_date",
                 "the corrected start must lie between the decision and the next fact",
                 "value",
@@ -628,51 +667,54 @@ class Journey(Aggregate):
         self._not_far_ahead(new, ctx, "value")
         self._corrected(ctx, "starts_on", old.isoformat(), new.isoformat(), min(old, new), reason)
 
-    def correct_exited_on(self, ctx: CommandContext, *, value: Any, reason: str) -> None:
+    def correct_exited_on(self, ctx: CommandContext, *, value: date, reason: str) -> None:
         """The journey ended on another day than recorded (not before the last assignment)."""
         self._require_correctable(reason)
         old = self._require_exit().exited_on
-        new = _date_value(value)
+        new = value
         if new < self.facts.assignments[-1].starts_on:
-            raise DomainError(
+            raise Invalid(
                 "invalid_date", "exited_on must not be before the last assignment started", "value"
             )
         self._not_future(new, ctx, "value")
         self._corrected(ctx, "exited_on", old.isoformat(), new.isoformat(), min(old, new), reason)
 
-    def correct_exit(self, ctx: CommandContext, *, value: Any, reason: str) -> None:
+    def correct_exit(self, ctx: CommandContext, *, value: ExitCorrection, reason: str) -> None:
         """The exit's reason or details (and, with them, its date) were recorded wrongly. A
         transfer to another insats is not corrected this way: it is a decision of its own."""
         self._require_correctable(reason)
         old = self._require_exit()
-        if not isinstance(value, dict):
-            raise DomainError("invalid_value", "value must be an exit object", "value")
-        if old.reason == "other_insats" or value.get("reason") == "other_insats":
-            raise DomainError(
+        if old.reason == "other_insats" or value.reason == "other_insats":
+            raise Invalid(
                 "invalid_value",
                 "a transfer to another insats cannot be corrected; register a new decision",
                 "value",
             )
-        details = {"exited_on": old.exited_on.isoformat(), **value}
-        new = validate_exit(self, details, ctx, next_journey_id=None)
+        reported = Exit(
+            value.exited_on or old.exited_on,
+            value.reason,
+            value.employment_form,
+            value.contract_months,
+            value.subsidy,
+            value.csn_eligible,
+        )
+        new = validate_exit(self, reported, ctx)
         self._corrected(
             ctx, "exit", old.to_json(), new.to_json(), min(old.exited_on, new.exited_on), reason
         )
 
-    def correct_provider_starts_on(self, ctx: CommandContext, *, value: Any, reason: str) -> None:
+    def correct_provider_starts_on(
+        self, ctx: CommandContext, *, value: date | ProviderStart, reason: str
+    ) -> None:
         """A provider change took effect on another day: after the previous assignment's
-        start and before the next fact. `value` is the date (the latest change) or
-        `{provider_id, starts_on}`."""
+        start and before the next fact. `value` is the date (of the latest change) or the
+        provider whose change it was with the date."""
         self._require_correctable(reason)
         f = self.facts
         if len(f.assignments) < 2:
             raise Conflict("no_provider_change", "there is no provider change to correct", "field")
-        provider_id: str | None = None
-        if isinstance(value, dict):
-            provider_id = value.get("provider_id")
-            new = _date_value(value.get("starts_on"))
-        else:
-            new = _date_value(value)
+        start = value if isinstance(value, ProviderStart) else ProviderStart(value)
+        new, provider_id = start.starts_on, start.provider_id
         if provider_id is None:
             provider_id = f.assignments[-1].provider_id
         idx = _change_index(f, provider_id)
@@ -684,7 +726,7 @@ class Journey(Aggregate):
             else f.exited_on
         )
         if new <= lower or (upper is not None and new > upper):
-            raise DomainError(
+            raise Invalid(
                 "invalid_date",
                 "the corrected change date must lie after the previous assignment's start "
                 "and before the next fact",
@@ -704,7 +746,7 @@ class Journey(Aggregate):
     def _require_correctable(self, reason: str) -> None:
         self._require_started()
         if not reason.strip():
-            raise DomainError("reason_required", "a correction needs a reason", "reason")
+            raise Invalid("reason_required", "a correction needs a reason", "reason")
 
     def _corrected(
         self,
@@ -718,7 +760,7 @@ class Journey(Aggregate):
         provider_id: str | None = None,
     ) -> None:
         if old == new:
-            raise DomainError("nothing_to_correct", "the value is already recorded", "value")
+            raise Invalid("nothing_to_correct", "the value is already recorded", "value")
         self.trigger_event(
             self.Corrected,
             what=what,
@@ -735,72 +777,52 @@ def _change_index(f: JourneyFacts, provider_id: str) -> int:
     for i in range(len(f.assignments) - 1, 0, -1):
         if f.assignments[i].provider_id == provider_id:
             return i
-    raise DomainError("unknown_assignment", "no provider change for that provider", "value")
+    raise Invalid("unknown_assignment", "no provider change for that provider", "value")
 
 
-def _date_value(value: Any) -> date:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise DomainError("invalid_date", "value must be a date YYYY-MM-DD", "value") from None
-
-
-def validate_exit(
-    journey: Journey,
-    details: dict[str, Any],
-    ctx: CommandContext,
-    *,
-    next_journey_id: str | None,
-) -> Exit:
+def validate_exit(journey: Journey, reported: Exit, ctx: CommandContext) -> Exit:
     """The exit's facts, complete and consistent with its reason (SPEC §3 JourneyExited)."""
     assert journey.starts_on is not None
-    exited_on = _date_value(details.get("exited_on"))
+    exited_on, reason, form, months, subsidy, csn, next_journey_id = reported
     if exited_on < journey.facts.assignments[-1].starts_on:
-        raise DomainError(
+        raise Invalid(
             "invalid_date",
             "exited_on must not be before the insats (assignment) started",
             "exited_on",
         )
     if exited_on > ctx.today:
-        raise DomainError("date_in_future", "exited_on must not be in the future", "exited_on")
-    reason = details.get("reason")
+        raise Invalid("date_in_future", "exited_on must not be in the future", "exited_on")
     if reason not in EXIT_REASONS:
-        raise DomainError(
+        raise Invalid(
             "invalid_reason", f"reason must be one of {', '.join(EXIT_REASONS)}", "reason"
         )
-    form = details.get("employment_form")
-    months = details.get("contract_months")
-    subsidy = details.get("subsidy")
-    csn = details.get("csn_eligible")
     if reason == "work":
         if form not in EMPLOYMENT_FORMS:
-            raise DomainError(
+            raise Invalid(
                 "employment_form_required",
                 f"an exit to work needs employment_form ({', '.join(EMPLOYMENT_FORMS)})",
                 "employment_form",
             )
         if form == "fixed_term":
             if not isinstance(months, int) or months < 1:
-                raise DomainError(
+                raise Invalid(
                     "contract_months_required",
                     "a fixed-term contract needs contract_months ≥ 1",
                     "contract_months",
                 )
             if months > MAX_CONTRACT_MONTHS:
-                raise DomainError(
+                raise Invalid(
                     "invalid_contract_months",
                     f"contract_months is at most {MAX_CONTRACT_MONTHS} (ten years)",
                     "contract_months",
                 )
         elif months is not None:
-            raise DomainError(
+            raise Invalid(
                 "unexpected_field", "contract_months is only for fixed_term", "contract_months"
             )
         subsidy = subsidy or "none"
         if subsidy not in SUBSIDIES:
-            raise DomainError(
+            raise Invalid(
                 "invalid_subsidy", f"subsidy must be one of {', '.join(SUBSIDIES)}", "subsidy"
             )
     else:
@@ -810,20 +832,20 @@ def validate_exit(
             ("subsidy", subsidy),
         ):
             if v is not None:
-                raise DomainError("unexpected_field", f"{name} is only for exits to work", name)
+                raise Invalid("unexpected_field", f"{name} is only for exits to work", name)
     if reason == "studies":
         if not isinstance(csn, bool):
-            raise DomainError(
+            raise Invalid(
                 "csn_eligible_required",
                 "an exit to studies must say whether the studies are CSN-eligible",
                 "csn_eligible",
             )
     elif csn is not None:
-        raise DomainError(
+        raise Invalid(
             "unexpected_field", "csn_eligible is only for exits to studies", "csn_eligible"
         )
     if reason == "other_insats" and next_journey_id is None:
-        raise DomainError(
+        raise Invalid(
             "transfer_required",
             "an exit to another insats is recorded by registering the new decision with "
             "transfer_from",

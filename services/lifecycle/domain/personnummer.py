@@ -15,7 +15,7 @@ from stdnum import luhn
 from stdnum.exceptions import ValidationError
 from stdnum.se import personnummer as stdnum_pnr
 
-from services.lifecycle.domain.errors import DomainError
+from services.platform.refusal import Invalid
 
 _TWELVE = re.compile(r"^(\d{8})[-+]?(\d{4})$")
 _TEN = re.compile(r"^(\d{6})([-+]?)(\d{4})$")
@@ -34,8 +34,8 @@ class PersonId:
         return years
 
 
-def _invalid(message: str) -> DomainError:
-    return DomainError("invalid_person_id", message, "person_id")
+def _invalid(message: str) -> Invalid:
+    return Invalid("invalid_person_id", message, "person_id")
 
 
 def parse_person_id(raw: str, today: date) -> PersonId:
@@ -84,7 +84,7 @@ def contains_person_number(text: str, today: date) -> bool:
     for candidate in _IN_TEXT.findall(text):
         try:
             parse_person_id(candidate.replace(" ", ""), today)
-        except DomainError:
+        except Invalid:
             continue
         return True
     return False

@@ -26,7 +26,7 @@ from contracts.bounds import OutOfBounds, check_date
 from contracts.events import INSATS_TYPES
 from contracts.journey import ProviderDetails, ProviderFacts
 from services.lifecycle.domain.base import CommandContext, Fact, stable_id
-from services.lifecycle.domain.errors import Conflict, DomainError
+from services.platform.refusal import Conflict, Invalid
 
 # Provider facts (authorisation, details, de-authorisation) are announced at most a year ahead.
 MAX_AHEAD = relativedelta(years=1)
@@ -41,7 +41,7 @@ def normalise_org_number(raw: str, field: str = "provider_id") -> str:
     try:
         return str(orgnr.validate(raw or ""))
     except ValidationError:
-        raise DomainError(
+        raise Invalid(
             "invalid_organisation_number",
             f"{raw!r} is not a valid Swedish organisation number",
             field,
@@ -53,14 +53,14 @@ def normalise_bankgiro(raw: str) -> str:
     digit over all 7 or 8 digits."""
     match = _BANKGIRO.fullmatch(raw.strip())
     if match is None:
-        raise DomainError(
+        raise Invalid(
             "invalid_bankgiro",
             f"{raw!r} is not a bankgiro number: 7 or 8 digits, NNN-NNNN or NNNN-NNNN",
             "bankgiro",
         )
     digits = match[1] + match[2]
     if not luhn.is_valid(digits):
-        raise DomainError(
+        raise Invalid(
             "invalid_bankgiro", f"{raw!r} has a wrong check digit (bankgiro, mod 10)", "bankgiro"
         )
     return f"{digits[:-4]}-{digits[-4:]}"
@@ -73,11 +73,11 @@ def normalise_iban(raw: str) -> str:
     try:
         number = str(stdnum_iban.validate(raw))
     except ValidationError:
-        raise DomainError(
+        raise Invalid(
             "invalid_iban", f"{raw!r} is not a valid IBAN (format or check digits)", "iban"
         ) from None
     if not number.startswith("SE"):
-        raise DomainError("invalid_iban", "a Swedish IBAN (SE…) is required", "iban")
+        raise Invalid("invalid_iban", "a Swedish IBAN (SE…) is required", "iban")
     return number
 
 
@@ -103,11 +103,11 @@ def checked_details(details: ProviderDetails) -> ProviderDetails:
     authorisation and every change)."""
     name = details.name.strip()
     if not name:
-        raise DomainError("invalid_name", "name must not be empty", "name")
+        raise Invalid("invalid_name", "name must not be empty", "name")
     bankgiro = normalise_bankgiro(details.bankgiro) if details.bankgiro else None
     iban = normalise_iban(details.iban) if details.iban else None
     if bankgiro is None and iban is None:
-        raise DomainError(
+        raise Invalid(
             "payment_account_required", "a bankgiro or an IBAN is required", "bankgiro"
         )
     return details._replace(name=name, bankgiro=bankgiro, iban=iban)
@@ -128,7 +128,7 @@ def _not_far_ahead(ctx: CommandContext, day: date, field: str) -> None:
     """A provider fact is recorded at most a year before it takes effect."""
     latest = ctx.today + MAX_AHEAD
     if day > latest:
-        raise DomainError(
+        raise Invalid(
             "date_too_far_ahead",
             f"{field} may be at most a year ahead (until {latest.isoformat()})",
             field,
@@ -216,10 +216,10 @@ class Provider(Aggregate):
         _not_far_ahead(ctx, authorised_from, "authorised_from")
         details = checked_details(ProviderDetails(authorised_from, name, bankgiro, iban))
         if not insats_types:
-            raise DomainError("invalid_insats_types", "at least one insats type", "insats_types")
+            raise Invalid("invalid_insats_types", "at least one insats type", "insats_types")
         for t in insats_types:
             if t not in INSATS_TYPES:
-                raise DomainError("invalid_insats", f"unknown insats type {t!r}", "insats_types")
+                raise Invalid("invalid_insats", f"unknown insats type {t!r}", "insats_types")
         return cls._create(
             cls.ProviderAuthorised,
             id=provider_stream_id(provider_id),
@@ -254,14 +254,14 @@ class Provider(Aggregate):
                 "effective_on",
             )
         if effective_on <= self.authorised_from:
-            raise DomainError(
+            raise Invalid(
                 "invalid_date",
                 "effective_on must be after authorised_from",
                 "effective_on",
             )
         _not_far_ahead(ctx, effective_on, "effective_on")
         if not reason.strip():
-            raise DomainError("reason_required", "a reason is required", "reason")
+            raise Invalid("reason_required", "a reason is required", "reason")
         self.trigger_event(
             self.ProviderDeauthorised,
             provider_id=self.provider_id,
@@ -295,10 +295,10 @@ class Provider(Aggregate):
         by further events, never rewritten."""
         self._check_details_date(ctx, effective_from)
         if not reason.strip():
-            raise DomainError("reason_required", "a reason is required", "reason")
+            raise Invalid("reason_required", "a reason is required", "reason")
         unknown = set(changes) - set(DETAIL_FIELDS)
         if unknown:
-            raise DomainError("invalid_input", f"unknown field {sorted(unknown)[0]!r}", None)
+            raise Invalid("invalid_input", f"unknown field {sorted(unknown)[0]!r}", None)
         before = self.details_on(effective_from)
         new = checked_details(
             ProviderDetails(
@@ -309,7 +309,7 @@ class Provider(Aggregate):
             )
         )
         if _values(new) == _values(before):
-            raise DomainError(
+            raise Invalid(
                 "nothing_to_change",
                 f"the details in force on {effective_from.isoformat()} are already these",
                 None,
@@ -336,9 +336,9 @@ class Provider(Aggregate):
         try:
             check_date(effective_from, "effective_from")
         except OutOfBounds as exc:
-            raise DomainError("invalid_date", str(exc), "effective_from") from None
+            raise Invalid("invalid_date", str(exc), "effective_from") from None
         if effective_from < self.authorised_from:
-            raise DomainError(
+            raise Invalid(
                 "invalid_date",
                 f"effective_from must not be before authorised_from "
                 f"({self.authorised_from.isoformat()})",

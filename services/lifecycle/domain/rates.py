@@ -12,7 +12,7 @@ from eventsourcing.domain import Aggregate
 from contracts.bounds import OutOfBounds, add_days, parse_amount
 from contracts.events import INSATS_TYPES
 from services.lifecycle.domain.base import CommandContext, Fact, stable_id
-from services.lifecycle.domain.errors import DomainError
+from services.platform.refusal import Invalid
 
 RATES_STREAM_ID = stable_id("rates")
 # A board decides next year's rates, not those of a decade ahead.
@@ -24,9 +24,9 @@ def parse_money(value: Any, field: str, *, positive: bool = True) -> Decimal:
     try:
         amount = parse_amount(value, field)
     except OutOfBounds as refused:
-        raise DomainError("invalid_amount", str(refused), field) from None
+        raise Invalid("invalid_amount", str(refused), field) from None
     if positive and amount <= 0:
-        raise DomainError("invalid_amount", f"{field} must be positive", field)
+        raise Invalid("invalid_amount", f"{field} must be positive", field)
     return amount
 
 
@@ -102,7 +102,7 @@ class Rates(Aggregate):
     ) -> None:
         limit = add_days(ctx.today, 366 * MAX_YEARS_AHEAD)
         if effective_from > limit:
-            raise DomainError(
+            raise Invalid(
                 "date_too_far_ahead",
                 f"effective_from may be at most {MAX_YEARS_AHEAD} years after today (until "
                 f"{limit.isoformat()})",
@@ -111,7 +111,7 @@ class Rates(Aggregate):
         for name, table in (("monthly", monthly), ("bonus", bonus)):
             unknown = set(table) - set(INSATS_TYPES)
             if unknown:
-                raise DomainError(
+                raise Invalid(
                     "invalid_insats", f"unknown insats type {sorted(unknown)[0]!r}", name
                 )
         m = {
@@ -125,11 +125,11 @@ class Rates(Aggregate):
         vmin = parse_money(voucher_min, "voucher_min")
         vmax = parse_money(voucher_max, "voucher_max")
         if vmin > vmax:
-            raise DomainError(
+            raise Invalid(
                 "invalid_voucher_range", "voucher_min must not exceed voucher_max", "voucher_min"
             )
         if not isinstance(min_days_before_payment, int) or not 0 <= min_days_before_payment <= 366:
-            raise DomainError(
+            raise Invalid(
                 "invalid_days",
                 "min_days_before_payment must be a whole number of days 0–366",
                 "min_days_before_payment",

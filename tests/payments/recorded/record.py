@@ -46,9 +46,16 @@ def main() -> None:
     day_holder = {"day": START}
     os.environ["INSATS_TODAY"] = START.isoformat()
 
+    from contracts.journey import Evidence, Exit, Plan
     from insats.bootstrap import build
-    from services.lifecycle.domain.errors import DomainError
+    from services.lifecycle.domain.journey import (
+        ExitCorrection,
+        ExternalRef,
+        ProviderStart,
+        Transfer,
+    )
     from services.lifecycle.store import StoreConfig
+    from services.platform.refusal import Refusal
 
     rnd = random.Random(20261201)
     with tempfile.TemporaryDirectory() as tmp:
@@ -82,20 +89,15 @@ def main() -> None:
 
         journeys: list[str] = []
 
-        def command(jid: str, act: Callable[[Any, Any], Any]) -> None:
-            x = ctx()
-
-            def apply(j: Any) -> None:
-                act(j, x)  # what a command returns (a voucher id) is not needed here
-
-            app.journey_command(x, jid, apply)
+        def command(act: Callable[[Any], Any]) -> None:
+            act(ctx())  # what a command returns (a voucher id) is not needed here
 
         def plan_journey(n: int, decided: date) -> None:
             insats = ("grund", "forstarkt", "sai")[n % 3]
             person = pnr(n)
             result = app.register_decision(
                 ctx(),
-                external_ref={"system": "ecos", "decision_id": f"rec-{n}"},
+                external_ref=ExternalRef("ecos", f"rec-{n}"),
                 person_id=person,
                 insats=insats,
                 decided_on=decided,
@@ -108,7 +110,9 @@ def main() -> None:
                 later(
                     decided + timedelta(days=3),
                     lambda: command(
-                        jid, lambda j, x: j.withdraw(x, withdrawn_on=decided, reason="avböjt")
+                        lambda x: app.withdraw_decision(
+                            x, jid, withdrawn_on=decided, reason="avböjt"
+                        )
                     ),
                 )
                 return
@@ -118,25 +122,22 @@ def main() -> None:
             later(
                 report,
                 lambda: command(
-                    jid,
-                    lambda j, x: j.choose_provider(
-                        x, provider=app.provider(provider), starts_on=starts
-                    ),
+                    lambda x: app.choose_provider(x, jid, provider_id=provider, starts_on=starts)
                 ),
             )
             plan_on = starts + timedelta(days=rnd.randint(10, 80))
             later(
                 plan_on,
                 lambda: command(
-                    jid,
-                    lambda j, x: j.register_plan(
+                    lambda x: app.register_plan(
                         x,
-                        established_on=plan_on,
-                        planned_internship_start=plan_on + timedelta(days=10)
-                        if insats == "sai"
-                        else None,
-                        planned_internship_share_percent=60 if insats == "sai" else None,
-                    ),
+                        jid,
+                        Plan(
+                            plan_on,
+                            plan_on + timedelta(days=10) if insats == "sai" else None,
+                            60 if insats == "sai" else None,
+                        ),
+                    )
                 ),
             )
             if rnd.random() < 0.3:
@@ -145,26 +146,22 @@ def main() -> None:
                 later(
                     change_on,
                     lambda: command(
-                        jid,
-                        lambda j, x: j.choose_provider(
-                            x, provider=app.provider(other), starts_on=change_on
-                        ),
+                        lambda x: app.choose_provider(
+                            x, jid, provider_id=other, starts_on=change_on
+                        )
                     ),
                 )
                 if rnd.random() < 0.4:  # the change happened two days later than reported
                     later(
                         change_on + timedelta(days=rnd.choice((3, 40))),
                         lambda: command(
-                            jid,
-                            lambda j, x: j.correct(
+                            lambda x: app.correct_journey(
                                 x,
-                                what="provider_starts_on",
-                                value={
-                                    "provider_id": other,
-                                    "starts_on": (change_on + timedelta(days=2)).isoformat(),
-                                },
+                                jid,
+                                field="provider_starts_on",
+                                value=ProviderStart(change_on + timedelta(days=2), other),
                                 reason="fel bytesdatum",
-                            ),
+                            )
                         ),
                     )
             elif rnd.random() < 0.05:  # a transfer to another insats
@@ -173,13 +170,13 @@ def main() -> None:
                     moved,
                     lambda: app.register_decision(
                         ctx(),
-                        external_ref={"system": "ecos", "decision_id": f"rec-{n}-transfer"},
+                        external_ref=ExternalRef("ecos", f"rec-{n}-transfer"),
                         person_id=person,
                         insats="forstarkt" if insats != "forstarkt" else "grund",
                         decided_on=moved,
                         decided_by="kv-record",
                         target_group="other",
-                        transfer_from={"journey_id": jid, "exited_on": moved.isoformat()},
+                        transfer_from=Transfer(jid, moved),
                     ),
                 )
             if rnd.random() < 0.25:
@@ -188,14 +185,9 @@ def main() -> None:
                 later(
                     granted,
                     lambda: command(
-                        jid,
-                        lambda j, x: j.grant_voucher(
-                            x,
-                            amount=amount,
-                            purpose="Körkort B",
-                            granted_on=granted,
-                            rates=app.rate_table_on(granted),
-                        ),
+                        lambda x: app.grant_voucher(
+                            x, jid, amount=amount, purpose="Körkort B", granted_on=granted
+                        )
                     ),
                 )
             if rnd.random() < 0.65:
@@ -217,27 +209,21 @@ def main() -> None:
                 exit_report = exit_on + timedelta(days=rnd.choice((0, 0, 1, 35)))
                 later(
                     exit_report,
-                    lambda: command(
-                        jid,
-                        lambda j, x: j.exit(
-                            x, details={"exited_on": exit_on.isoformat(), **details}
-                        ),
-                    ),
+                    lambda: command(lambda x: app.exit_journey(x, jid, Exit(exit_on, **details))),
                 )
                 due = date(
                     exit_on.year + (exit_on.month + 5) // 12,
                     (exit_on.month + 5) % 12 + 1,
                     min(exit_on.day, 28),
                 )
-                evidence = [{"type": "anställningsbevis", "id": f"doc-{n}", "date": due}]
+                evidence = [Evidence("anställningsbevis", f"doc-{n}", due)]
                 follow_on = due + timedelta(days=rnd.randint(0, 20))
                 later(
                     follow_on,
                     lambda: command(
-                        jid,
-                        lambda j, x: j.record_follow_up(
-                            x, followed_up_on=follow_on, outcome="sustained", evidence=evidence
-                        ),
+                        lambda x: app.record_follow_up(
+                            x, jid, followed_up_on=follow_on, outcome="sustained", evidence=evidence
+                        )
                     ),
                 )
                 review_on = follow_on + timedelta(days=rnd.randint(1, 25))
@@ -245,40 +231,42 @@ def main() -> None:
                 later(
                     review_on,
                     lambda: command(
-                        jid,
-                        lambda j, x: j.review_bonus_claim(
+                        lambda x: app.review_bonus_claim(
                             x,
+                            jid,
                             reviewed_on=review_on,
                             decision=decision,
                             reason=None if decision == "approved" else "intyg saknas",
-                        ),
+                        )
                     ),
                 )
                 if rnd.random() < 0.2:  # a correction of the exit after it was paid for
                     fix_on = exit_report + timedelta(days=rnd.randint(20, 70))
                     what = rnd.choice(("exited_on", "exit"))
                     value: Any = (
-                        (exit_on - timedelta(days=rnd.randint(1, 4))).isoformat()
+                        exit_on - timedelta(days=rnd.randint(1, 4))
                         if what == "exited_on"
-                        else {"reason": "work", "employment_form": "permanent"}
+                        else ExitCorrection("work", employment_form="permanent")
                     )
                     later(
                         fix_on,
                         lambda: command(
-                            jid, lambda j, x: j.correct(x, what=what, value=value, reason="fel")
+                            lambda x: app.correct_journey(
+                                x, jid, field=what, value=value, reason="fel"
+                            )
                         ),
                     )
             if rnd.random() < 0.1:  # the start corrected a month later
                 later(
                     starts + timedelta(days=30),
                     lambda: command(
-                        jid,
-                        lambda j, x: j.correct(
+                        lambda x: app.correct_journey(
                             x,
-                            what="starts_on",
-                            value=(starts + timedelta(days=1)).isoformat(),
+                            jid,
+                            field="starts_on",
+                            value=starts + timedelta(days=1),
                             reason="fel startdatum",
-                        ),
+                        )
                     ),
                 )
 
@@ -323,7 +311,7 @@ def main() -> None:
                     n += 1
             for action in agenda.pop(day, []):
                 # The rules may refuse it (e.g. a provider change after the exit): as in life.
-                with contextlib.suppress(DomainError):
+                with contextlib.suppress(Refusal):
                     action()
             if day.day == 3 and day > START:
                 month = (day.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")

@@ -1,21 +1,31 @@
-"""The composition root: builds the stores, the applications, the read models and the feed."""
+"""The composition root: builds the stores, the applications, the read models, the feed and the
+background tasks, typed, in one place (`build`)."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from services.alerts.scheduler import DailyScheduler
+from services.alerts.service import AlertsService
 from services.lifecycle.application import LifecycleApp, PersonRefKey
 from services.lifecycle.feed_source import StoreEventSource
 from services.lifecycle.journey_list import JourneyListProjection
 from services.lifecycle.store import StoreConfig
-from services.payments.service import feed_catch_up
+from services.payments.model import Booking
+from services.payments.projection import PaymentsProjection
+from services.payments.references import DecisionReferences
+from services.payments.runs import PayoutRuns
+from services.payments.service import PaymentsService, feed_catch_up
 from services.platform.auth import KeyStore
-from services.platform.clock import today
+from services.platform.clock import SYSTEM_CLOCK, Clock
 from services.platform.db import Database
 from services.platform.feed import FeedRunner, Projection
+from services.platform.tasks import BackgroundTask, start_all, stop_all
+from services.statistics.service import StatisticsService
 
 DEFAULT_DB = Path("var") / "insats.db"
 
@@ -42,65 +52,106 @@ def keys_path(config: StoreConfig) -> Path:
 
 @dataclass
 class Container:
+    """Everything one process of insats runs, built once by `build` and never patched after.
+
+    `background_tasks` is the list `insats serve`, `insats worker` and the tests start and stop
+    (`start()` / `stop()`); `close()` stops them and releases the stores."""
+
     config: StoreConfig
+    clock: Clock
     lifecycle: LifecycleApp
     readmodel_db: Database
-    feed: FeedRunner
-    keys: KeyStore
     source: StoreEventSource
-    services: dict[str, Any] = field(default_factory=dict)
+    feed: FeedRunner
+    payments: PaymentsService
+    alerts: AlertsService
+    statistics: StatisticsService
+    scheduler: DailyScheduler  # the daily alert scan
+    keys: KeyStore
 
-    def __getattr__(self, name: str) -> Any:
-        # ctx.obj.payments etc. for the services' CLI commands
-        services = self.__dict__.get("services", {})
-        if name in services:
-            return services[name]
-        raise AttributeError(name)
+    @property
+    def services(self) -> Mapping[str, Any]:
+        """The read-side services by name (their routers find them under these names)."""
+        return {"payments": self.payments, "alerts": self.alerts, "statistics": self.statistics}
+
+    @property
+    def background_tasks(self) -> list[BackgroundTask]:
+        # The feed first: the daily scan then evaluates facts the feed keeps current.
+        return [self.feed, self.scheduler]
+
+    def start(self) -> None:
+        start_all(self.background_tasks)
+
+    def stop(self) -> None:
+        stop_all(self.background_tasks)
 
     def close(self) -> None:
-        self.feed.stop()
+        self.stop()
         self.source.close()
-        for service in self.services.values():
-            # `shutdown` where a service has one (payments' `close` closes a month).
-            closer = getattr(service, "shutdown", None) or getattr(service, "close", None)
-            if callable(closer):
-                closer()
+        self.payments.shutdown()
         self.readmodel_db.close()
         self.lifecycle.close()
 
 
-def build(config: StoreConfig, *, record_default_rates: bool = True) -> Container:
+def build(
+    config: StoreConfig, *, clock: Clock = SYSTEM_CLOCK, record_default_rates: bool = True
+) -> Container:
+    """The one place the service is put together: stores, the lifecycle application, the read
+    models and their feed, the read-side services, the background tasks, the API keys."""
     with config.startup_lock():  # instances started together create their tables in turn
-        return _build(config, record_default_rates=record_default_rates)
+        return _build(config, clock, record_default_rates=record_default_rates)
 
 
-def _build(config: StoreConfig, *, record_default_rates: bool) -> Container:
+def _build(config: StoreConfig, clock: Clock, *, record_default_rates: bool) -> Container:
     config.create_schema()
     app = LifecycleApp(
         config.eventsourcing_env(),
         person_key=PersonRefKey(config.person_key()),
-        today=today,
+        today=clock.today,
     )
     if record_default_rates:
         app.ensure_default_rates()
     db = config.readmodel_db()
     channel = getattr(app.recorder, "channel_name", "") if config.postgres_url else ""
     source = StoreEventSource(app, config.postgres_url, channel, config.timeouts)
-    services: dict[str, Any] = {}
-    projections: list[Projection] = [JourneyListProjection()]
-    projections.extend(_service_projections(config, db, services, source))
-    feed = FeedRunner(source, db, projections)
-    payments = services["payments"]
-    payments.catch_up = feed_catch_up(feed)
-    payments.source = source
+
+    alerts = AlertsService(db, today=clock.today, now=clock.now)
+    statistics = StatisticsService(db, today=clock.today)
+    payments_projection, references = PaymentsProjection(), DecisionReferences()
+    feed = FeedRunner(
+        source,
+        db,
+        [
+            JourneyListProjection(),
+            alerts.projection(head=source.max_position),
+            statistics.projection,
+            payments_projection,
+            references,  # the decision references the payout files name customers by
+        ],
+    )
+    payments = PaymentsService(
+        db,
+        PayoutRuns(payout_runs_env(config)),
+        feed_catch_up(feed),
+        projection=payments_projection,
+        references=references,
+        booking=Booking.from_env(),
+        source=source,
+        today=clock.today,
+        now=clock.now,
+    )
     return Container(
         config=config,
+        clock=clock,
         lifecycle=app,
         readmodel_db=db,
-        feed=feed,
-        keys=KeyStore(keys_path(config)),
         source=source,
-        services=services,
+        feed=feed,
+        payments=payments,
+        alerts=alerts,
+        statistics=statistics,
+        scheduler=DailyScheduler(alerts, today=clock.today, now=clock.now),
+        keys=KeyStore(keys_path(config)),
     )
 
 
@@ -115,46 +166,12 @@ def payout_runs_env(config: StoreConfig) -> dict[str, str]:
     return env
 
 
-def _service_projections(
-    config: StoreConfig, db: Database, services: dict[str, Any], source: StoreEventSource
-) -> list[Projection]:
-    """Payments, alerts and statistics plug their projections into the same feed."""
-    from services.alerts import AlertsService
-    from services.payments.model import Booking
-    from services.payments.projection import PaymentsProjection
-    from services.payments.runs import PayoutRuns
-    from services.payments.service import PaymentsService
-    from services.statistics import StatisticsService
-
-    alerts = AlertsService(db)
-    statistics = StatisticsService(db)
-    payments = PaymentsService(
-        db,
-        PayoutRuns(payout_runs_env(config)),
-        projection=PaymentsProjection(),
-        booking=Booking.from_env(),
-    )
-    services["alerts"] = alerts
-    services["statistics"] = statistics
-    services["payments"] = payments
-    return [
-        alerts.projection(head=source.max_position),
-        statistics.projection,
-        payments.projection,
-        payments.references,  # the decision references the payout files name customers by
-    ]
-
-
 def fresh_projections(container: Container) -> list[Projection]:
     """New, empty instances of every projection the container feeds (for replay-and-verify)."""
     return [type(p)() for p in container.feed.projections.values()]
 
 
-def service_verifications(container: Container) -> list[Any]:
-    """Extra checks services offer auditors (callables returning a list of problems)."""
-    checks = []
-    for service in container.services.values():
-        verify = getattr(service, "verify", None)
-        if callable(verify):
-            checks.append(verify)
-    return checks
+def service_verifications(container: Container) -> list[Callable[[], list[str]]]:
+    """Extra checks services offer auditors (callables returning a list of problems): payments
+    reproduces every closed run and its files."""
+    return [container.payments.verify]

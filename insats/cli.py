@@ -124,19 +124,12 @@ def worker(db: DbOption = None, postgres: PgOption = None) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    container.feed.start()
-    for service in container.services.values():
-        starter = getattr(service, "start", None)
-        if callable(starter):
-            starter()
+    container.feed.catch_up(retry_stopped=True)  # the first daily scan sees the whole log
+    container.start()
     typer.echo("insats worker: feeding read models; stop with Ctrl-C or SIGTERM")
     try:
         stop.wait()
     finally:
-        for service in container.services.values():
-            stopper = getattr(service, "stop", None)
-            if callable(stopper):
-                stopper()
         container.close()
 
 
@@ -203,7 +196,6 @@ def audit_as_of(
 ) -> None:
     """A journey as it stood on a date, from what was known at a time."""
     from services.lifecycle.view import journey_view
-    from services.platform.clock import today
     from services.platform.refusal import Refusal
 
     with opened(db, postgres) as c:
@@ -215,7 +207,7 @@ def audit_as_of(
                 if known_at
                 else c.lifecycle.journey(journey_id)
             )
-            day = date.fromisoformat(as_of) if as_of else today()
+            day = date.fromisoformat(as_of) if as_of else c.clock.today()
         except (Refusal, ValueError) as exc:
             fail(getattr(exc, "message", str(exc)))
         # The API's view, de-authorisations included (an auditor sees what the API shows).

@@ -41,20 +41,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # The container's background tasks (feed, daily alert scan) run in this process unless
+        # a separate `insats worker` runs them (`insats serve --no-projections`).
         if run_feed:
-            container.feed.start()
-        for service in container.services.values():
-            starter = getattr(service, "start", None)
-            if run_feed and callable(starter):
-                starter()
+            container.start()
         try:
             yield
         finally:
-            for service in container.services.values():
-                stopper = getattr(service, "stop", None)
-                if callable(stopper):
-                    stopper()
-            container.feed.stop()
+            container.stop()
 
     app = FastAPI(
         title=API_TITLE,

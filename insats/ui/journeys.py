@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from contracts import bounds
 from contracts.events import EXIT_REASONS, INSATS_TYPES, TARGET_GROUPS
 from insats.ui import labels
-from insats.ui.pages import UiError, form_dict, new_form_id, page, signed_in
+from insats.ui.pages import UiError, form_dict, new_form_id, page, signed_in, today
 from insats.ui.permissions import may_command
 from insats.ui.refusals import REFUSED, Shown, refusal_of
 from insats.ui.sessions import Session
@@ -41,7 +41,7 @@ from services.lifecycle.domain.base import CommandContext
 from services.lifecycle.domain.journey import journey_id_for
 from services.lifecycle.journey_list import JourneyListProjection, references
 from services.platform.auth import Principal
-from services.platform.clock import STOCKHOLM, today
+from services.platform.clock import STOCKHOLM
 from services.platform.db import Database
 from services.platform.feed import require_running
 from services.platform.refusal import Invalid, NotFound
@@ -70,7 +70,7 @@ def ui_context(request: Request, principal: Principal) -> CommandContext:
 
 
 def provider_names(request: Request, ids: Iterable[str | None]) -> dict[str, str]:
-    app, day, names = lifecycle(request), today(), {}
+    app, day, names = lifecycle(request), today(request), {}
     for pid in {i for i in ids if i}:
         try:
             names[pid] = str(app.provider(pid).view(day).get("name") or pid)
@@ -80,15 +80,15 @@ def provider_names(request: Request, ids: Iterable[str | None]) -> dict[str, str
 
 
 def all_providers(request: Request) -> list[dict[str, Any]]:
-    app, day = lifecycle(request), today()
+    app, day = lifecycle(request), today(request)
     return [app.provider(pid).view(day) for pid in app.provider_ids()]
 
 
-def journey_refs(db: Database, ids: Iterable[str]) -> dict[str, dict[str, str]]:
+def journey_refs(db: Database, ids: Iterable[str], day: date) -> dict[str, dict[str, str]]:
     """Decision reference and insats of journeys, from the journey list read model."""
     with db.transaction() as tx:
         require_running(tx, JourneyListProjection.name)
-        return references(tx, ids, today())
+        return references(tx, ids, day)
 
 
 def alerts_by_journey(
@@ -143,7 +143,7 @@ def journeys_page(
         if refusal is None or refusal.status >= 500:
             raise
     rows = result["journeys"]
-    lights = alerts_by_journey(request, principal, today())
+    lights = alerts_by_journey(request, principal, today(request))
     names = provider_names(request, [r["provider_id"] for r in rows])
     providers = [] if principal.role == "provider" else all_providers(request)
     filters = {
@@ -534,7 +534,7 @@ def new_decision(
         "decision_new.html",
         title="Registrera beslut",
         refusal=None,
-        values={"decided_on": today().isoformat(), "decided_by": session.principal.name},
+        values={"decided_on": today(request).isoformat(), "decided_by": session.principal.name},
         form_id=new_form_id(),
         insats_types=INSATS_TYPES,
         target_groups=TARGET_GROUPS,

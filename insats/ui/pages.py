@@ -20,7 +20,7 @@ from markupsafe import Markup
 from insats.ui import labels
 from insats.ui.permissions import allowed, may_command, navigation
 from insats.ui.sessions import COOKIE, Session, Sessions
-from services.platform.clock import STOCKHOLM, today
+from services.platform.clock import STOCKHOLM
 
 HERE = Path(__file__).parent
 STATIC_VERSION = "1"  # bump to make browsers fetch changed assets at once
@@ -153,6 +153,12 @@ def svg(markup: str) -> Markup:
     return Markup(markup)  # produced by matplotlib from our own data (text escaped)
 
 
+def today(request: Request) -> date:
+    """The service's today (the container's clock), for what the page shows as due or ended."""
+    day: date = request.app.state.container.clock.today()
+    return day
+
+
 def ui_state(request: Request) -> UiState:
     state: UiState = request.app.state.ui
     return state
@@ -181,7 +187,7 @@ def page(
         may=(lambda page_name: allowed(page_name, role)) if role else (lambda _: False),
         may_command=(lambda c: may_command(c, role)) if role else (lambda _: False),
         municipality=ui_state(request).municipality,
-        today=today(),
+        today=today(request),
         query=lambda **kw: urlencode({k: v for k, v in kw.items() if v not in (None, "")}),
         **context,
     )

@@ -5,7 +5,7 @@ own compensation bases — all through `PaymentsService` (`preview`, `close`, `g
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from insats.ui.journeys import journey_refs, provider_names
-from insats.ui.pages import SECURITY_HEADERS, form_dict, message_page, page, signed_in
+from insats.ui.pages import SECURITY_HEADERS, form_dict, message_page, page, signed_in, today
 from insats.ui.refusals import Shown, refusal_of
 from insats.ui.sessions import Session
 from services.payments.api import MEDIA_TYPES
@@ -21,7 +21,6 @@ from services.payments.files import basis_name
 from services.payments.model import Run, money_text
 from services.payments.rules import LINE_TYPES, ZERO, last_day, month_of
 from services.payments.service import PaymentsService, check_month
-from services.platform.clock import today
 from services.platform.refusal import NotFound, Refusal
 
 router = APIRouter(include_in_schema=False)
@@ -74,8 +73,8 @@ def _previous(service: PaymentsService, month: str) -> Run | None:
     return earlier[-1] if earlier else None
 
 
-def _default_month() -> str:
-    return month_of(today().replace(day=1) - timedelta(days=1))
+def _default_month(day: date) -> str:
+    return month_of(day.replace(day=1) - timedelta(days=1))
 
 
 @router.get("/ui/payouts", response_class=HTMLResponse)
@@ -90,7 +89,7 @@ def payouts_page(
         "payouts.html",
         title="Utbetalningar",
         runs=runs,
-        default_month=_default_month(),
+        default_month=_default_month(today(request)),
     )
 
 
@@ -114,7 +113,9 @@ def _run_page(
     previous = _previous(service, month) if run is not None else None
     rows = provider_rows(run, previous) if run is not None else []
     shown = list(run.lines[:LINES_SHOWN]) if run is not None else []
-    refs = journey_refs(request.app.state.readmodel_db, [line.journey_id for line in shown])
+    refs = journey_refs(
+        request.app.state.readmodel_db, [line.journey_id for line in shown], today(request)
+    )
     can_close_from = last_day(month) + timedelta(days=1) if refusal is None or run else None
     return page(
         request,
@@ -132,7 +133,7 @@ def _run_page(
         refusal=refusal,
         notice=notice,
         can_close_from=can_close_from,
-        closable=run is not None and run.status == "preview" and today() > last_day(month),
+        closable=run is not None and run.status == "preview" and today(request) > last_day(month),
         line_types=LINE_TYPES,
         files=service.file_names(month) if run is not None and run.status == "closed" else [],
         basis_name=basis_name,
@@ -183,7 +184,7 @@ def _confirm_page(
         notice=notice,
         refusal=refusal,
         total_text=money_text(run.total) if run else "",
-        ended=today() > last_day(month),
+        ended=today(request) > last_day(month),
         opens_on=last_day(month) + timedelta(days=1),
     )
 

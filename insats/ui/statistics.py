@@ -11,10 +11,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from contracts.events import EXIT_REASONS
-from insats.ui.pages import SECURITY_HEADERS, page, signed_in, svg
+from insats.ui.pages import SECURITY_HEADERS, page, signed_in, svg, today
 from insats.ui.refusals import Shown, refusal_of
 from insats.ui.sessions import Session
-from services.platform.clock import today
 from services.platform.refusal import Refusal
 from services.statistics.api import period
 from services.statistics.figures import GROUP_BYS
@@ -29,8 +28,7 @@ def statistics(request: Request) -> StatisticsService:
     return service
 
 
-def _defaults(from_: str | None, to: str | None) -> tuple[str, str]:
-    day = today()
+def _defaults(from_: str | None, to: str | None, day: date) -> tuple[str, str]:
     return from_ or date(day.year, 1, 1).isoformat(), to or date(day.year, 12, 31).isoformat()
 
 
@@ -54,7 +52,7 @@ def statistics_page(
     )
 
     params = request.query_params
-    from_text, to_text = _defaults(params.get("from") or from_, to)
+    from_text, to_text = _defaults(params.get("from") or from_, to, today(request))
     group_by = group_by if group_by in GROUP_BYS else "insats"
     refusal: Shown | None = None
     data = None
@@ -105,7 +103,7 @@ def report_html(
     to: str | None = None,
     session: Session = Depends(signed_in("statistics")),
 ) -> Response:
-    from_text, to_text = _defaults(request.query_params.get("from"), to)
+    from_text, to_text = _defaults(request.query_params.get("from"), to, today(request))
     period_from, period_to = period(from_text, to_text)
     body = statistics(request).report_html(period_from, period_to)
     headers = {
@@ -132,7 +130,7 @@ def report_csv(
     group_by: str = "insats",
     session: Session = Depends(signed_in("statistics")),
 ) -> Response:
-    from_text, to_text = _defaults(request.query_params.get("from"), to)
+    from_text, to_text = _defaults(request.query_params.get("from"), to, today(request))
     period_from, period_to = period(from_text, to_text)
     body = statistics(request).csv(period_from, period_to, group_by)
     name = f"statistik-{from_text}-{to_text}-{group_by}.csv"

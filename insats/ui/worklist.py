@@ -10,13 +10,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from insats.ui.journeys import alerts_service, all_providers, journey_refs, provider_names
-from insats.ui.pages import page, signed_in
+from insats.ui.pages import page, signed_in, today
 from insats.ui.refusals import Shown
 from insats.ui.sessions import Session
 from services.alerts.api import _date, _scope
 from services.alerts.rules import KINDS, LEVELS
 from services.alerts.store import JourneyAlert
-from services.platform.clock import today
 
 router = APIRouter(include_in_schema=False)
 
@@ -62,7 +61,7 @@ def _scoped_alerts(
 
 
 def worklist(request: Request, session: Session) -> dict[str, Any]:
-    day = today()
+    day = today(request)
     found = _scoped_alerts(request, session, day)
     sections = []
     for key, heading, kind, level in SECTIONS:
@@ -79,7 +78,7 @@ def worklist(request: Request, session: Session) -> dict[str, Any]:
         )
     ]
     ids = [a.journey_id for a in found] + [c["alert"].journey_id for c in claims]
-    refs = journey_refs(request.app.state.readmodel_db, ids)
+    refs = journey_refs(request.app.state.readmodel_db, ids, today(request))
     names = provider_names(
         request, [a.provider_id for a in found] + [c["alert"].provider_id for c in claims]
     )
@@ -113,7 +112,7 @@ def start(request: Request, session: Session = Depends(signed_in("start"))) -> R
         claims=[],
         refs={},
         names={},
-        as_of_date=today(),
+        as_of_date=today(request),
     )
 
 
@@ -132,9 +131,11 @@ def alerts_page(
     provider_id = (provider_id or "").strip() or None
     if principal.role == "provider":
         provider_id = None
-    day = _date(as_of, "as_of") if as_of else today()
+    day = _date(as_of, "as_of") if as_of else today(request)
     found = _scoped_alerts(request, session, day, kind=kind, level=level, provider_id=provider_id)
-    refs = journey_refs(request.app.state.readmodel_db, [a.journey_id for a in found])
+    refs = journey_refs(
+        request.app.state.readmodel_db, [a.journey_id for a in found], today(request)
+    )
     return page(
         request,
         "alerts.html",

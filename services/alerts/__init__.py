@@ -3,13 +3,13 @@
 - `rules.evaluate(facts, as_of, providers)`: the pure rules; `dates`: every date rule, once.
 - `AlertsProjection` ('alerts'): stored facts + the change feed, fed by the FeedRunner.
 - `AlertsService(db)`: `alerts(as_of, ...)`, `changes(after, limit)`, `daily_scan(as_of)`.
-- `DailyScheduler(service)`: the daily scan thread; `run_worker(service)` for a worker command.
-- `api.router`, `cli.app` / `cli.show_alerts`.
+- `DailyScheduler(service)`: the daily scan thread (a background task of the composition root).
+- `api.router`, `cli.show_alerts` (the root CLI's `insats alerts`).
 """
 
 from services.alerts.projection import AlertsProjection
 from services.alerts.rules import KINDS, LEVELS, Alert, evaluate
-from services.alerts.scheduler import DailyScheduler, run_worker
+from services.alerts.scheduler import DailyScheduler
 from services.alerts.service import AlertsService, ScanResult
 from services.alerts.store import AlertChange, JourneyAlert
 
@@ -24,5 +24,4 @@ __all__ = [
     "JourneyAlert",
     "ScanResult",
     "evaluate",
-    "run_worker",
 ]

@@ -1,8 +1,6 @@
-"""CLI: `insats alerts [--as-of D] [--kind K] [--level L]` and `insats alerts worker`.
-
-The service comes from `ctx.obj.alerts` (the root CLI builds it); `worker` also starts
-`ctx.obj.feed` (a FeedRunner) when the root CLI provides one.
-"""
+"""`insats alerts [--as-of D] [--kind K] [--level L]`: the alerts as a table (the root CLI's
+command calls `show_alerts`; the service comes from `ctx.obj.alerts`). The daily scan runs as a
+background task of `insats serve` and `insats worker`."""
 
 from __future__ import annotations
 
@@ -17,11 +15,8 @@ from rich.table import Table
 from rich.text import Text
 
 from services.alerts.rules import KIND_LABELS, KINDS, LEVEL_LABELS, LEVELS
-from services.alerts.scheduler import run_worker
 from services.alerts.service import AlertsService
 from services.alerts.store import JourneyAlert
-
-app = typer.Typer(help="Larm: trafikljus, planer, uppföljningar och bonusärenden (SPEC §5).")
 
 LEVEL_STYLES = {"green": "bold green", "yellow": "bold yellow", "red": "bold red"}
 KIND_STYLES = {
@@ -129,25 +124,3 @@ def summary_table(alerts: list[JourneyAlert]) -> Table:
                     )
     table.add_row(Text("Totalt", style="bold"), "", Text(str(len(alerts)), style="bold"))
     return table
-
-
-@app.callback(invoke_without_command=True)
-def alerts_command(
-    ctx: typer.Context,
-    as_of: str | None = AS_OF_OPTION,
-    kind: str | None = KIND_OPTION,
-    level: str | None = LEVEL_OPTION,
-) -> None:
-    """Visa larmen (utan underkommando)."""
-    if ctx.invoked_subcommand is None:
-        show_alerts(ctx, as_of, kind, level)
-
-
-@app.command("worker")
-def worker(ctx: typer.Context) -> None:
-    """Kör den dagliga larmgenomgången (och projektionerna om de finns) tills den avbryts."""
-    service = _service(ctx)
-    obj: Any = ctx.obj
-    feed = obj.get("feed") if isinstance(obj, dict) else getattr(obj, "feed", None)
-    typer.echo("Larmgenomgången körs dagligen efter midnatt (Europe/Stockholm); avbryt med Ctrl+C.")
-    run_worker(service, feed=feed)

@@ -9,7 +9,6 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
-from typing import Protocol
 
 from services.alerts.service import AlertsService, ScanResult
 from services.platform import clock
@@ -32,7 +31,10 @@ def seconds_until_next_check(now: datetime) -> float:
 
 
 class DailyScheduler:
-    """A background thread running `service.daily_scan(today())` once per calendar day."""
+    """A background thread running `service.daily_scan(today())` once per calendar day (a
+    background task of the composition root, in `insats serve` and `insats worker`)."""
+
+    name = "alerts-daily-scan"
 
     def __init__(
         self,
@@ -91,37 +93,3 @@ class DailyScheduler:
                 log.exception("alerts: daily scan failed; retrying")
                 wait = RETRY_SECONDS
             self._stop.wait(wait)
-
-
-class Startable(Protocol):
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-
-def run_worker(
-    service: AlertsService,
-    *,
-    feed: Startable | None = None,
-    stop: threading.Event | None = None,
-    on_scan: Callable[[ScanResult], None] | None = None,
-) -> None:
-    """The production worker's loop: the daily scheduler (and, when given, the feed runner that
-    keeps the alerts projection current) until `stop` is set or the process is interrupted."""
-    stop = stop or threading.Event()
-    scheduler = DailyScheduler(service, on_scan=on_scan)
-    if feed is not None:
-        catch_up = getattr(feed, "catch_up", None)
-        if callable(catch_up):
-            catch_up()  # scan complete facts, not a log half read
-        feed.start()
-    scheduler.start()
-    try:
-        while not stop.wait(1.0):
-            pass
-    except KeyboardInterrupt:
-        log.info("alerts: worker interrupted")
-    finally:
-        scheduler.stop()
-        if feed is not None:
-            feed.stop()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
-from typing import TYPE_CHECKING
+from datetime import date, datetime
 
 from contracts import journey as model
 from services.alerts import store
@@ -16,9 +15,6 @@ from services.platform import clock
 from services.platform.db import Database
 from services.platform.feed import require_running, setup_tables
 from services.platform.refusal import Invalid
-
-if TYPE_CHECKING:
-    from services.alerts.scheduler import DailyScheduler
 
 MAX_CHANGES_PAGE = 1000
 
@@ -40,32 +36,19 @@ def sort_key(alert: JourneyAlert) -> tuple[int, int, str, str]:
 class AlertsService:
     """Reads and records alerts in `db` (the same database the 'alerts' projection writes)."""
 
-    def __init__(self, db: Database, *, today: Callable[[], date] = clock.today):
+    def __init__(
+        self,
+        db: Database,
+        *,
+        today: Callable[[], date] = clock.today,
+        now: Callable[[], datetime] = clock.utcnow,
+    ):
         self.db = db
         self.today = today
-        self._scheduler: DailyScheduler | None = None
+        self.now = now
         with db.transaction() as tx:
             setup_tables(tx)
             store.setup(tx)
-
-    # --- in-process scheduling (`insats serve`) --------------------------------------------------
-
-    @property
-    def scheduler(self) -> DailyScheduler:
-        """The daily scan scheduler `start()` runs in this process."""
-        from services.alerts.scheduler import DailyScheduler
-
-        if self._scheduler is None:
-            self._scheduler = DailyScheduler(self)
-        return self._scheduler
-
-    def start(self) -> None:
-        """Run the daily scan scheduler in this process (a background thread)."""
-        self.scheduler.start()
-
-    def stop(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.stop()
 
     def projection(self, head: Callable[[], int] | None = None) -> AlertsProjection:
         """The projection to give the FeedRunner; `head` = the source's `max_position`."""
@@ -130,7 +113,7 @@ class AlertsService:
             changes = store.reconcile(tx, ids, as_of, store.load_providers(tx))
             tx.execute("DELETE FROM alerts_dirty")  # every journey was just evaluated
             store.record_scan(
-                tx, as_of, clock.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"), len(ids), len(changes)
+                tx, as_of, self.now().strftime("%Y-%m-%dT%H:%M:%SZ"), len(ids), len(changes)
             )
         return ScanResult(as_of, len(ids), changes)
 

@@ -68,6 +68,7 @@ MAX_HEADER_TEXT = 100  # X-Source-System, X-Correlation-Id
 
 
 def _no_person_number(text: str) -> str:
+    # The system clock, not the service's: it only settles the century of a 10-digit number.
     if contains_person_number(text, today()):
         raise ValueError(
             "must not contain a personnummer or samordningsnummer: free text is published to "
@@ -510,7 +511,7 @@ def readmodels(request: Request) -> Database:
 def command_context(request: Request, principal: Principal) -> CommandContext:
     """Who records the facts, from which system, under which correlation id: the headers
     travel with every event into the public feed, so they are held to the free-text rules."""
-    day = today()
+    day = lifecycle(request).today()
     values = {}
     for header, default in (
         ("X-Source-System", principal.name),
@@ -578,7 +579,7 @@ def render_journey(
 ) -> dict[str, Any]:
     view = journey_view(
         journey.facts,
-        as_of=as_of or today(),
+        as_of=as_of or app.today(),
         providers=app.provider_facts(journey.facts.providers_ever),
         person_id=journey.person_id if principal.sees_person_id else None,
     )
@@ -617,7 +618,7 @@ def respond(
             return {**voucher, "journey_id": view["journey_id"], "version": view["version"]}
         return view
     if r["kind"] == "provider":
-        return app.provider(r["provider_id"]).view(today())
+        return app.provider(r["provider_id"]).view(app.today())
     if r["kind"] == "rates":
         rates = app.rates()
         assert rates is not None
@@ -697,7 +698,7 @@ def change_provider_details(
 @router.get("/v1/providers", tags=["providers"])
 def list_providers(request: Request, principal: Principal = Depends(permitted)) -> dict[str, Any]:
     app = lifecycle(request)
-    day = today()
+    day = lifecycle(request).today()
     return {"providers": [app.provider(pid).view(day) for pid in app.provider_ids()]}
 
 
@@ -705,7 +706,7 @@ def list_providers(request: Request, principal: Principal = Depends(permitted)) 
 def get_provider(
     provider_id: str, request: Request, principal: Principal = Depends(permitted)
 ) -> dict[str, Any]:
-    return lifecycle(request).provider(provider_id).view(today())
+    return lifecycle(request).provider(provider_id).view(lifecycle(request).today())
 
 
 @router.post("/v1/rates", status_code=201, tags=["rates"], responses=refusals(408, 413))
@@ -927,7 +928,9 @@ def list_journeys(
     if person_id is not None:
         if not principal.sees_person_id:
             raise Forbidden("forbidden", "this role may not search by person_id", "person_id")
-        person_ref = app.person_key.ref(parse_person_id(person_id, today()).number)
+        person_ref = app.person_key.ref(
+            parse_person_id(person_id, lifecycle(request).today()).number
+        )
     try:
         after = decode_cursor(cursor) if cursor else 0
     except ValueError:
@@ -937,7 +940,7 @@ def list_journeys(
         require_running(tx, JourneyListProjection.name)
         rows, last = search(
             tx,
-            today=today(),
+            today=lifecycle(request).today(),
             provider_id=provider_id,
             held_by=held_by,
             status=status,

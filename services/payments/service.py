@@ -1,12 +1,7 @@
 """The payments service: preview, close and read monthly payout runs (SPEC §4.3).
 
-Wiring (composition root):
-
-    projection = PaymentsProjection()                       # fed by the FeedRunner
-    runs = PayoutRuns(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                           "SQLITE_DBNAME": "var/payout-runs.db"})
-    payments = PaymentsService(db, runs, catch_up=feed_catch_up(runner, projection.name),
-                               booking=Booking.from_env())
+The composition root (`insats.bootstrap`) makes the payments projection and the decision
+references, gives them to the feed, and then this service with `catch_up=feed_catch_up(feed)`.
 
 `catch_up` brings the payments read model up to the end of the event log before a run is
 computed; the run's position is then read in the same transaction as the facts it uses.
@@ -100,6 +95,7 @@ class PaymentsService:
         catch_up: Callable[[], object] = lambda: None,
         *,
         projection: PaymentsProjection | None = None,
+        references: DecisionReferences | None = None,
         booking: Booking | None = None,
         source: EventSource | None = None,
         today: Callable[[], date] = clock.today,
@@ -111,7 +107,7 @@ class PaymentsService:
         self.runs = runs
         self.catch_up = catch_up
         self.projection = projection or PaymentsProjection()
-        self.references = DecisionReferences()  # fed beside `projection` (composition root)
+        self.references = references or DecisionReferences()  # fed beside `projection`
         self.booking = booking or Booking()
         self.source = source
         self.today = today

@@ -240,6 +240,8 @@ def _record_failure(tx: Tx, name: str, event: PublicEvent, error: BaseException)
 class FeedRunner:
     """Feeds a set of projections from one source; each projection tracks its own position."""
 
+    name = "feed"  # as a background task (services.platform.tasks)
+
     def __init__(
         self,
         source: EventSource,
@@ -405,6 +407,10 @@ class FeedRunner:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
         retry_stopped = True  # a new process may run a fixed release: try stopped ones once

@@ -19,7 +19,6 @@ from typing import Final, cast
 from contracts import journey as model
 from contracts.events import SELF_SUFFICIENT_REASONS, PublicEvent
 from contracts.journey import JourneyFacts, ProviderFacts
-from services.platform import clock
 from services.platform.db import Tx
 from services.statistics.facts import ROW_COLUMNS, STATISTICS_PARTS, FactsRow, row_of
 
@@ -191,9 +190,8 @@ def load_facts(tx: Tx, period_from: str, period_to: str, *, providers: bool) -> 
     return cast(list[FactsRow], rows)  # the columns are FactsRow's, in its order
 
 
-def load_provider_names(tx: Tx, on: date | None = None) -> dict[str, str]:
-    """provider_id → its name in force on `on` (default: the service clock's today)."""
-    on = on or clock.today()
+def load_provider_names(tx: Tx, on: date) -> dict[str, str]:
+    """provider_id → its name in force on `on`."""
     names = {}
     for pid, facts in load_providers(tx).items():
         details = facts.details_on(on)

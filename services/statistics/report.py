@@ -1,4 +1,5 @@
-"""CSV export and the printable HTML report (Swedish), with charts as inline SVG.
+"""The printable HTML report (Swedish), with charts as inline SVG (the CSV export, which needs
+no charts, is `services.statistics.export`).
 
 The charts are the municipality's figures 1 (customers per insats), 5 (exit reasons per insats)
 and 7 (average days to self-sufficiency per insats and year), drawn with matplotlib's Agg
@@ -8,7 +9,6 @@ same facts give the same report bytes.
 
 from __future__ import annotations
 
-import csv
 import html
 import io
 import threading
@@ -35,7 +35,7 @@ from services.statistics.labels import (
     decimal_comma,
     group_label,
 )
-from services.statistics.service import ReportData, YearlyDays
+from services.statistics.report_data import ReportData, YearlyDays
 
 _INSATS_COLOURS: Final[dict[str, str]] = {
     "grund": "#1f5f8b",
@@ -67,67 +67,6 @@ def _percent(value: float | None) -> str:
 
 def _days(value: float | None) -> str:
     return "–" if value is None else decimal_comma(value, 1)
-
-
-# --- CSV --------------------------------------------------------------------------------------
-
-CSV_HEADERS: Final[list[str]] = [
-    "Från",
-    "Till",
-    "Gruppering",
-    "Grupp",
-    "Kod",
-    FIGURE_NAMES["journeys"],
-    FIGURE_NAMES["customers"],
-    FIGURE_NAMES["starts"],
-    *[f"Avslut: {EXIT_REASON_NAMES[r]}" for r in EXIT_REASONS],
-    FIGURE_NAMES["exits_total"],
-    FIGURE_NAMES["self_sufficient"],
-    FIGURE_NAMES["rate_of_journeys"],
-    FIGURE_NAMES["rate_of_exits"],
-    FIGURE_NAMES["avg_days"],
-    FIGURE_NAMES["median_days"],
-    FIGURE_NAMES["sustained"],
-    FIGURE_NAMES["deviation"],
-    FIGURE_NAMES["plans_counted"],
-    FIGURE_NAMES["plans_on_time"],
-    FIGURE_NAMES["plans_on_time_share"],
-]
-
-
-def render_csv(data: Mapping[str, Any], provider_names: Mapping[str, str]) -> bytes:
-    """One row per group, then "Totalt": UTF-8 with BOM, `;`, decimal comma, Swedish headers.
-    Shares are fractions 0–1 with 4 decimals; an empty cell means not defined (no denominator)."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(CSV_HEADERS)
-    group_by = data["group_by"]
-    for key, fig in data["groups"].items():
-        writer.writerow(
-            [
-                data["from"],
-                data["to"],
-                GROUP_BY_NAMES[group_by],
-                group_label(group_by, key, provider_names),
-                key,
-                fig["journeys"],
-                fig["customers"],
-                fig["starts"],
-                *[fig["exits"][r] for r in EXIT_REASONS],
-                fig["exits_total"],
-                fig["self_sufficient"],
-                decimal_comma(fig["rate_of_journeys"], 4),
-                decimal_comma(fig["rate_of_exits"], 4),
-                decimal_comma(fig["avg_days"], 1),
-                decimal_comma(fig["median_days"], 1),
-                fig["follow_ups"]["sustained"],
-                fig["follow_ups"]["deviation"],
-                fig["plans"]["counted"],
-                fig["plans"]["on_time"],
-                decimal_comma(fig["plans_on_time_share"], 4),
-            ]
-        )
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
 # --- charts -----------------------------------------------------------------------------------
@@ -255,8 +194,13 @@ def chart_days_per_year(yearly: list[YearlyDays]) -> str:
         if not highest:
             ax.yaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
             ax.text(
-                0.5, 0.5, "Inga avslut till egen försörjning", transform=ax.transAxes,
-                ha="center", va="center", color="#444444",
+                0.5,
+                0.5,
+                "Inga avslut till egen försörjning",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                color="#444444",
             )
         ax.set_title("Figur 7. Genomsnittligt antal dagar till egen försörjning per insats och år")
         ax.set_ylabel("Dagar")
@@ -432,8 +376,11 @@ def render_html(data: ReportData) -> str:
         f'<p class="issuer">{html.escape(data.municipality or "Kommunen")}</p>',
         "<h1>Statistik – kundval arbetsmarknadsinsatser</h1>",
         f"<p>Period: {f_} – {t_}</p>",
-        (f"<p>Framställd {data.produced_on.isoformat()} ur insatsernas händelselogg.</p>"
-         if data.produced_on else ""),
+        (
+            f"<p>Framställd {data.produced_on.isoformat()} ur insatsernas händelselogg.</p>"
+            if data.produced_on
+            else ""
+        ),
         "</header>",
         "<h2>Sammanfattning per insats</h2>",
         _comparison_table(data.by_insats, names),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -13,6 +12,7 @@ from services.platform import clock
 from services.platform.db import Database, Tx
 from services.platform.feed import require_running, setup_tables
 from services.platform.municipality import municipality_name
+from services.statistics.export import render_csv
 from services.statistics.figures import DAYS_QUANTUM, check_request, compute_figures
 from services.statistics.projection import (
     StatisticsProjection,
@@ -20,30 +20,7 @@ from services.statistics.projection import (
     load_facts,
     load_provider_names,
 )
-
-
-@dataclass(frozen=True)
-class YearlyDays:
-    """Figure 7: average days to self-sufficiency per insats for one calendar year."""
-
-    year: int
-    avg_days: dict[str, float | None]  # insats → average (1 decimal, half-up), None: no exits
-    self_sufficient: dict[str, int]
-
-
-@dataclass(frozen=True)
-class ReportData:
-    """Everything the HTML report shows, read in one transaction."""
-
-    period_from: date
-    period_to: date
-    by_insats: dict[str, Any]
-    by_provider: dict[str, Any]
-    by_target_group: dict[str, Any]
-    yearly: list[YearlyDays]
-    provider_names: dict[str, str]
-    municipality: str = ""  # who publishes the report (INSATS_MUNICIPALITY_NAME)
-    produced_on: date | None = None  # the day the figures were read
+from services.statistics.report_data import ReportData, YearlyDays
 
 
 class StatisticsService:
@@ -133,8 +110,6 @@ class StatisticsService:
         *,
         as_of: date | None = None,
     ) -> bytes:
-        from services.statistics.report import render_csv
-
         data = self.figures(period_from, period_to, group_by, as_of=as_of)
         return render_csv(data, self.provider_names() if group_by == "provider" else {})
 

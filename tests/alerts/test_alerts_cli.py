@@ -15,6 +15,11 @@ from services.platform.db import SQLiteDatabase
 from services.platform.feed import FeedRunner, ListEventSource
 
 P1, P2 = "5566778899", "5599887766"
+
+# `insats alerts` as the root CLI registers it (a command calling `show_alerts`).
+root = typer.Typer()
+root.command("alerts")(alerts_cli.show_alerts)
+root.command("version")(lambda: None)
 J1, J2, J3 = "journey-1", "journey-2", "journey-3"
 
 
@@ -34,7 +39,7 @@ def obj(tmp_path, log):
 
 
 def test_lists_alerts_with_swedish_labels_and_a_summary(obj):
-    result = CliRunner().invoke(alerts_cli.app, ["--as-of", "2026-07-15"], obj=obj)
+    result = CliRunner().invoke(root, ["alerts", "--as-of", "2026-07-15"], obj=obj)
     assert result.exit_code == 0, result.output
     out = result.output
     assert "Larm per 2026-07-15" in out
@@ -56,13 +61,13 @@ def test_lists_alerts_with_swedish_labels_and_a_summary(obj):
 
 def test_today_by_default_and_filters(obj):
     runner = CliRunner()
-    today = runner.invoke(alerts_cli.app, [], obj=obj)
+    today = runner.invoke(root, ["alerts"], obj=obj)
     assert today.exit_code == 0, today.output
     assert "Larm per 2026-04-15" in today.output
-    red = runner.invoke(alerts_cli.app, ["--as-of", "2026-07-15", "--level", "red"], obj=obj)
+    red = runner.invoke(root, ["alerts", "--as-of", "2026-07-15", "--level", "red"], obj=obj)
     assert J2 in red.output and J1 not in red.output
     plans = runner.invoke(
-        alerts_cli.app, ["--as-of", "2026-07-15", "--kind", "plan_overdue"], obj=obj
+        root, ["alerts", "--as-of", "2026-07-15", "--kind", "plan_overdue"], obj=obj
     )
     assert J1 in plans.output and J2 not in plans.output
 
@@ -70,7 +75,7 @@ def test_today_by_default_and_filters(obj):
 def test_traffic_light_colours_on_a_terminal(obj, monkeypatch):
     monkeypatch.setenv("FORCE_COLOR", "1")
     monkeypatch.delenv("NO_COLOR", raising=False)
-    result = CliRunner().invoke(alerts_cli.app, ["--as-of", "2026-07-15"], obj=obj)
+    result = CliRunner().invoke(root, ["alerts", "--as-of", "2026-07-15"], obj=obj)
     assert result.exit_code == 0, result.output
     assert "\x1b[1;31m● röd" in result.output
     assert "\x1b[1;33m● gul" in result.output
@@ -82,34 +87,5 @@ def test_traffic_light_colours_on_a_terminal(obj, monkeypatch):
     [["--as-of", "2026-02-30"], ["--as-of", "igår"], ["--kind", "late"], ["--level", "blå"]],
 )
 def test_invalid_options_are_refused(obj, args):
-    result = CliRunner().invoke(alerts_cli.app, args, obj=obj)
+    result = CliRunner().invoke(root, ["alerts", *args], obj=obj)
     assert result.exit_code == 2
-
-
-def test_wiring_as_a_single_command_or_a_sub_app(obj):
-    # the root CLI may register show_alerts as a command ...
-    root = typer.Typer()
-    root.command("alerts")(alerts_cli.show_alerts)
-    root.command("version")(lambda: None)
-    single = CliRunner().invoke(root, ["alerts", "--as-of", "2026-07-15"], obj=obj)
-    assert single.exit_code == 0, single.output
-    assert J2 in single.output
-    # ... or the app as a group whose callback lists the alerts
-    group_root = typer.Typer()
-    group_root.add_typer(alerts_cli.app, name="alerts", invoke_without_command=True)
-    group_root.command("version")(lambda: None)
-    group = CliRunner().invoke(group_root, ["alerts", "--as-of", "2026-07-15"], obj=obj)
-    assert group.exit_code == 0, group.output
-    assert single.output == group.output
-
-
-def test_worker_runs_the_scheduler_with_the_configured_service(obj, monkeypatch):
-    calls = []
-    feed = object()
-    monkeypatch.setattr(
-        alerts_cli, "run_worker", lambda service, feed=None: calls.append((service, feed))
-    )
-    obj.feed = feed
-    result = CliRunner().invoke(alerts_cli.app, ["worker"], obj=obj)
-    assert result.exit_code == 0, result.output
-    assert calls == [(obj.alerts, feed)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, date, datetime
 
-from services.alerts import AlertsService, DailyScheduler, ScanResult, run_worker
+from services.alerts import AlertsService, DailyScheduler, ScanResult
 from services.alerts.scheduler import MAX_SLEEP_SECONDS, seconds_until_next_check
 from services.platform.clock import STOCKHOLM
 from services.platform.db import SQLiteDatabase
@@ -90,40 +90,15 @@ def test_started_scheduler_scans_today_and_stops(tmp_path, log):
     assert [r.as_of for r in results] == [date(2026, 3, 12)]
 
 
-def test_worker_runs_feed_and_scheduler_until_stopped(tmp_path, log):
-    today = Today(date(2026, 3, 12))
-    service = make_service(tmp_path, log, today)
-
-    class FakeFeed:
-        def __init__(self) -> None:
-            self.calls: list[str] = []
-
-        def catch_up(self) -> int:
-            self.calls.append("catch_up")
-            return 0
-
-        def start(self) -> None:
-            self.calls.append("start")
-
-        def stop(self) -> None:
-            self.calls.append("stop")
-
-    fake = FakeFeed()
-    stop = threading.Event()
-    run_worker(service, feed=fake, stop=stop, on_scan=lambda result: stop.set())
-    assert fake.calls == ["catch_up", "start", "stop"]
-    assert service.has_scanned(date(2026, 3, 12))
-
-
-def test_service_start_runs_the_scheduler_in_process(tmp_path, log):
-    # `insats serve` starts every service: the alerts service then scans today at start
+def test_started_the_scheduler_scans_today_in_the_background_until_stopped(tmp_path, log):
+    # `insats serve` and `insats worker` start it among the container's background tasks
     today = Today(date(2026, 3, 12))
     service = make_service(tmp_path, log, today)
     scanned = threading.Event()
-    service.scheduler.on_scan = lambda result: scanned.set()
-    service.start()
-    assert service.scheduler.running
+    scheduler = DailyScheduler(service, on_scan=lambda result: scanned.set())
+    scheduler.start()
+    assert scheduler.running
     assert scanned.wait(10)  # synchronisation, not a timing assertion
-    service.stop()
-    assert not service.scheduler.running
+    scheduler.stop()
+    assert not scheduler.running
     assert service.last_scanned() == date(2026, 3, 12)

@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 from stats_given import P1, P2, Given
 
-from services.statistics.report import CSV_HEADERS
+from services.statistics.export import CSV_HEADERS
 from services.statistics.service import StatisticsService
 
 FROM, TO = date(2024, 1, 1), date(2024, 12, 31)
@@ -181,7 +181,7 @@ def test_small_counts_get_whole_number_ticks_each_once() -> None:
 
 def test_figure_7_legend_has_each_insats_in_its_own_colour_even_without_bars() -> None:
     from services.statistics.report import _INSATS_COLOURS, chart_days_per_year
-    from services.statistics.service import YearlyDays
+    from services.statistics.report_data import YearlyDays
 
     yearly = [YearlyDays(2024, {"grund": 120.0, "forstarkt": None, "sai": 200.0},
                          {"grund": 1, "forstarkt": 0, "sai": 1})]
@@ -194,7 +194,7 @@ def test_figure_7_legend_has_each_insats_in_its_own_colour_even_without_bars() -
 
 def test_figure_7_without_self_sufficient_exits_has_no_negative_axis_and_only_its_years() -> None:
     from services.statistics.report import chart_days_per_year
-    from services.statistics.service import YearlyDays
+    from services.statistics.report_data import YearlyDays
 
     none = {"grund": None, "forstarkt": None, "sai": None}
     chart = chart_days_per_year([YearlyDays(2024, none, {"grund": 0, "forstarkt": 0, "sai": 0})])

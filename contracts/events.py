@@ -3,7 +3,7 @@
 Every event that leaves the event store — the auditors' feed (`GET /v1/events`), `insats events
 export`, Kafka, and the feed that payments, alerts and statistics read — is an `EventEnvelope`
 whose `payload` matches the model of its `type` below. The JSON Schemas in `contracts/events/v1/`
-are generated from these models (`python -m contracts.generate`) and a test fails when they drift.
+are generated from these models (`insats contracts write`) and a test fails when they drift.
 
 Personnummer never appears here: a journey carries `person_ref`, a keyed pseudonym that is stable
 within one installation. `person_id` is present only in exports made with `--include-person-ids`

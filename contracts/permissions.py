@@ -7,7 +7,8 @@ generated from this table. An endpoint missing here cannot be served (the app re
 and an entry no route serves fails the tests.
 
 A provider's *scope* — journeys it holds or held, acting only on those it holds — is a rule of
-the data, not of the endpoint, and lives with the journey (`contracts.journey.provider_scope`).
+the data, not of the endpoint, and lives with the journey (`Journey.check_scope` in
+`services.lifecycle.domain.journey`, over the facts' `contracts.journey` holder rules).
 """
 
 from __future__ import annotations

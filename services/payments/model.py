@@ -57,21 +57,6 @@ class RunLine(NamedTuple):
             money_text(self.amount),
         ]
 
-    @classmethod
-    def from_list(cls, row: list[Any]) -> RunLine:
-        rate, amount = row[7], row[8]
-        return cls(
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            row[4],
-            row[5],
-            row[6],
-            None if rate is None else parse_money(rate),
-            parse_money(amount),
-        )
-
     def to_json(self) -> dict[str, Any]:
         return {
             "period": self.period,

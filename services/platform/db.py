@@ -67,17 +67,6 @@ class Database(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
-    def table_exists(self, name: str) -> bool:
-        with self.transaction() as tx:
-            if self.dialect == "sqlite":
-                sql = "SELECT 1 FROM sqlite_master WHERE type='table' AND name=%s"
-            else:
-                sql = (
-                    "SELECT 1 FROM information_schema.tables "
-                    "WHERE table_schema = current_schema() AND table_name=%s"
-                )
-            return tx.execute(sql, (name,)).fetchone() is not None
-
 
 # --- SQLite -----------------------------------------------------------------------------------
 

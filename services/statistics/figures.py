@@ -43,13 +43,12 @@ import statistics as pystats
 from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from contracts.events import EXIT_REASONS, INSATS_TYPES, SELF_SUFFICIENT_REASONS, TARGET_GROUPS
 from services.platform.refusal import Invalid
 from services.statistics.facts import FactsRow
 
-GroupBy = Literal["insats", "provider", "target_group"]
 GROUP_BYS: Final[tuple[str, ...]] = ("insats", "provider", "target_group")
 TOTAL: Final = "total"
 NO_PROVIDER: Final = "none"

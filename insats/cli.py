@@ -309,7 +309,7 @@ def readmodels_rebuild(
 def readmodels_status(db: DbOption = None, postgres: PgOption = None) -> None:
     """Each read model's position in the event log, and where a stopped one stopped."""
     with opened(db, postgres) as c:
-        head = c.lifecycle.max_position()
+        head = c.source.max_position()  # the last public event: where a caught-up one stands
         stopped = c.feed.failures()
         for n, pos in sorted(c.feed.positions().items()):
             failure = stopped.get(n)

@@ -81,7 +81,11 @@ def create_app(
         ["readmodel"],
         registry=registry,
     )
-    head = Gauge("insats_event_log_position", "Last position in the event log", registry=registry)
+    head = Gauge(
+        "insats_event_log_position",
+        "Position of the last public event in the log (a caught-up read model is there)",
+        registry=registry,
+    )
     stopped = Gauge(
         "insats_readmodel_stopped",
         "1 while a read model is stopped on an event it cannot apply",
@@ -166,7 +170,7 @@ def create_app(
         for name, pos in container.feed.positions().items():
             positions.labels(name).set(pos)
             stopped.labels(name).set(1 if name in failed else 0)
-        head.set(container.lifecycle.max_position())
+        head.set(container.source.max_position())
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(lifecycle_router)

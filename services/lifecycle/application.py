@@ -829,7 +829,29 @@ class LifecycleApp(Application[UUID]):
             after = page[-1].position
 
     def max_position(self) -> int:
+        """The last position of the whole log (public events and the internal streams: person
+        locks, idempotency records)."""
         return int(self.recorder.max_notification_id() or 0)
+
+    def public_head(self) -> int:
+        """The position of the last public event: what a read model fed from the public events
+        has applied when it is caught up (the log may end with internal records, which no read
+        model sees). Looks back from the end in growing windows: internal records come a few at
+        a time, so one small indexed range query nearly always answers."""
+        high, window = self.max_position(), 64
+        while high > 0:
+            low = max(high - window, 0)
+            found = self.recorder.select_notifications(
+                start=low,
+                limit=high - low,
+                stop=high,
+                topics=PUBLIC_TOPICS,
+                inclusive_of_start=False,
+            )
+            if found:
+                return int(found[-1].id)
+            high, window = low, window * 4
+        return 0
 
 
 def public_event(position: int, event: Fact, *, include_person_id: bool = False) -> PublicEvent:

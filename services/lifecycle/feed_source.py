@@ -44,7 +44,8 @@ class StoreEventSource:
         return self.app.public_events(after, limit)
 
     def max_position(self) -> int:
-        return self.app.max_position()
+        # The last public event: the head a caught-up read model stands at.
+        return self.app.public_head()
 
     def wait_for_new(self, timeout: float) -> None:
         if self._listener is not None:

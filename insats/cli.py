@@ -147,7 +147,7 @@ def keys_add(
     """Create an API key: prints the token once and stores only its SHA-256."""
     config = config_from_env(db, None)
     if provider_id is not None:
-        from services.lifecycle.domain.provider import normalise_org_number
+        from services.platform.identifiers import normalise_org_number
         from services.platform.refusal import Refusal
 
         try:

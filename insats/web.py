@@ -21,7 +21,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from insats.bootstrap import Container
 from insats.ui import mount as mount_ui
 from services.lifecycle.api import router as lifecycle_router
-from services.platform.api import error_response, permitted, refusal_response, unlisted_routes
+from services.platform.api import (
+    error_response,
+    invalid_input_response,
+    permitted,
+    refusal_response,
+    unlisted_routes,
+)
 from services.platform.auth import Principal
 from services.platform.limits import RequestLimits, bounded
 from services.platform.outage import UNAVAILABLE_TYPES, store_unavailable_handler
@@ -130,11 +136,7 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def invalid_input(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first: dict[str, Any] = exc.errors()[0] if exc.errors() else {}
-        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
-        return error_response(
-            422, "invalid_input", str(first.get("msg", "invalid input")), ".".join(loc) or None
-        )
+        return invalid_input_response(exc.errors())
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

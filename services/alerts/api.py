@@ -13,6 +13,7 @@ from contracts.bounds import OutOfBounds, check_date
 from services.alerts.service import MAX_CHANGES_PAGE, AlertsService
 from services.platform.api import COMMON_REFUSALS, permitted
 from services.platform.auth import Principal
+from services.platform.identifiers import optional_org_number
 from services.platform.refusal import Forbidden, Invalid
 
 router = APIRouter(tags=["alerts"], responses=COMMON_REFUSALS)
@@ -48,6 +49,7 @@ def _integer(value: str, field: str, lowest: int, highest: int) -> int:
 
 def _scope(principal: Principal, provider_id: str | None) -> str | None:
     """A provider sees its own journeys only; asking for another provider's is refused."""
+    provider_id = optional_org_number(provider_id)  # 556123-4567 as well as 5561234567
     if principal.role != "provider":
         return provider_id
     if provider_id is not None and provider_id != principal.provider_id:

@@ -60,6 +60,7 @@ from services.platform.auth import Principal
 from services.platform.clock import today
 from services.platform.db import Database
 from services.platform.feed import require_running
+from services.platform.identifiers import optional_org_number
 from services.platform.refusal import Forbidden, Invalid, NotFound
 
 router = APIRouter(responses=COMMON_REFUSALS)
@@ -924,6 +925,7 @@ def list_journeys(
     principal: Principal = Depends(permitted),
 ) -> dict[str, Any]:
     app = lifecycle(request)
+    provider_id = optional_org_number(provider_id)  # 556123-4567 as well as 5561234567
     person_ref = None
     if person_id is not None:
         if not principal.sees_person_id:

@@ -36,12 +36,9 @@ from services.lifecycle.domain.journey import (
 )
 from services.lifecycle.domain.person import PersonJourneys, person_stream_id
 from services.lifecycle.domain.personnummer import parse_person_id
-from services.lifecycle.domain.provider import (
-    Provider,
-    normalise_org_number,
-    provider_stream_id,
-)
+from services.lifecycle.domain.provider import Provider, provider_stream_id
 from services.lifecycle.domain.rates import RATES_STREAM_ID, Rates, RateTable
+from services.platform.identifiers import normalise_org_number
 from services.platform.refusal import Conflict, Invalid, NotFound
 
 _PUBLIC: list[tuple[Any, str]] = [

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from contracts.permissions import PERMISSIONS, roles_for
 from services.platform.auth import KeyStore, Principal
-from services.platform.refusal import Forbidden, Refusal, Unauthenticated
+from services.platform.refusal import Forbidden, Invalid, Refusal, Unauthenticated
 
 # Declares the scheme in the OpenAPI document (and "Authorize" in /docs); the token itself is
 # checked by `current_principal`, which answers API.md's error body rather than FastAPI's.
@@ -23,12 +23,19 @@ bearer = HTTPBearer(
 )
 
 
+class FieldError(BaseModel):
+    field: str | None
+    message: str
+
+
 class ErrorBody(BaseModel):
-    """Every refusal (API.md "Conventions")."""
+    """Every refusal (API.md "Conventions"). Invalid input also lists every field at fault in
+    `errors` (`field` names the first)."""
 
     error: str
     message: str
     field: str | None
+    errors: list[FieldError] | None = None
 
 
 _MEANINGS = {
@@ -73,6 +80,58 @@ def error_response(
     )
 
 
+# Messages that name the expected form, where pydantic's own would not ("invalid character in
+# year" for a date written 01/02/2026).
+_EXPECTED = {
+    "date_parsing": "expected a date YYYY-MM-DD",
+    "date_from_datetime_parsing": "expected a date YYYY-MM-DD",
+    "date_from_datetime_inexact": "expected a date YYYY-MM-DD",
+    "date_type": "expected a date YYYY-MM-DD",
+    "datetime_parsing": "expected a time stamp YYYY-MM-DDTHH:MM:SSZ",
+    "datetime_from_date_parsing": "expected a time stamp YYYY-MM-DDTHH:MM:SSZ",
+    "datetime_type": "expected a time stamp YYYY-MM-DDTHH:MM:SSZ",
+    "timezone_aware": "expected a time stamp with a time zone, e.g. 2026-05-01T12:00:00Z",
+    "int_parsing": "expected a whole number",
+    "int_type": "expected a whole number",
+    "decimal_parsing": "expected an amount such as 1234.50",
+    "decimal_type": "expected an amount such as 1234.50",
+    "missing": "required",
+    "extra_forbidden": "not a field of this request",
+}
+_LOCATIONS = ("body", "query", "path", "header", "cookie")
+
+
+def field_errors(errors: Iterable[Any]) -> list[FieldError]:
+    """pydantic's validation errors as API.md's fields and human messages, every one of them."""
+    found = []
+    for error in errors:
+        kind = str(error.get("type", ""))
+        if kind == "json_invalid":  # its location is a character offset, not a field
+            where = next((p for p in error.get("loc", ()) if isinstance(p, int)), None)
+            at = f" (at character {where})" if where is not None else ""
+            found.append(FieldError(field=None, message=f"the body is not valid JSON{at}"))
+            continue
+        loc = [str(p) for p in error.get("loc", ()) if p not in _LOCATIONS]
+        message = _EXPECTED.get(kind) or str(error.get("msg", "invalid value"))
+        found.append(FieldError(field=".".join(loc) or None, message=message))
+    return found
+
+
+def invalid_input_response(errors: Iterable[Any]) -> JSONResponse:
+    """422 invalid_input naming every field at fault."""
+    fields = field_errors(errors) or [FieldError(field=None, message="invalid input")]
+    message = "; ".join(f"{e.field}: {e.message}" if e.field else e.message for e in fields)
+    return JSONResponse(
+        status_code=422,
+        content={
+            "error": "invalid_input",
+            "message": message,
+            "field": fields[0].field,
+            "errors": [e.model_dump() for e in fields],
+        },
+    )
+
+
 def current_principal(request: Request) -> Principal:
     """The authenticated caller, or 401."""
     header = request.headers.get("authorization", "")
@@ -105,7 +164,42 @@ def permitted(
             "forbidden",
             f"role {principal.role!r} may not do this; allowed: {', '.join(sorted(allowed))}",
         )
+    check_query(request)
     return principal
+
+
+def check_query(request: Request) -> None:
+    """A query parameter the endpoint does not take is refused (422 naming it), never ignored:
+    a misspelt filter would otherwise return the whole list as if it had matched."""
+    unknown = sorted(set(request.query_params) - _query_names(request.scope.get("route")))
+    if unknown:
+        known = ", ".join(sorted(_query_names(request.scope.get("route")))) or "none"
+        raise Invalid(
+            "unknown_parameter",
+            f"unknown query parameter {', '.join(unknown)}; this endpoint takes: {known}",
+            unknown[0],
+        )
+
+
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+def _query_names(route: Any) -> frozenset[str]:
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return frozenset()
+    key = id(dependant)
+    if key not in _QUERY_NAMES:
+        _QUERY_NAMES[key] = frozenset(_declared_query(dependant))
+    return _QUERY_NAMES[key]
+
+
+def _declared_query(dependant: Any) -> Iterator[str]:
+    """The query parameters an endpoint and its dependencies declare (by alias)."""
+    for param in getattr(dependant, "query_params", ()):
+        yield param.alias
+    for sub in getattr(dependant, "dependencies", ()):
+        yield from _declared_query(sub)
 
 
 def unlisted_routes(routes: Iterable[Any]) -> list[str]:

@@ -13,7 +13,7 @@ from contracts.events import PublicEvent
 
 P1 = "5566778899"
 P2 = "5599887766"
-P3 = "5500112233"
+P3 = "5500112239"
 
 
 def d(text: str) -> date:

@@ -16,7 +16,7 @@ from services.platform.db import SQLiteDatabase
 from services.platform.feed import FeedRunner, ListEventSource
 from services.platform.refusal import Refusal
 
-P1, P2, P3 = "5566778899", "5599887766", "5500112233"
+P1, P2, P3 = "5566778899", "5599887766", "5500112239"
 J1, J2, J3 = "journey-1", "journey-2", "journey-3"
 TODAY = date(2026, 4, 15)
 

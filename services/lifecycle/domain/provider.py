@@ -19,13 +19,13 @@ from eventsourcing.domain import Aggregate
 from stdnum import iban as stdnum_iban
 from stdnum import luhn
 from stdnum.exceptions import ValidationError
-from stdnum.se import orgnr
 
 from contracts import journey as model
 from contracts.bounds import OutOfBounds, check_date
 from contracts.events import INSATS_TYPES
 from contracts.journey import ProviderDetails, ProviderFacts
 from services.lifecycle.domain.base import CommandContext, Fact, stable_id
+from services.platform.identifiers import normalise_org_number
 from services.platform.refusal import Conflict, Invalid
 
 # Provider facts (authorisation, details, de-authorisation) are announced at most a year ahead.
@@ -34,18 +34,6 @@ DETAIL_FIELDS = ("name", "bankgiro", "iban")
 
 # 7 or 8 digits, written NNN-NNNN or NNNN-NNNN (Bankgirot's form); the dash may be left out.
 _BANKGIRO = re.compile(r"(\d{3,4})-?(\d{4})")
-
-
-def normalise_org_number(raw: str, field: str = "provider_id") -> str:
-    """Organisation number as 10 digits, checked by python-stdnum."""
-    try:
-        return str(orgnr.validate(raw or ""))
-    except ValidationError:
-        raise Invalid(
-            "invalid_organisation_number",
-            f"{raw!r} is not a valid Swedish organisation number",
-            field,
-        ) from None
 
 
 def normalise_bankgiro(raw: str) -> str:

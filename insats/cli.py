@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from insats.bootstrap import Container, build, config_from_env, keys_path
+from services.lifecycle.store import StoreConfig
 from services.platform.auth import KeyStore
 
 app = typer.Typer(help="Insatser under kundval: the lifecycle service and its outputs.")
@@ -142,10 +143,17 @@ def keys_add(
     provider_id: Annotated[
         str | None, typer.Option("--provider-id", help="Organisation number (role provider)")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Make a provider key although the provider is not authorised"
+        ),
+    ] = False,
     db: DbOption = None,
+    postgres: PgOption = None,
 ) -> None:
     """Create an API key: prints the token once and stores only its SHA-256."""
-    config = config_from_env(db, None)
+    config = config_from_env(db, postgres)
     if provider_id is not None:
         from services.platform.identifiers import normalise_org_number
         from services.platform.refusal import Refusal
@@ -154,11 +162,71 @@ def keys_add(
             provider_id = normalise_org_number(provider_id)
         except Refusal as exc:
             fail(exc.message, 2)
+        if role == "provider":
+            problem = _unauthorised_provider(config, provider_id)
+            if problem and not force:
+                fail(f"{problem}; register it first (POST /v1/providers) or use --force", 2)
+            if problem:
+                typer.secho(f"warning: {problem}; the key is made anyway (--force)", err=True)
+    path = keys_path(config)
     try:
-        token = KeyStore(keys_path(config)).add(role, name, provider_id)
+        token = KeyStore(path).add(role, name, provider_id)
     except ValueError as exc:
         fail(str(exc), 2)
+    typer.secho(f"key added to {path}", err=True)
     typer.echo(token)
+
+
+def _unauthorised_provider(config: StoreConfig, provider_id: str) -> str | None:
+    """Why a provider key for `provider_id` would be of no use, or None."""
+    from services.platform.refusal import Refusal
+
+    container = build(config)
+    try:
+        try:
+            provider = container.lifecycle.provider(provider_id)
+        except Refusal:
+            return f"provider {provider_id} is not registered in this store"
+        day = container.clock.today()
+        if provider.deauthorised_on is not None and provider.deauthorised_on <= day:
+            return f"provider {provider_id} was de-authorised on {provider.deauthorised_on}"
+        return None
+    finally:
+        container.close()
+
+
+@keys_app.command("list")
+def keys_list(db: DbOption = None, postgres: PgOption = None) -> None:
+    """The API keys in the keys file, without secrets: id, role, name, provider."""
+    from services.platform.auth import KeysFileError
+
+    path = keys_path(config_from_env(db, postgres))
+    try:
+        keys = KeyStore(path).listed()
+    except KeysFileError as exc:
+        fail(str(exc), 2)
+    typer.echo(f"{path}: {len(keys)} key(s)")
+    for key in keys:
+        typer.echo(f"{key.key_id}  {key.role:<10} {key.provider_id or '-':<10}  {key.name}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id as `insats keys list` shows it")],
+    db: DbOption = None,
+    postgres: PgOption = None,
+) -> None:
+    """Revoke an API key: it stops working at once on every instance, web sessions included."""
+    from services.platform.auth import KeysFileError
+
+    path = keys_path(config_from_env(db, postgres))
+    try:
+        revoked = KeyStore(path).revoke(key_id)
+    except KeyError as exc:
+        fail(str(exc.args[0]), 2)
+    except KeysFileError as exc:
+        fail(str(exc), 2)
+    typer.echo(f"revoked {revoked.key_id} ({revoked.role}, {revoked.name}) in {path}")
 
 
 @audit_app.command("history")

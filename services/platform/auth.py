@@ -16,12 +16,24 @@ import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from contracts.permissions import ROLES, SEES_PERSON_ID
 
 log = logging.getLogger(__name__)
 
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+KEY_ID_LENGTH = 12
+
+
+@dataclass(frozen=True)
+class ListedKey:
+    key_id: str
+    role: str
+    name: str
+    provider_id: str | None
 
 
 class KeysFileError(ValueError):
@@ -131,6 +143,59 @@ class KeyStore:
             self._load()
             return self._keys.get(token_sha256.lower())
 
+    def listed(self) -> list[ListedKey]:
+        """Every key in the file, without secrets: a short id (the start of the token's
+        SHA-256, which reveals nothing of the token), role, name and provider."""
+        with self._lock:
+            self._mtime = None
+            self._load(strict=True)
+            return [
+                ListedKey(digest[:KEY_ID_LENGTH], p.role, p.name, p.provider_id)
+                for digest, p in self._keys.items()
+            ]
+
+    def revoke(self, key_id: str) -> ListedKey:
+        """Remove the key whose id (as `listed` shows it, or a longer prefix of the hash) is
+        `key_id`; KeyError if none or several match. Effective at once: every instance re-reads
+        the file, and a web session signed in with the key ends on its next request."""
+        wanted = key_id.strip().lower()
+        if len(wanted) < KEY_ID_LENGTH:
+            raise KeyError(f"a key id has at least {KEY_ID_LENGTH} characters (see keys list)")
+        with self._lock:
+            data = self._read_for_change()
+            matches = [e for e in data["keys"] if str(e["token_sha256"]).lower().startswith(wanted)]
+            if len(matches) != 1:
+                raise KeyError(
+                    f"no key with id {key_id}" if not matches else f"several keys match {key_id}"
+                )
+            entry = matches[0]
+            data["keys"] = [e for e in data["keys"] if e is not entry]
+            self._write(data)
+        return ListedKey(
+            wanted[:KEY_ID_LENGTH],
+            str(entry["role"]),
+            str(entry.get("name", entry["role"])),
+            entry.get("provider_id"),
+        )
+
+    def _read_for_change(self) -> dict[str, Any]:
+        data: dict[str, Any] = (
+            json.loads(self.path.read_text(encoding="utf-8"))
+            if self.path.exists()
+            else {"keys": []}
+        )
+        parse_keys(json.dumps(data), str(self.path))  # never change a malformed file
+        return data
+
+    def _write(self, data: dict[str, Any]) -> None:
+        # Atomically, readable by the owner only: a reader sees the old file or the new one.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        os.chmod(tmp, 0o600)
+        tmp.replace(self.path)
+        self._mtime = None
+
     def add(self, role: str, name: str, provider_id: str | None = None) -> str:
         """Create a key, store its hash and return the token (shown once)."""
         if role not in ROLES:
@@ -139,20 +204,10 @@ class KeyStore:
             raise ValueError("--provider-id is required for, and only for, role provider")
         token = secrets.token_urlsafe(32)
         with self._lock:
-            data = (
-                json.loads(self.path.read_text(encoding="utf-8"))
-                if self.path.exists()
-                else {"keys": []}
-            )
-            parse_keys(json.dumps(data), str(self.path))  # never add to a malformed file
+            data = self._read_for_change()
             entry: dict[str, str] = {"token_sha256": hash_token(token), "role": role, "name": name}
             if provider_id is not None:
                 entry["provider_id"] = provider_id
             data["keys"].append(entry)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-            os.chmod(tmp, 0o600)
-            tmp.replace(self.path)
-            self._mtime = None
+            self._write(data)
         return token

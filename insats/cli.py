@@ -10,12 +10,41 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from insats.bootstrap import Container, build, config_from_env, keys_path
 from services.lifecycle.store import StoreConfig
 from services.platform.auth import KeyStore
 
-app = typer.Typer(help="Insatser under kundval: the lifecycle service and its outputs.")
+
+class _Reporting(TyperGroup):
+    """Reports what a user can fix — a setting, a refused value, a store that is away, a
+    stopped read model — as a message and exit code, never as a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        from services.platform.feed import ReadModelStopped
+        from services.platform.outage import UNAVAILABLE_TYPES
+        from services.platform.refusal import Refusal
+        from services.platform.settings import SettingError
+
+        try:
+            return super().invoke(ctx)
+        except SettingError as exc:
+            fail(f"insats: {exc}", 2)
+        except ReadModelStopped as stopped:
+            fail(
+                f"{stopped.failure.describe()}\nFix the cause, then: insats readmodels rebuild "
+                f"{stopped.name}"
+            )
+        except Refusal as refused:
+            fail(f"insats: {refused.message}", 2 if refused.status == 422 else 1)
+        except UNAVAILABLE_TYPES as exc:
+            fail(f"insats: the store is unavailable ({type(exc).__name__}: {exc})")
+
+
+app = typer.Typer(
+    cls=_Reporting, help="Insatser under kundval: the lifecycle service and its outputs."
+)
 keys_app = typer.Typer(help="API keys.")
 audit_app = typer.Typer(help="Read-only tools for auditors.")
 events_app = typer.Typer(help="Import and export of the public event contract (JSON Lines).")
@@ -53,12 +82,48 @@ def fail(message: str, code: int = 1) -> None:
 @app.callback()
 def main_callback(ctx: typer.Context) -> None:
     """Most commands open the store named by --db/--postgres or the environment."""
+    from services.platform.clock import today
+
+    today()  # a malformed INSATS_TODAY stops every command before it starts
+
+
+def option_date(value: str | None, option: str) -> date | None:
+    """A date option (YYYY-MM-DD), or a usage error naming the option."""
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise typer.BadParameter(f"expected a date YYYY-MM-DD, not {value!r}", param_hint=option)
+
+
+def option_timestamp(value: str | None, option: str) -> datetime | None:
+    """A time stamp option with a time zone (2026-05-01T12:00:00Z), or a usage error."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or len(value) <= 10:
+        raise typer.BadParameter(
+            f"expected a time stamp with a time zone, e.g. 2026-05-01T12:00:00Z, not {value!r}",
+            param_hint=option,
+        )
+    if moment.tzinfo is None:
+        raise typer.BadParameter(
+            f"{value!r} has no time zone: add Z (UTC) or an offset such as +01:00",
+            param_hint=option,
+        )
+    return moment
 
 
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    port: Annotated[int, typer.Option(help="TCP port", min=1, max=65535)] = 8000,
     db: DbOption = None,
     postgres: PgOption = None,
     projections: Annotated[
@@ -266,18 +331,18 @@ def audit_as_of(
     from services.lifecycle.view import journey_view
     from services.platform.refusal import Refusal
 
+    wanted_day = option_date(as_of, "--as-of")
+    moment = option_timestamp(known_at, "--known-at")
     with opened(db, postgres) as c:
         try:
             journey = (
-                c.lifecycle.journey_known_at(
-                    journey_id, datetime.fromisoformat(known_at.replace("Z", "+00:00"))
-                )
-                if known_at
+                c.lifecycle.journey_known_at(journey_id, moment)
+                if moment is not None
                 else c.lifecycle.journey(journey_id)
             )
-            day = date.fromisoformat(as_of) if as_of else c.clock.today()
-        except (Refusal, ValueError) as exc:
-            fail(getattr(exc, "message", str(exc)))
+        except Refusal as exc:
+            fail(exc.message)
+        day = wanted_day or c.clock.today()
         # The API's view, de-authorisations included (an auditor sees what the API shows).
         view = journey_view(
             journey.facts,
@@ -454,18 +519,7 @@ def contracts_write() -> None:
 
 
 def main() -> None:
-    from services.platform.feed import ReadModelStopped
-
-    try:
-        app()
-    except ReadModelStopped as stopped:
-        typer.secho(
-            f"{stopped.failure.describe()}\nFix the cause, then: insats readmodels rebuild "
-            f"{stopped.name}",
-            fg=typer.colors.RED,
-            err=True,
-        )
-        raise SystemExit(1) from None
+    app()
 
 
 def open_container(ctx: typer.Context, db: Path | None, postgres: str | None) -> Container:

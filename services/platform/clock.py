@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+from services.platform.settings import SettingError
+
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
@@ -17,7 +19,12 @@ def today() -> date:
     """Today's calendar date in Europe/Stockholm, or INSATS_TODAY when set."""
     override = os.environ.get("INSATS_TODAY", "").strip()
     if override:
-        return date.fromisoformat(override)
+        try:
+            if len(override) == 10:
+                return date.fromisoformat(override)
+        except ValueError:
+            pass
+        raise SettingError(f"INSATS_TODAY must be a date YYYY-MM-DD, not {override!r}")
     return datetime.now(STOCKHOLM).date()
 
 

@@ -8,6 +8,11 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 
+class SettingError(ValueError):
+    """A setting in the environment cannot be used; the message names it and the form wanted.
+    The CLI and the server report it and stop, without a traceback."""
+
+
 def numbers_from_env(
     keys: Mapping[str, str],
     env: Mapping[str, str] | None = None,
@@ -28,8 +33,8 @@ def numbers_from_env(
         try:
             number = float(text)
         except ValueError:
-            raise ValueError(f"{key} must be a number, not {text!r}") from None
+            raise SettingError(f"{key} must be a number, not {text!r}") from None
         if not math.isfinite(number) or number < 0 or (number == 0 and name not in zero_allowed):
-            raise ValueError(f"{key} must be a positive number, not {text!r}")
+            raise SettingError(f"{key} must be a positive number, not {text!r}")
         values[name] = math.ceil(number) if name in whole else number
     return values

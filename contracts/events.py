@@ -131,6 +131,12 @@ class DecisionRegistered(_Payload):
     transfer_from: str | None = Field(
         default=None, description="journey_id of the journey this one replaces (annan insats)"
     )
+    counsellor: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The counsellor who follows the customer, as the deciding system names "
+        "them (their worklist filters by it). Added in v1.1: absent in earlier events.",
+    )
 
 
 class ProviderChosen(_Payload):

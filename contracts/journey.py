@@ -78,6 +78,7 @@ class Decision(NamedTuple):
     decided_by: str
     target_group: str
     transfer_from: str | None
+    counsellor: str | None = None
 
 
 class Assignment(NamedTuple):
@@ -506,6 +507,7 @@ def apply_payload(
                 str(p.get("decided_by", "")),
                 str(p.get("target_group", "other")),
                 p.get("transfer_from"),
+                p.get("counsellor"),
             ),
         )
     if kind in ("ProviderChosen", "ProviderChanged"):
@@ -781,6 +783,7 @@ def encode(f: JourneyFacts, parts: frozenset[str] = PARTS) -> str:
                 d.decided_by,
                 d.target_group,
                 d.transfer_from,
+                d.counsellor,
             ],
             [[a.provider_id, a.starts_on.toordinal()] for a in f.assignments],
             None
@@ -853,7 +856,10 @@ def from_value(journey_id: str, value: list[Any]) -> JourneyFacts:
             insats,
             None
             if d is None
-            else _new(Decision, (d[0], d[1], d[2], d[3], day(d[4]), d[5], d[6], d[7])),
+            else _new(
+                Decision,
+                (d[0], d[1], d[2], d[3], day(d[4]), d[5], d[6], d[7], d[8] if len(d) > 8 else None),
+            ),
             tuple([_new(Assignment, (pid, day(s))) for pid, s in assignments]),
             None
             if plan is None

@@ -469,12 +469,16 @@ def alerts(
     as_of: str | None = alerts_cli.AS_OF_OPTION,
     kind: str | None = alerts_cli.KIND_OPTION,
     level: str | None = alerts_cli.LEVEL_OPTION,
+    provider: str | None = alerts_cli.PROVIDER_OPTION,
+    counsellor: str | None = alerts_cli.COUNSELLOR_OPTION,
+    limit: int | None = alerts_cli.LIMIT_OPTION,
+    csv_file: str | None = alerts_cli.CSV_OPTION,
     db: DbOption = None,
     postgres: PgOption = None,
 ) -> None:
-    """Traffic lights and deadlines on a date, as a table (SPEC §5)."""
+    """Traffic lights and deadlines on a date, as a table or CSV (SPEC §5)."""
     open_container(ctx, db, postgres)
-    alerts_cli.show_alerts(ctx, as_of, kind, level)
+    alerts_cli.show_alerts(ctx, as_of, kind, level, provider, counsellor, limit, csv_file)
 
 
 from services.payments import cli as payments_cli  # noqa: E402

@@ -493,6 +493,8 @@ def register_decision(
         "decided_by": o("decided_by"),
         "target_group": o("target_group"),
     }
+    if o("counsellor"):
+        data["counsellor"] = o("counsellor")
     if o("transfer_journey_id"):
         data["transfer_from"] = {
             "journey_id": o("transfer_journey_id"),

@@ -20,6 +20,7 @@ router = APIRouter(tags=["alerts"], responses=COMMON_REFUSALS)
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _INTEGER = re.compile(r"^\d{1,18}$")
+MAX_ALERTS_PAGE = 5000
 
 
 def _service(request: Request) -> AlertsService:
@@ -64,15 +65,38 @@ def list_alerts(
     kind: str | None = None,
     level: str | None = None,
     provider_id: Annotated[str | None, Query(max_length=20)] = None,
+    counsellor: Annotated[str | None, Query(max_length=200)] = None,
+    due_from: str | None = None,
+    due_to: str | None = None,
+    limit: str | None = None,
+    offset: str = "0",
     principal: Principal = Depends(permitted),
 ) -> dict[str, Any]:
+    """Alerts on a date, in the order of docs/alerts.md. Without `limit` every alert comes in
+    one answer (as API v1.0 did); with it a page, and `next_offset` for the next one."""
     service = _service(request)
     day = _date(as_of, "as_of") if as_of is not None else service.today()
     scoped = _scope(principal, provider_id)
+    size = _integer(limit, "limit", 1, MAX_ALERTS_PAGE) if limit is not None else None
+    start = _integer(offset, "offset", 0, 10**9)
     alerts = service.alerts(
-        day, kind=kind, level=level, provider_id=scoped, held_only=principal.role == "provider"
+        day,
+        kind=kind,
+        level=level,
+        provider_id=scoped,
+        held_only=principal.role == "provider",
+        counsellor=counsellor,
+        due_from=_date(due_from, "due_from") if due_from is not None else None,
+        due_to=_date(due_to, "due_to") if due_to is not None else None,
     )
-    return {"as_of": day.isoformat(), "alerts": [a.to_dict() for a in alerts]}
+    page = alerts[start:] if size is None else alerts[start : start + size]
+    more = size is not None and start + size < len(alerts)
+    return {
+        "as_of": day.isoformat(),
+        "alerts": [a.to_dict() for a in page],
+        "total": len(alerts),
+        "next_offset": start + len(page) if more else None,
+    }
 
 
 @router.get("/v1/alerts/changes")

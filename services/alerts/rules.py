@@ -72,6 +72,19 @@ def evaluate(
     return alerts
 
 
+def due_on(kind: str, facts: JourneyFacts) -> date | None:
+    """The deadline an alert is about, where SPEC sets one: the plan's due date (60 days after
+    the start), the planned start of the SAI internship, the follow-up's due date (six months
+    after the exit). Duration, a waiting bonus claim and a de-authorised provider have none."""
+    if kind in ("plan_due_soon", "plan_overdue"):
+        return facts.plan_due_on
+    if kind == "internship_late":
+        return facts.plan.planned_internship_start if facts.plan is not None else None
+    if kind in ("follow_up_due", "follow_up_overdue"):
+        return facts.follow_up_due_on
+    return None
+
+
 def quiet_from(facts: JourneyFacts) -> date | None:
     """The first day from which `evaluate` returns nothing for that day and every later one,
     given these facts; None while an alert may still come. Lets the store skip settled journeys

@@ -64,12 +64,18 @@ class AlertsService:
         provider_id: str | None = None,
         *,
         held_only: bool = False,
+        counsellor: str | None = None,
+        due_from: date | None = None,
+        due_to: date | None = None,
     ) -> list[JourneyAlert]:
         """Every journey's alerts on `as_of`, evaluated from the stored facts.
 
         `provider_id` keeps the journeys that provider is responsible for on `as_of`;
         `held_only` also drops journeys it no longer holds because it was de-authorised
-        (a provider's own view)."""
+        (a provider's own view). `counsellor` keeps the journeys of the counsellor the decision
+        names; `due_from`/`due_to` keep alerts whose deadline (`due_on`) lies in the window."""
+        if due_from is not None and due_to is not None and due_from > due_to:
+            raise Invalid("invalid_period", "due_from must not be after due_to", "due_from")
         if kind is not None and kind not in KINDS:
             raise Invalid("invalid_kind", f"kind is one of {', '.join(KINDS)}", "kind")
         if level is not None and level not in LEVELS:
@@ -89,6 +95,9 @@ class AlertsService:
                 if (kind is None or a.kind == kind)
                 and (level is None or a.level == level)
                 and (provider_id is None or a.provider_id == provider_id)
+                and (counsellor is None or a.counsellor == counsellor)
+                and (due_from is None or (a.due_on is not None and a.due_on >= due_from))
+                and (due_to is None or (a.due_on is not None and a.due_on <= due_to))
             )
         return sorted(found, key=sort_key)
 

@@ -19,19 +19,22 @@ Tables (portable SQL, dates as ISO text):
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from contracts import journey as model
 from contracts.journey import JourneyFacts, ProviderFacts, Providers
-from services.alerts.rules import KINDS, evaluate, quiet_from
+from services.alerts.rules import KINDS, due_on, evaluate, quiet_from
 from services.platform.db import Tx
 
 CHUNK = 500  # ids per IN (...) list
 # The parts of the journey facts the alert rules read (`contracts.journey.encode`).
-ALERT_PARTS: frozenset[str] = frozenset({"plan", "internships", "follow_ups", "reviews"})
-SCHEMA_VERSION = 2  # 2: the shared journey model's stored form
+# The decision too: each alert names its reference and the counsellor it names.
+ALERT_PARTS: frozenset[str] = frozenset(
+    {"decision", "plan", "internships", "follow_ups", "reviews"}
+)
+SCHEMA_VERSION = 3  # 2: the shared journey model's stored form; 3: with the decision
 
 DDL: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS alerts_journeys ("
@@ -80,13 +83,22 @@ CLEARED = "AlertCleared"
 
 @dataclass(frozen=True, slots=True)
 class JourneyAlert:
-    """An alert as the API shows it."""
+    """An alert as the API shows it, with what a counsellor needs to act on it: the decision's
+    reference, the insats, the provider's name and the deadline (`rules.due_on`)."""
 
     journey_id: str
     kind: str
     level: str | None
     since: date
     provider_id: str | None
+    # What helps to act on the alert; not what the alert is (a change of name or deadline
+    # raises and clears nothing in the change feed).
+    provider_name: str | None = field(default=None, compare=False)
+    insats: str | None = field(default=None, compare=False)
+    external_system: str | None = field(default=None, compare=False)
+    external_decision_id: str | None = field(default=None, compare=False)
+    due_on: date | None = field(default=None, compare=False)
+    counsellor: str | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -95,6 +107,13 @@ class JourneyAlert:
             "level": self.level,
             "since": self.since.isoformat(),
             "provider_id": self.provider_id,
+            "provider_name": self.provider_name,
+            "insats": self.insats,
+            "external_ref": None
+            if self.external_system is None
+            else {"system": self.external_system, "decision_id": self.external_decision_id},
+            "due_on": self.due_on.isoformat() if self.due_on is not None else None,
+            "counsellor": self.counsellor,
         }
 
 
@@ -255,17 +274,32 @@ def evaluate_journeys(
         alerts = evaluate(f, as_of, providers)
         if alerts:
             responsible = f.responsible_provider_on(as_of, providers)
-            result[f.journey_id] = [
-                JourneyAlert(
-                    f.journey_id,
-                    a.kind,
-                    a.level,
-                    a.since,
-                    _chosen_on(f, as_of) if a.kind == "provider_deauthorised" else responsible,
+            d = f.decision
+            result[f.journey_id] = []
+            for a in alerts:
+                pid = _chosen_on(f, as_of) if a.kind == "provider_deauthorised" else responsible
+                result[f.journey_id].append(
+                    JourneyAlert(
+                        f.journey_id,
+                        a.kind,
+                        a.level,
+                        a.since,
+                        pid,
+                        provider_name=_name_of(providers, pid, as_of),
+                        insats=f.insats,
+                        external_system=d.system if d is not None else None,
+                        external_decision_id=d.decision_id if d is not None else None,
+                        due_on=due_on(a.kind, f),
+                        counsellor=d.counsellor if d is not None else None,
+                    )
                 )
-                for a in alerts
-            ]
     return result
+
+
+def _name_of(providers: Providers, provider_id: str | None, day: date) -> str | None:
+    facts = providers.get(provider_id) if provider_id is not None else None
+    details = facts.details_on(day) if facts is not None else None
+    return details.name if details is not None else None
 
 
 def _chosen_on(f: JourneyFacts, day: date) -> str | None:

@@ -110,6 +110,7 @@ class DecisionIn(Body):
     decided_by: Name
     target_group: TargetGroup
     transfer_from: TransferIn | None = None
+    counsellor: Name | None = None  # who follows the customer: their worklist filters by it
 
     def send(
         self, app: LifecycleApp, ctx: CommandContext, idem: Idempotency | None
@@ -124,6 +125,7 @@ class DecisionIn(Body):
             decided_by=self.decided_by,
             target_group=self.target_group,
             transfer_from=self.transfer_from.transfer() if self.transfer_from else None,
+            counsellor=self.counsellor,
             idem=idem,
         )
 

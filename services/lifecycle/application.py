@@ -411,6 +411,7 @@ class LifecycleApp(Application[UUID]):
         decided_by: str,
         target_group: str,
         transfer_from: Transfer | None = None,
+        counsellor: str | None = None,
         idem: Idempotency | None = None,
     ) -> CommandResult:
         person = parse_person_id(person_id, ctx.today)
@@ -458,6 +459,7 @@ class LifecycleApp(Application[UUID]):
                     decided_by=decided_by,
                     target_group=target_group,
                     transfer_from=old_id,
+                    counsellor=counsellor,
                 ):
                     return [], CommandResult(200, {**resource, "version": existing.version})
                 raise Conflict(
@@ -505,6 +507,7 @@ class LifecycleApp(Application[UUID]):
                 decided_by=decided_by,
                 target_group=target_group,
                 transfer_from=old_id,
+                counsellor=counsellor,
             )
             lock.journey_opened(str(journey_id))
             return [journey, lock, *saved], CommandResult(

@@ -41,6 +41,7 @@ def journey_view(
         "status": shown.status_on(as_of),
         "decided_on": d.decided_on.isoformat(),
         "decided_by": d.decided_by,
+        "counsellor": d.counsellor,
         "transfer_from": d.transfer_from,
         "starts_on": _iso(shown.starts_on),
         "provider_id": shown.responsible_provider_on(as_of, gone),

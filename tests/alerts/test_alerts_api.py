@@ -79,7 +79,14 @@ def test_staff_see_every_journeys_alerts_for_today_by_default(api, role):
         "level": "green",
         "since": "2026-04-05",
         "provider_id": P2,
+        # what helps to act on it
+        "provider_name": f"Anordnare {P2}",
+        "insats": "sai",
+        "external_ref": {"system": "test", "decision_id": J2},  # the log builder's reference
+        "due_on": None,  # time in insats has no deadline
+        "counsellor": None,
     }
+    assert body["total"] == 5 and body["next_offset"] is None
     # by kind, then longest-standing first
     assert rows(response) == [
         (J3, "duration", "green"),

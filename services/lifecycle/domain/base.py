@@ -81,15 +81,21 @@ class Fact(Event):
     def payload(self, *, include_person_id: bool = False) -> dict[str, Any]:
         """The public-contract payload: JSON data (dates ISO, money two-decimal strings)."""
         return {
-            f.name: to_json_data(getattr(self, f.name))
+            f.name: to_json_data(getattr(self, f.name, None))
             for f in dataclasses.fields(self)
-            if f.name not in ENVELOPE_FIELDS and (include_person_id or f.name not in PRIVATE_FIELDS)
+            if f.name not in ENVELOPE_FIELDS
+            and (include_person_id or f.name not in PRIVATE_FIELDS)
+            and not (f.name in ADDED_IN_V1 and getattr(self, f.name, None) is None)
         }
 
 
 # Personal data kept in the store (encrypted at rest when a cipher is configured) but never
 # published.
 PRIVATE_FIELDS = frozenset({"person_id"})
+
+# Optional fields added to the v1 contract later: left out while unset, so every event recorded
+# before reads exactly as it did (and exports stay byte-identical).
+ADDED_IN_V1 = frozenset({"counsellor"})
 
 
 def to_json_data(value: Any) -> Any:

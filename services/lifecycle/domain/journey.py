@@ -97,6 +97,7 @@ class Journey(Aggregate):
         decided_by: str
         target_group: str
         transfer_from: str | None
+        counsellor: str | None = None  # added in v1.1; events recorded before have none
 
     class ProviderChosen(Fact):
         provider_id: str
@@ -225,6 +226,7 @@ class Journey(Aggregate):
         decided_by: str,
         target_group: str,
         transfer_from: str | None,
+        counsellor: str | None = None,
     ) -> Journey:
         """Rules on the person's other journeys (one open journey) are checked by the caller,
         which alone can see them."""
@@ -257,6 +259,7 @@ class Journey(Aggregate):
             decided_by=decided_by.strip(),
             target_group=target_group,
             transfer_from=transfer_from,
+            counsellor=counsellor.strip() if counsellor and counsellor.strip() else None,
             **ctx.meta(decided_on),
         )
 
@@ -269,6 +272,7 @@ class Journey(Aggregate):
         decided_by: str,
         target_group: str,
         transfer_from: str | None,
+        counsellor: str | None = None,
     ) -> bool:
         d = self.facts.decision
         return (
@@ -279,6 +283,7 @@ class Journey(Aggregate):
             and d.decided_by == decided_by.strip()
             and d.target_group == target_group
             and d.transfer_from == transfer_from
+            and d.counsellor == (counsellor.strip() if counsellor and counsellor.strip() else None)
         )
 
     def _require_not_withdrawn(self) -> None:

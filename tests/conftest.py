@@ -20,6 +20,9 @@ import pytest
 from insats.bootstrap import Container, build
 from services.lifecycle.store import StoreConfig
 
+# The HTTP client fixtures (`client`, `api`) for every e2e folder.
+pytest_plugins = ["tests.api"]
+
 PG_URL = os.environ.get("INSATS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TODAY = "2026-11-23"
 PERSON_KEY = "ab" * 32

@@ -593,6 +593,8 @@ class When:
         self.actor, self.provider_id = actor, provider_id
         import_events(self.app, (json.dumps(line) for line in _with_person_ids(given)))
         self.result: Any = None
+        self.recorded: list[PublicEvent] = []  # the whole events of the last command
+        self.refusal: Refusal | None = None  # the last refusal (its message, for people)
 
     def as_provider(self, provider_id: str) -> When:
         """Later commands act for this provider (a provider's API key)."""
@@ -613,8 +615,10 @@ class When:
                 self.result = use_case(ctx, *args, **kwargs)
             except Refusal as refusal:
                 assert self.app.max_position() == before, "a refusal must record nothing"
+                self.refusal = refusal
                 return Refused.of(refusal)
-            return [(e.type, e.payload) for e in self.app.public_events(before, 1000)]
+            self.recorded = self.app.public_events(before, 1000)
+            return [(e.type, e.payload) for e in self.recorded]
 
         return run
 

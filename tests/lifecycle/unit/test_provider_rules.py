@@ -1,26 +1,23 @@
-"""Providers (SPEC §3 ProviderAuthorised): the payment account rules. Given these facts, when
-this command, then these events or this refusal — and a refusal records nothing. No database."""
+"""Providers (SPEC §3 ProviderAuthorised, ProviderDetailsChanged): the payment account rules and
+effective-dated details. Given these past events, when this command (through the real
+LifecycleApp, in memory), then these events — whole payloads — or this refusal, which records
+nothing. No database."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import pytest
 from stdnum import luhn
 
-from services.lifecycle.application import LifecycleApp, PersonRefKey
-from services.lifecycle.domain.base import CommandContext
-from services.lifecycle.domain.provider import Provider
-from services.platform.refusal import Refusal
-from tests.conftest import P1, d
+from tests.given import P1, EventLog, Refused, When, d, when
 
-TODAY = date(2026, 5, 15)
-CTX = CommandContext("admin:anna", "admin-ui", "corr-1", TODAY)
+TODAY = "2026-05-15"
 IBAN = "SE4550000000058398257466"  # a valid Swedish IBAN (mod 97)
 
 
-def authorised(**overrides: Any) -> Provider:
+def authorise(app: When, **overrides: Any) -> Any:
+    """Jobbstart AB for grund and SAI from 2020-01-01, bankgiro 5050-1055."""
     fields: dict[str, Any] = {
         "provider_id": P1,
         "name": "Jobbstart AB",
@@ -30,25 +27,54 @@ def authorised(**overrides: Any) -> Provider:
         "iban": None,
     }
     fields.update(overrides)
-    return Provider.authorise(CTX, **fields)
+    return app.authorise_provider(**fields)
 
 
-@pytest.fixture
-def app() -> LifecycleApp:
-    return LifecycleApp(
-        {"PERSISTENCE_MODULE": "eventsourcing.popo"},
-        person_key=PersonRefKey(b"k" * 32),
-        today=lambda: TODAY,
+def authorised(**overrides: Any) -> tuple[str, dict[str, Any]]:
+    """The ProviderAuthorised that `authorise` records."""
+    payload: dict[str, Any] = {
+        "provider_id": P1,
+        "name": "Jobbstart AB",
+        "insats_types": ["grund", "sai"],
+        "authorised_from": "2020-01-01",
+        "bankgiro": "5050-1055",
+        "iban": None,
+    }
+    payload.update(overrides)
+    return ("ProviderAuthorised", payload)
+
+
+def jobbstart(**overrides: Any) -> EventLog:
+    """Given: Jobbstart AB authorised as `authorise` would record it."""
+    given = EventLog()
+    fields: dict[str, Any] = {
+        "name": "Jobbstart AB",
+        "insats_types": ["grund", "sai"],
+        "authorised_from": "2020-01-01",
+        "bankgiro": "5050-1055",
+        "iban": None,
+    }
+    fields.update(overrides)
+    given.provider_authorised(P1, **fields)
+    return given
+
+
+def change(app: When, on: str, reason: str = "ändrat avtal", **changes: Any) -> Any:
+    return app.change_provider_details(P1, effective_from=d(on), reason=reason, changes=changes)
+
+
+def details_changed(on: str, name: str, bankgiro: str | None, iban: str | None, reason: str) -> Any:
+    return (
+        "ProviderDetailsChanged",
+        {
+            "provider_id": P1,
+            "effective_from": on,
+            "name": name,
+            "bankgiro": bankgiro,
+            "iban": iban,
+            "reason": reason,
+        },
     )
-
-
-def refused(app: LifecycleApp, code: str, call: Any) -> Refusal:
-    before = app.max_position()
-    with pytest.raises(Refusal) as info:
-        call()
-    assert info.value.code == code, info.value.message
-    assert app.max_position() == before, "a refusal must record nothing"
-    return info.value
 
 
 # --- bankgiro and IBAN ------------------------------------------------------------------------
@@ -70,30 +96,16 @@ def test_the_example_bankgiro_numbers_have_valid_check_digits() -> None:
     ],
 )
 def test_a_bankgiro_is_stored_in_its_dashed_form(given: str, stored: str) -> None:
-    (event,) = authorised(bankgiro=given).collect_events()
-    assert event.payload()["bankgiro"] == stored
+    then = authorise(when(EventLog(), today=TODAY), bankgiro=given)
+    assert then == [authorised(bankgiro=stored)]
 
 
 @pytest.mark.parametrize(
     "bankgiro", ["123-4567", "5050-1056", "12-3456", "5050-10555", "50-501055", "5050 1055", "abc"]
 )
-def test_a_bankgiro_with_a_wrong_check_digit_or_shape_is_refused(
-    app: LifecycleApp, bankgiro: str
-) -> None:
-    error = refused(
-        app,
-        "invalid_bankgiro",
-        lambda: app.authorise_provider(
-            CTX,
-            provider_id=P1,
-            name="Jobbstart AB",
-            insats_types=["grund"],
-            authorised_from=d("2020-01-01"),
-            bankgiro=bankgiro,
-            iban=None,
-        ),
-    )
-    assert error.field == "bankgiro"
+def test_a_bankgiro_with_a_wrong_check_digit_or_shape_is_refused(bankgiro: str) -> None:
+    then = authorise(when(EventLog(), today=TODAY), bankgiro=bankgiro)
+    assert then == Refused("invalid_bankgiro", "bankgiro")
 
 
 @pytest.mark.parametrize(
@@ -101,8 +113,8 @@ def test_a_bankgiro_with_a_wrong_check_digit_or_shape_is_refused(
     [(IBAN, IBAN), ("se45 5000 0000 0583 9825 7466", IBAN)],
 )
 def test_an_iban_is_checked_and_stored_compact(given: str, stored: str) -> None:
-    (event,) = authorised(bankgiro=None, iban=given).collect_events()
-    assert event.payload()["iban"] == stored
+    then = authorise(when(EventLog(), today=TODAY), bankgiro=None, iban=given)
+    assert then == [authorised(bankgiro=None, iban=stored)]
 
 
 @pytest.mark.parametrize(
@@ -115,103 +127,53 @@ def test_an_iban_is_checked_and_stored_compact(given: str, stored: str) -> None:
         "not an iban",
     ],
 )
-def test_an_invalid_or_foreign_iban_is_refused(app: LifecycleApp, iban: str) -> None:
-    error = refused(
-        app,
-        "invalid_iban",
-        lambda: app.authorise_provider(
-            CTX,
-            provider_id=P1,
-            name="Jobbstart AB",
-            insats_types=["grund"],
-            authorised_from=d("2020-01-01"),
-            bankgiro=None,
-            iban=iban,
-        ),
-    )
-    assert error.field == "iban"
+def test_an_invalid_or_foreign_iban_is_refused(iban: str) -> None:
+    then = authorise(when(EventLog(), today=TODAY), bankgiro=None, iban=iban)
+    assert then == Refused("invalid_iban", "iban")
 
 
 def test_an_authorisation_needs_a_payment_account() -> None:
-    with pytest.raises(Refusal) as info:
-        authorised(bankgiro=None, iban=None)
-    assert info.value.code == "payment_account_required"
+    then = authorise(when(EventLog(), today=TODAY), bankgiro=None, iban=None)
+    assert then == Refused("payment_account_required", "bankgiro")
 
 
-def test_repeating_an_authorisation_in_the_undashed_form_is_the_same_authorisation(
-    app: LifecycleApp,
-) -> None:
-    fields: dict[str, Any] = {
-        "provider_id": P1,
-        "name": "Jobbstart AB",
-        "insats_types": ["grund"],
-        "authorised_from": d("2020-01-01"),
-        "bankgiro": "5050-1055",
-        "iban": None,
-    }
-    assert app.authorise_provider(CTX, **fields).status == 201
-    position = app.max_position()
-    again = app.authorise_provider(CTX, **{**fields, "bankgiro": "50501055"})
-    assert again.status == 200 and app.max_position() == position
+def test_repeating_an_authorisation_in_the_undashed_form_is_the_same_authorisation() -> None:
+    app = when(jobbstart(), today=TODAY)
+    assert authorise(app, bankgiro="50501055") == []
+    assert app.result.status == 200
+
+
+def test_an_authorisation_with_other_details_is_a_conflict() -> None:
+    then = authorise(when(jobbstart(), today=TODAY), name="Annat AB")
+    assert then == Refused("provider_exists", "provider_id", "Conflict")
 
 
 # --- name and payment account changed, effective-dated ----------------------------------------
 
 
-def given_authorised(**overrides: Any) -> Provider:
-    provider = authorised(**overrides)
-    provider.collect_events()
-    return provider
-
-
-def payloads(provider: Provider) -> list[dict[str, Any]]:
-    return [e.payload() for e in provider.collect_events()]
-
-
-def change(provider: Provider, on: str, reason: str = "ändrat avtal", **changes: Any) -> None:
-    provider.change_details(CTX, effective_from=d(on), reason=reason, changes=changes)
-
-
 def test_a_change_of_name_and_bankgiro_is_recorded_whole_from_its_date() -> None:
-    provider = given_authorised()
-    change(provider, "2026-06-01", reason="fusion", name="Jobbstart Nacka AB", bankgiro="1234566")
-    (event,) = provider.pending_events
-    assert type(event).__name__ == "ProviderDetailsChanged"
-    assert event.effective_date == d("2026-06-01")  # type: ignore[attr-defined]
-    assert payloads(provider) == [
-        {
-            "provider_id": P1,
-            "effective_from": "2026-06-01",
-            "name": "Jobbstart Nacka AB",
-            "bankgiro": "123-4566",
-            "iban": None,
-            "reason": "fusion",
-        }
-    ]
+    app = when(jobbstart(), today=TODAY)
+    then = change(app, "2026-06-01", reason="fusion", name="Jobbstart Nacka AB", bankgiro="1234566")
+    assert then == [details_changed("2026-06-01", "Jobbstart Nacka AB", "123-4566", None, "fusion")]
+    assert app.recorded[0].effective_date == "2026-06-01"
+    assert app.recorded[0].stream_type == "provider"
 
 
 def test_fields_left_out_keep_the_value_in_force_on_the_date() -> None:
-    provider = given_authorised()
-    change(provider, "2026-06-01", iban=IBAN)
-    assert payloads(provider)[0] | {"reason": None} == {
-        "provider_id": P1,
-        "effective_from": "2026-06-01",
-        "name": "Jobbstart AB",
-        "bankgiro": "5050-1055",
-        "iban": IBAN,
-        "reason": None,
-    }
+    then = change(when(jobbstart(), today=TODAY), "2026-06-01", reason="nytt konto", iban=IBAN)
+    assert then == [details_changed("2026-06-01", "Jobbstart AB", "5050-1055", IBAN, "nytt konto")]
 
 
 def test_an_account_can_be_removed_if_another_remains() -> None:
-    provider = given_authorised(iban=IBAN)
-    change(provider, "2026-06-01", bankgiro=None)
-    (payload,) = payloads(provider)
-    assert (payload["bankgiro"], payload["iban"]) == (None, IBAN)
-    with pytest.raises(Refusal) as info:
-        change(provider, "2026-07-01", iban=None)
-    assert info.value.code == "payment_account_required"
-    assert provider.pending_events == []
+    then = change(when(jobbstart(iban=IBAN), today=TODAY), "2026-06-01", bankgiro=None)
+    assert then == [details_changed("2026-06-01", "Jobbstart AB", None, IBAN, "ändrat avtal")]
+
+
+def test_the_last_account_cannot_be_removed() -> None:
+    given = jobbstart(iban=IBAN)
+    given.provider_details_changed(P1, "2026-06-01", "Jobbstart AB", bankgiro=None, iban=IBAN)
+    then = change(when(given, today=TODAY), "2026-07-01", iban=None)
+    assert then == Refused("payment_account_required", "bankgiro")
 
 
 @pytest.mark.parametrize(
@@ -228,11 +190,8 @@ def test_an_account_can_be_removed_if_another_remains() -> None:
 def test_a_change_that_breaks_a_rule_or_changes_nothing_is_refused(
     changes: dict[str, Any], code: str, field: str | None
 ) -> None:
-    provider = given_authorised()
-    with pytest.raises(Refusal) as info:
-        change(provider, "2026-06-01", **changes)
-    assert (info.value.code, info.value.field) == (code, field)
-    assert provider.pending_events == []
+    then = change(when(jobbstart(), today=TODAY), "2026-06-01", **changes)
+    assert then == Refused(code, field)
 
 
 @pytest.mark.parametrize(
@@ -247,36 +206,33 @@ def test_a_change_that_breaks_a_rule_or_changes_nothing_is_refused(
 def test_the_effective_date_lies_between_the_authorisation_and_a_year_ahead(
     effective_from: str, refusal: str | None
 ) -> None:
-    provider = given_authorised()
+    then = change(when(jobbstart(), today=TODAY), effective_from, name="Nytt Namn AB")
     if refusal is None:
-        change(provider, effective_from, name="Nytt Namn AB")
-        assert len(provider.pending_events) == 1
-        return
-    with pytest.raises(Refusal) as info:
-        change(provider, effective_from, name="Nytt Namn AB")
-    assert (info.value.code, info.value.field) == (refusal, "effective_from")
+        assert then == [
+            details_changed(effective_from, "Nytt Namn AB", "5050-1055", None, "ändrat avtal")
+        ]
+    else:
+        assert then == Refused(refusal, "effective_from")
 
 
 def test_no_change_is_dated_before_customer_choice_began() -> None:
-    provider = given_authorised(authorised_from=d("2005-01-01"))
-    with pytest.raises(Refusal) as info:
-        change(provider, "2008-12-31", name="Nytt Namn AB")
-    assert info.value.code == "invalid_date" and "2009-01-01" in info.value.message
+    app = when(jobbstart(authorised_from="2005-01-01"), today=TODAY)
+    then = change(app, "2008-12-31", name="Nytt Namn AB")
+    assert then == Refused("invalid_date", "effective_from")
+    assert app.refusal is not None and "2009-01-01" in app.refusal.message
 
 
 def test_a_change_needs_a_reason() -> None:
-    provider = given_authorised()
-    with pytest.raises(Refusal) as info:
-        change(provider, "2026-06-01", reason=" ", name="Nytt Namn AB")
-    assert info.value.code == "reason_required"
+    then = change(when(jobbstart(), today=TODAY), "2026-06-01", reason=" ", name="Nytt Namn AB")
+    assert then == Refused("reason_required", "reason")
 
 
 def test_the_view_shows_the_details_in_force_today_and_every_version() -> None:
-    provider = given_authorised()
-    change(provider, "2026-03-01", bankgiro="123-4566")
-    change(provider, "2026-06-01", name="Jobbstart Nacka AB")
-    provider.collect_events()
-    view = provider.view(d("2026-05-15"))
+    given = jobbstart()
+    given.provider_details_changed(P1, "2026-03-01", "Jobbstart AB", bankgiro="123-4566")
+    given.provider_details_changed(P1, "2026-06-01", "Jobbstart Nacka AB", bankgiro="123-4566")
+    provider = when(given, today=TODAY).app.provider(P1)
+    view = provider.view(d(TODAY))
     assert (view["name"], view["bankgiro"]) == ("Jobbstart AB", "123-4566")
     assert view["details"] == [
         {
@@ -303,111 +259,79 @@ def test_the_view_shows_the_details_in_force_today_and_every_version() -> None:
 
 
 def test_a_second_change_for_the_same_date_replaces_the_first() -> None:
-    provider = given_authorised()
-    change(provider, "2026-06-01", name="Fel Namn AB")
-    change(provider, "2026-06-01", name="Rätt Namn AB")
-    assert [p["name"] for p in payloads(provider)] == ["Fel Namn AB", "Rätt Namn AB"]
-    assert [v["name"] for v in provider.view(TODAY)["details"]] == ["Jobbstart AB", "Rätt Namn AB"]
+    given = jobbstart()
+    given.provider_details_changed(P1, "2026-06-01", "Fel Namn AB", bankgiro="5050-1055")
+    app = when(given, today=TODAY)
+    then = change(app, "2026-06-01", name="Rätt Namn AB")
+    assert then == [
+        details_changed("2026-06-01", "Rätt Namn AB", "5050-1055", None, "ändrat avtal")
+    ]
+    details = app.app.provider(P1).view(d(TODAY))["details"]
+    assert [v["name"] for v in details] == ["Jobbstart AB", "Rätt Namn AB"]
 
 
 def test_an_earlier_dated_change_carries_into_later_versions_that_inherited_the_value() -> None:
     """Given a name change announced for 1 June, when the bankgiro changes from 1 March, then the
     June version is stated again with the new bankgiro (the earlier events stay as they were)."""
-    provider = given_authorised()
-    change(provider, "2026-06-01", name="Jobbstart Nacka AB")
-    provider.collect_events()
-    change(provider, "2026-03-01", reason="nytt konto", bankgiro="123-4566")
-    assert [(p["effective_from"], p["name"], p["bankgiro"]) for p in payloads(provider)] == [
-        ("2026-03-01", "Jobbstart AB", "123-4566"),
-        ("2026-06-01", "Jobbstart Nacka AB", "123-4566"),
+    given = jobbstart()
+    given.provider_details_changed(P1, "2026-06-01", "Jobbstart Nacka AB", bankgiro="5050-1055")
+    then = change(when(given, today=TODAY), "2026-03-01", reason="nytt konto", bankgiro="123-4566")
+    assert then == [
+        details_changed("2026-03-01", "Jobbstart AB", "123-4566", None, "nytt konto"),
+        details_changed("2026-06-01", "Jobbstart Nacka AB", "123-4566", None, "nytt konto"),
     ]
 
 
 def test_a_later_version_that_set_its_own_value_keeps_it() -> None:
-    provider = given_authorised()
-    change(provider, "2026-06-01", bankgiro="123-4566")
-    provider.collect_events()
-    change(provider, "2026-03-01", name="Nytt Namn AB", bankgiro="555-1239")
-    assert [(p["effective_from"], p["name"], p["bankgiro"]) for p in payloads(provider)] == [
-        ("2026-03-01", "Nytt Namn AB", "555-1239"),
-        ("2026-06-01", "Nytt Namn AB", "123-4566"),
+    given = jobbstart()
+    given.provider_details_changed(P1, "2026-06-01", "Jobbstart AB", bankgiro="123-4566")
+    then = change(when(given, today=TODAY), "2026-03-01", name="Nytt Namn AB", bankgiro="555-1239")
+    assert then == [
+        details_changed("2026-03-01", "Nytt Namn AB", "555-1239", None, "ändrat avtal"),
+        details_changed("2026-06-01", "Nytt Namn AB", "123-4566", None, "ändrat avtal"),
     ]
 
 
-def test_repeating_the_original_authorisation_after_a_change_is_still_a_no_op(
-    app: LifecycleApp,
+def test_repeating_the_original_authorisation_after_a_change_is_still_a_no_op() -> None:
+    given = jobbstart()
+    given.provider_details_changed(P1, "2026-01-01", "Ny AB", bankgiro="5050-1055")
+    app = when(given, today=TODAY)
+    assert authorise(app) == []
+    assert app.result.status == 200
+
+
+@pytest.mark.parametrize(
+    ("changes", "code", "field"),
+    [
+        ({"bankgiro": "123-4567"}, "invalid_bankgiro", "bankgiro"),
+        ({"iban": "SE0000000000000000000000"}, "invalid_iban", "iban"),
+        ({"name": "Jobbstart AB"}, "nothing_to_change", None),
+    ],
+)
+def test_a_refused_change_records_nothing(
+    changes: dict[str, Any], code: str, field: str | None
 ) -> None:
-    fields: dict[str, Any] = {
-        "provider_id": P1,
-        "name": "Jobbstart AB",
-        "insats_types": ["grund"],
-        "authorised_from": d("2020-01-01"),
-        "bankgiro": "5050-1055",
-        "iban": None,
-    }
-    app.authorise_provider(CTX, **fields)
-    app.change_provider_details(
-        CTX, P1, effective_from=d("2026-01-01"), reason="nytt namn", changes={"name": "Ny AB"}
-    )
-    position = app.max_position()
-    assert app.authorise_provider(CTX, **fields).status == 200
-    assert app.max_position() == position
+    app = when(jobbstart(), today=TODAY)
+    assert change(app, "2026-06-01", reason="x", **changes) == Refused(code, field)
+    assert app.app.provider(P1).version == 1
 
 
-def test_a_refused_change_records_nothing(app: LifecycleApp) -> None:
-    app.authorise_provider(
-        CTX,
-        provider_id=P1,
-        name="Jobbstart AB",
-        insats_types=["grund"],
-        authorised_from=d("2020-01-01"),
-        bankgiro="5050-1055",
-        iban=None,
-    )
-    for changes, code in (
-        ({"bankgiro": "123-4567"}, "invalid_bankgiro"),
-        ({"iban": "SE0000000000000000000000"}, "invalid_iban"),
-        ({"name": "Jobbstart AB"}, "nothing_to_change"),
-    ):
-        refused(
-            app,
-            code,
-            lambda changes=changes: app.change_provider_details(
-                CTX, P1, effective_from=d("2026-06-01"), reason="x", changes=changes
-            ),
+# --- de-authorisation ---------------------------------------------------------------------------
+
+
+def test_a_de_authorisation_is_recorded_from_its_date() -> None:
+    app = when(jobbstart(), today=TODAY)
+    then = app.deauthorise_provider(P1, effective_on=d("2026-06-01"), reason="avtal upphört")
+    assert then == [
+        (
+            "ProviderDeauthorised",
+            {"provider_id": P1, "effective_on": "2026-06-01", "reason": "avtal upphört"},
         )
-    assert app.provider(P1).version == 1
+    ]
 
 
-def test_a_change_is_recorded_through_the_application(app: LifecycleApp) -> None:
-    app.authorise_provider(
-        CTX,
-        provider_id=P1,
-        name="Jobbstart AB",
-        insats_types=["grund"],
-        authorised_from=d("2020-01-01"),
-        bankgiro="5050-1055",
-        iban=None,
+def test_a_de_authorisation_on_or_before_the_authorisation_is_refused() -> None:
+    then = when(jobbstart(), today=TODAY).deauthorise_provider(
+        P1, effective_on=d("2020-01-01"), reason="fel"
     )
-    result = app.change_provider_details(
-        CTX,
-        P1,
-        effective_from=d("2026-06-01"),
-        reason="fusion",
-        changes={"name": "Jobbstart Nacka AB", "bankgiro": "123-4566"},
-    )
-    assert result.status == 200
-    (event,) = app.public_events(result.position - 1 if result.position else 0, 10)
-    assert (event.type, event.stream_type, event.effective_date) == (
-        "ProviderDetailsChanged",
-        "provider",
-        "2026-06-01",
-    )
-    assert event.payload == {
-        "provider_id": P1,
-        "effective_from": "2026-06-01",
-        "name": "Jobbstart Nacka AB",
-        "bankgiro": "123-4566",
-        "iban": None,
-        "reason": "fusion",
-    }
+    assert then == Refused("invalid_date", "effective_on")

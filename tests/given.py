@@ -195,7 +195,8 @@ class EventLog:
     def new_person(self) -> str:
         """A personnummer not used before in this log."""
         self._persons += 1
-        return personnummer("1990-01-01", f"{self._persons:03d}")
+        year, serial = divmod(self._persons, 900)
+        return personnummer(f"{1970 + year % 40}-01-01", f"{100 + serial:03d}")
 
     # --- journey facts -------------------------------------------------------------------------
 
@@ -300,11 +301,18 @@ class EventLog:
         planned_internship_start: str | None = None,
         planned_internship_share_percent: int | None = None,
     ) -> None:
-        payload: dict[str, Any] = {"established_on": established_on, "due_on": due_on, "late": late}
-        if planned_internship_start is not None or planned_internship_share_percent is not None:
-            payload["planned_internship_start"] = planned_internship_start
-            payload["planned_internship_share_percent"] = planned_internship_share_percent
-        self.add(journey, "PlanRegistered", payload, established_on)
+        self.add(
+            journey,
+            "PlanRegistered",
+            {
+                "established_on": established_on,
+                "due_on": due_on,
+                "late": late,
+                "planned_internship_start": planned_internship_start,
+                "planned_internship_share_percent": planned_internship_share_percent,
+            },
+            established_on,
+        )
 
     def internship_started(
         self,
@@ -421,8 +429,6 @@ class EventLog:
                 effective = min(old["exited_on"], new["exited_on"])
             else:
                 effective = min(str(old), str(new))
-        if what == "provider_starts_on" and provider_id is None:
-            provider_id = self.holder.get(journey)
         self.add(
             journey,
             "Corrected",

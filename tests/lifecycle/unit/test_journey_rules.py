@@ -10,6 +10,7 @@ from unittest.mock import ANY
 import pytest
 
 from contracts.journey import Evidence, Exit, Plan
+from contracts.rates import default_rates
 from services.lifecycle.domain.journey import ExitCorrection, ProviderStart
 from tests.given import P1, P2, P3, EventLog, Refused, d, exit_payload, when
 
@@ -679,3 +680,12 @@ def test_a_voucher_range_upside_down_is_refused() -> None:
         min_days_before_payment=14,
     )
     assert then == Refused("invalid_voucher_range", "voucher_min")
+
+
+def test_the_shipped_rate_table_is_recorded_on_first_start_only() -> None:
+    app = when(EventLog())
+    assert app.app.ensure_default_rates() is True
+    (event,) = app.app.public_events(0, 10)
+    assert (event.type, event.payload) == ("RatesSet", default_rates())
+    assert app.app.ensure_default_rates() is False
+    assert app.app.max_position() == event.position

@@ -136,3 +136,29 @@ class Given(EventLog):
             ListEventSource(self.events), db, [StatisticsProjection()], batch_size=batch_size
         ).catch_up()
         return StatisticsService(db, today=lambda: today)
+
+
+def busy_log() -> Given:
+    """Journeys with every kind of fact and correction (a withdrawn one, a transfer of
+    provider, corrected starts, exits and provider starts)."""
+    given = Given()
+    given.authorise(P1, "Ett AB")
+    a = given.journey("2023-03-01", insats="forstarkt", provider_id=P1)
+    given.plan(a, "2023-04-01")
+    given.provider(a, P2, "2023-09-01")
+    given.voucher(a, "2023-10-01")
+    given.exit(a, "2024-02-01", "work", employment_form="permanent", subsidy="none")
+    given.follow_up(a, "2024-08-01", "sustained")
+    given.correct(a, "provider_starts_on", "2023-09-01", "2023-08-15", provider_id=P2)
+    b = given.journey("2024-01-10", insats="sai", provider_id=P2)
+    given.correct(b, "starts_on", "2024-01-10", "2024-01-05")
+    c = given.decision(insats="grund")
+    given.withdraw(c, "2024-01-02")
+    d = given.journey("2023-11-01", "2024-04-01", "illness")
+    given.correct(
+        d,
+        "exit",
+        {"exited_on": "2024-04-01", "reason": "illness"},
+        {"exited_on": "2024-03-20", "reason": "moved"},
+    )
+    return given

@@ -88,9 +88,7 @@ def test_serve_answers_over_real_http_on_the_embedded_default(tmp_path: Path) ->
         jid = r.json()["journey_id"]
         # the in-process feed brings the list read model up to date by itself
         for _ in range(100):
-            listed = http.get(
-                "/v1/journeys", headers={"Authorization": f"Bearer {token}"}
-            ).json()
+            listed = http.get("/v1/journeys", headers={"Authorization": f"Bearer {token}"}).json()
             if listed["journeys"]:
                 break
             time.sleep(0.05)

@@ -28,6 +28,7 @@ from services.alerts.store import ALERT_PARTS
 def fold(events: list) -> tuple[dict[str, JourneyFacts], dict[str, ProviderFacts]]:
     return model.fold(events), model.fold_providers(events)
 
+
 P1, P2 = "5566778899", "5599887766"
 J = "journey-1"
 

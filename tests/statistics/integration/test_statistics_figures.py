@@ -10,7 +10,6 @@ import pytest
 
 from contracts.events import EXIT_REASONS
 from services.platform.refusal import Invalid
-from services.statistics.figures import average_days, median_days, rate
 from tests.statistics.stats_given import P1, P2, P3, Given
 
 FROM, TO = date(2024, 1, 1), date(2024, 12, 31)
@@ -140,12 +139,6 @@ def test_average_days_round_half_up_to_one_decimal_and_median_is_exact() -> None
 
     assert total["avg_days"] == 10.3  # 41 / 4 = 10.25 → 10.3
     assert total["median_days"] == 10.0
-
-
-def test_rounding_helpers() -> None:
-    assert rate(1, 3) == 0.3333 and rate(2, 3) == 0.6667 and rate(0, 0) is None
-    assert average_days([10, 11]) == 10.5 and average_days([]) is None
-    assert median_days([1, 2, 3, 10]) == 2.5 and median_days([]) is None
 
 
 # --- corrections -----------------------------------------------------------------------------

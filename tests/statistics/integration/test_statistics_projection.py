@@ -10,36 +10,12 @@ from typing import Any
 from contracts import journey as model
 from services.platform.db import SQLiteDatabase
 from services.platform.feed import FeedRunner, ListEventSource
-from services.statistics.facts import ROW_COLUMNS, figure_row, fold, row_of
+from services.statistics.facts import figure_row, fold
 from services.statistics.figures import compute_figures
 from services.statistics.projection import JOURNEYS, StatisticsProjection, load_provider_names
-from tests.statistics.stats_given import P1, P2, Given
+from tests.statistics.stats_given import P1, P2, Given, busy_log
 
 FROM, TO = date(2024, 1, 1), date(2024, 12, 31)
-
-
-def busy_log() -> Given:
-    given = Given()
-    given.authorise(P1, "Ett AB")
-    a = given.journey("2023-03-01", insats="forstarkt", provider_id=P1)
-    given.plan(a, "2023-04-01")
-    given.provider(a, P2, "2023-09-01")
-    given.voucher(a, "2023-10-01")
-    given.exit(a, "2024-02-01", "work", employment_form="permanent", subsidy="none")
-    given.follow_up(a, "2024-08-01", "sustained")
-    given.correct(a, "provider_starts_on", "2023-09-01", "2023-08-15", provider_id=P2)
-    b = given.journey("2024-01-10", insats="sai", provider_id=P2)
-    given.correct(b, "starts_on", "2024-01-10", "2024-01-05")
-    c = given.decision(insats="grund")
-    given.withdraw(c, "2024-01-02")
-    d = given.journey("2023-11-01", "2024-04-01", "illness")
-    given.correct(
-        d,
-        "exit",
-        {"exited_on": "2024-04-01", "reason": "illness"},
-        {"exited_on": "2024-03-20", "reason": "moved"},
-    )
-    return given
 
 
 def stored_rows(db: SQLiteDatabase) -> list[tuple[Any, ...]]:
@@ -149,19 +125,6 @@ def test_the_read_model_gives_the_same_figures_as_folding_every_event() -> None:
         assert served == compute_figures(naive, FROM, TO, group_by, as_of=TO)
 
 
-def test_the_fold_ignores_facts_statistics_do_not_use() -> None:
-    given = Given()
-    journey = given.journey("2024-01-10")
-    state_before = fold(journey, list(given.events))
-    given.voucher(journey, "2024-02-01")
-
-    state_after = fold(journey, list(given.events))
-
-    assert state_after.version == state_before.version + 1
-    # every column but the version and the stored facts (which carry it)
-    assert row_of(state_after, {})[2:-1] == row_of(state_before, {})[2:-1]
-
-
 def test_a_reset_empties_the_read_model() -> None:
     db = fed(busy_log(), 1000)
 
@@ -170,18 +133,6 @@ def test_a_reset_empties_the_read_model() -> None:
         StatisticsProjection().setup(tx)  # as a rebuild does
 
     assert stored_rows(db) == []
-
-
-def test_a_state_read_back_from_its_row_is_the_same_state() -> None:
-    given = busy_log()
-    journey = given.events[1].stream_id
-    state = fold(journey, [e for e in given.events if e.stream_id == journey])
-    row = dict(zip(ROW_COLUMNS, row_of(state, {}), strict=True))
-
-    again = model.decode(journey, row["facts"])
-
-    assert again == state
-    assert len(state.assignments) == 2 and len(state.follow_ups) == 1
 
 
 def test_a_provider_is_shown_with_its_name_in_force_today() -> None:

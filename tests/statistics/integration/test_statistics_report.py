@@ -171,8 +171,10 @@ def test_small_counts_get_whole_number_ticks_each_once() -> None:
     given.journey("2024-03-01", insats="sai")
     data = given.service().report_data(FROM, TO)
 
-    for chart, axis in ((chart_customers(data.by_insats), "y"),
-                        (chart_exit_reasons(data.by_insats), "x")):
+    for chart, axis in (
+        (chart_customers(data.by_insats), "y"),
+        (chart_exit_reasons(data.by_insats), "x"),
+    ):
         ticks = _tick_labels(chart, axis)
         numbers = [t for t in ticks if t.isdigit()]
         assert numbers and len(numbers) == len(set(numbers)), ticks  # not 0 0 1 1 2 2
@@ -183,10 +185,15 @@ def test_figure_7_legend_has_each_insats_in_its_own_colour_even_without_bars() -
     from services.statistics.report import _INSATS_COLOURS, chart_days_per_year
     from services.statistics.service import YearlyDays
 
-    yearly = [YearlyDays(2024, {"grund": 120.0, "forstarkt": None, "sai": 200.0},
-                         {"grund": 1, "forstarkt": 0, "sai": 1})]
+    yearly = [
+        YearlyDays(
+            2024,
+            {"grund": 120.0, "forstarkt": None, "sai": 200.0},
+            {"grund": 1, "forstarkt": 0, "sai": 1},
+        )
+    ]
     chart = chart_days_per_year(yearly)
-    legend = chart[chart.index('<g id="legend_1">'):]
+    legend = chart[chart.index('<g id="legend_1">') :]
     for insats, colour in _INSATS_COLOURS.items():
         assert f"fill: {colour}" in legend, insats
     assert "Jobbpeng förstärkt" in legend

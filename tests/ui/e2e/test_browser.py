@@ -23,24 +23,51 @@ def seed(site: Site) -> None:
     if site.journeys:
         return
     for pid, name in ((P1, "Jobbstart AB"), (P2, "Språkbron AB")):
-        r = site.api("admin", "POST", "/v1/providers", {
-            "provider_id": pid, "name": name, "insats_types": ["grund", "forstarkt", "sai"],
-            "authorised_from": "2020-01-01", "bankgiro": "5050-1055",
-        })
+        r = site.api(
+            "admin",
+            "POST",
+            "/v1/providers",
+            {
+                "provider_id": pid,
+                "name": name,
+                "insats_types": ["grund", "forstarkt", "sai"],
+                "authorised_from": "2020-01-01",
+                "bankgiro": "5050-1055",
+            },
+        )
         assert r.status_code in (200, 201), r.text
 
-    def journey(ref: str, birth: str, insats: str, decided: str, provider: str | None,
-                starts: str | None, group: str = "other") -> str:
-        r = site.api("publisher", "POST", "/v1/decisions", {
-            "external_ref": {"system": "ecos", "decision_id": ref},
-            "person_id": person(birth), "insats": insats, "decided_on": decided,
-            "decided_by": "kv-anna", "target_group": group,
-        })
+    def journey(
+        ref: str,
+        birth: str,
+        insats: str,
+        decided: str,
+        provider: str | None,
+        starts: str | None,
+        group: str = "other",
+    ) -> str:
+        r = site.api(
+            "publisher",
+            "POST",
+            "/v1/decisions",
+            {
+                "external_ref": {"system": "ecos", "decision_id": ref},
+                "person_id": person(birth),
+                "insats": insats,
+                "decided_on": decided,
+                "decided_by": "kv-anna",
+                "target_group": group,
+            },
+        )
         assert r.status_code in (200, 201), r.text
         jid = str(r.json()["journey_id"])
         if provider and starts:
-            r = site.api("publisher", "POST", f"/v1/journeys/{jid}/provider",
-                         {"provider_id": provider, "starts_on": starts})
+            r = site.api(
+                "publisher",
+                "POST",
+                f"/v1/journeys/{jid}/provider",
+                {"provider_id": provider, "starts_on": starts},
+            )
             assert r.status_code == 200, r.text
         site.journeys[ref] = jid
         return jid
@@ -52,15 +79,37 @@ def seed(site: Site) -> None:
     journey("2026-0412", "1990-03-04", "grund", "2026-05-02", P1, "2026-05-04", "income_support")
     f1 = journey("2025-0901", "1975-06-07", "forstarkt", "2025-09-01", P2, "2025-10-01")
     post(f1, "plan", {"established_on": "2025-11-01"})
-    s2 = journey("2026-0340", "1988-08-09", "sai", "2026-04-01", P2, "2026-04-10",
-                 "newly_arrived_own_housing")
-    post(s2, "plan", {"established_on": "2026-04-20", "planned_internship_start": "2026-05-01",
-                      "planned_internship_share_percent": 60})
+    s2 = journey(
+        "2026-0340",
+        "1988-08-09",
+        "sai",
+        "2026-04-01",
+        P2,
+        "2026-04-10",
+        "newly_arrived_own_housing",
+    )
+    post(
+        s2,
+        "plan",
+        {
+            "established_on": "2026-04-20",
+            "planned_internship_start": "2026-05-01",
+            "planned_internship_share_percent": 60,
+        },
+    )
     journey("2026-0930", "2004-01-02", "grund", "2026-09-28", P1, "2026-10-01", "youth")
     g3 = journey("2026-0105", "1982-12-13", "grund", "2026-01-02", P1, "2026-01-05")
     post(g3, "plan", {"established_on": "2026-02-01"})
-    post(g3, "exit", {"exited_on": "2026-05-10", "reason": "work",
-                      "employment_form": "permanent", "subsidy": "none"})
+    post(
+        g3,
+        "exit",
+        {
+            "exited_on": "2026-05-10",
+            "reason": "work",
+            "employment_form": "permanent",
+            "subsidy": "none",
+        },
+    )
     journey("2026-1101", "1995-05-05", "grund", "2026-11-02", None, None)
 
 
@@ -292,18 +341,23 @@ def test_a_post_without_the_sessions_csrf_token_is_refused(
     jid = site.journeys["2026-0412"]
     v = Visitor(browser, site, checks, "counsellor")
     before = site.api("counsellor", "GET", f"/v1/journeys/{jid}").json()["version"]
-    for form in ({"established_on": "2026-06-01"},
-                 {"established_on": "2026-06-01", "csrf_token": "forged"}):
-        refused = v.context.request.post(f"/ui/journeys/{jid}/plan", form=form,
-                                         headers={"Origin": site.base})
+    for form in (
+        {"established_on": "2026-06-01"},
+        {"established_on": "2026-06-01", "csrf_token": "forged"},
+    ):
+        refused = v.context.request.post(
+            f"/ui/journeys/{jid}/plan", form=form, headers={"Origin": site.base}
+        )
         assert refused.status == 403, refused.text()
         assert "säkerhetstoken" in refused.text()
     # the right token from another site (Origin) is refused too
     v.goto(f"/ui/journeys/{jid}")
     csrf = v.page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
-    cross = v.context.request.post(f"/ui/journeys/{jid}/plan", headers={
-        "Origin": "http://evil.example"}, form={"csrf_token": csrf,
-                                                 "established_on": "2026-06-01"})
+    cross = v.context.request.post(
+        f"/ui/journeys/{jid}/plan",
+        headers={"Origin": "http://evil.example"},
+        form={"csrf_token": csrf, "established_on": "2026-06-01"},
+    )
     assert cross.status == 403
     assert site.api("counsellor", "GET", f"/v1/journeys/{jid}").json()["version"] == before
     v.close()

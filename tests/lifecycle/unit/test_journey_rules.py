@@ -488,6 +488,33 @@ def test_returning_a_claim_needs_a_reason() -> None:
     assert then == Refused("reason_required", "reason")
 
 
+# --- a provider's facts (API.md "Roles") ------------------------------------------------------
+
+
+def test_the_provider_holding_the_journey_records_its_plan() -> None:
+    given, journey = a_started_journey("grund")
+    then = when(given).as_provider(P1).register_plan(journey, Plan(d("2026-02-01"), None, None))
+    assert then == [
+        (
+            "PlanRegistered",
+            {"established_on": "2026-02-01", "due_on": "2026-03-21", "late": False} | NO_INTERNSHIP,
+        )
+    ]
+
+
+def test_a_provider_that_no_longer_holds_the_journey_may_not_record_its_facts() -> None:
+    given, journey = a_started_journey("grund")
+    given.provider_changed(journey, P2, "2026-03-01")
+    then = when(given).as_provider(P1).register_plan(journey, Plan(d("2026-03-02"), None, None))
+    assert then == Refused("not_your_customer", None, "Forbidden")
+
+
+def test_a_journey_a_provider_never_held_is_unknown_to_it() -> None:
+    given, journey = a_started_journey("grund")
+    then = when(given).as_provider(P3).register_plan(journey, Plan(d("2026-02-01"), None, None))
+    assert then == Refused("journey_not_found", "journey_id", "NotFound")
+
+
 # --- withdrawal ---------------------------------------------------------------------------------
 
 

@@ -335,3 +335,92 @@ def test_a_de_authorisation_on_or_before_the_authorisation_is_refused() -> None:
         P1, effective_on=d("2020-01-01"), reason="fel"
     )
     assert then == Refused("invalid_date", "effective_on")
+
+
+@pytest.mark.parametrize(
+    ("insats_types", "code"), [([], "invalid_insats_types"), (["grund", "yrkes"], "invalid_insats")]
+)
+def test_an_authorisation_names_known_insats_types(insats_types: list[str], code: str) -> None:
+    then = authorise(when(EventLog(), today=TODAY), insats_types=insats_types)
+    assert then == Refused(code, "insats_types")
+
+
+def test_a_provider_is_de_authorised_once() -> None:
+    given = jobbstart()
+    given.provider_deauthorised(P1, "2026-06-01")
+    then = when(given, today=TODAY).deauthorise_provider(
+        P1, effective_on=d("2026-07-01"), reason="igen"
+    )
+    assert then == Refused("already_deauthorised", "effective_on", "Conflict")
+
+
+def test_a_de_authorisation_gives_its_reason() -> None:
+    then = when(jobbstart(), today=TODAY).deauthorise_provider(
+        P1, effective_on=d("2026-06-01"), reason=" "
+    )
+    assert then == Refused("reason_required", "reason")
+
+
+def test_only_the_name_and_the_payment_accounts_are_changed() -> None:
+    then = change(when(jobbstart(), today=TODAY), "2026-06-01", insats_types=["grund"])
+    assert then == Refused("invalid_input", None)
+
+
+# --- rate tables ------------------------------------------------------------------------------
+
+
+def publish(**overrides: Any) -> Any:
+    fields: dict[str, Any] = {
+        "effective_from": d("2027-01-01"),
+        "monthly": {"grund": "3700", "forstarkt": "4900", "sai": "7400"},
+        "bonus": {"grund": "18000", "forstarkt": "18000", "sai": "18000"},
+        "voucher_min": "5000",
+        "voucher_max": "15000",
+        "min_days_before_payment": 14,
+    }
+    fields.update(overrides)
+    return when(EventLog()).set_rates(**fields)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "refused"),
+    [
+        ({"effective_from": d("2028-11-25")}, Refused("date_too_far_ahead", "effective_from")),
+        ({"monthly": {"yrkes": "100"}}, Refused("invalid_insats", "monthly")),
+        ({"bonus": {"yrkes": "100"}}, Refused("invalid_insats", "bonus")),
+        ({"monthly": {"sai": "-1"}}, Refused("invalid_amount", "monthly.sai")),
+        ({"voucher_min": "abc"}, Refused("invalid_amount", "voucher_min")),
+        ({"min_days_before_payment": 367}, Refused("invalid_days", "min_days_before_payment")),
+        ({"min_days_before_payment": -1}, Refused("invalid_days", "min_days_before_payment")),
+    ],
+    ids=[
+        "a_rate_table_is_published_at_most_two_years_ahead",
+        "monthly_rates_are_for_known_insats_types",
+        "bonuses_are_for_known_insats_types",
+        "a_rate_is_not_negative",
+        "an_amount_is_money",
+        "payment_waits_at_most_366_days",
+        "payment_waits_a_whole_number_of_days_from_0",
+    ],
+)
+def test_a_rate_table_that_breaks_a_rule_is_refused(
+    overrides: dict[str, Any], refused: Refused
+) -> None:
+    assert publish(**overrides) == refused
+
+
+def test_a_rate_table_two_years_ahead_is_published() -> None:
+    then = publish(effective_from=d("2028-11-24"), monthly={"sai": "7400"}, bonus={})
+    assert then == [
+        (
+            "RatesSet",
+            {
+                "effective_from": "2028-11-24",
+                "monthly": {"grund": None, "forstarkt": None, "sai": "7400.00"},
+                "bonus": {"grund": None, "forstarkt": None, "sai": None},
+                "voucher_min": "5000.00",
+                "voucher_max": "15000.00",
+                "min_days_before_payment": 14,
+            },
+        )
+    ]

@@ -1,4 +1,5 @@
-"""Recording facts straight through the lifecycle application (no HTTP) for store-level tests."""
+"""Recording facts through the lifecycle application's commands (no HTTP) on a real store, for the
+store-level and system tests. To state past events, use tests/given.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 from services.lifecycle.application import LifecycleApp
 from services.lifecycle.domain.base import CommandContext
 from services.lifecycle.domain.journey import ExternalRef
-from tests.conftest import P1, person
+from tests.given import P1
+from tests.given import personnummer as person
 
 
 def ctx_of(app: LifecycleApp, correlation: str = "test") -> CommandContext:

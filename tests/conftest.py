@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +18,15 @@ import pytest
 
 from insats.bootstrap import Container, build
 from services.lifecycle.store import StoreConfig
+from tests.given import P1, P2, P3, PERSON_KEY, TODAY, d
+from tests.given import personnummer as person
+
+__all__ = ["P1", "P2", "P3", "PERSON_KEY", "TODAY", "d", "person"]
+
+# The HTTP client fixtures (`client`, `api`) for every e2e folder.
+pytest_plugins = ["tests.api"]
 
 PG_URL = os.environ.get("INSATS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-TODAY = "2026-11-23"
-PERSON_KEY = "ab" * 32
-
-# Providers used across tests (valid Swedish organisation numbers).
-P1 = "5560360793"
-P2 = "5565475489"
-P3 = "2120000142"
 
 
 def postgres_available() -> bool:
@@ -83,18 +82,6 @@ def container(store_config: StoreConfig) -> Iterator[Container]:
     c = build(store_config)
     yield c
     c.close()
-
-
-def d(text: str) -> date:
-    return date.fromisoformat(text)
-
-
-def person(birth: str, serial: str = "001") -> str:
-    """A valid personnummer YYYYMMDD-NNNC for a birth date, with the Luhn digit computed."""
-    from stdnum import luhn
-
-    digits = birth.replace("-", "")[2:] + serial
-    return f"{birth.replace('-', '')}-{serial}{luhn.calc_check_digit(digits)}"
 
 
 def decision_body(

@@ -131,7 +131,7 @@ def import_events(app: LifecycleApp, lines: Iterable[str]) -> int:
                     f"line {line['_line']}: DecisionRegistered without person_id; "
                     "export with --include-person-ids"
                 )
-            person = parse_person_id(raw, date.today())
+            person = parse_person_id(raw, app.today())
             ref = app.person_key.ref(person.number)
             line["payload"]["person_ref"] = ref
             line["payload"]["person_id"] = person.number

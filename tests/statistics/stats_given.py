@@ -1,4 +1,6 @@
-"""Builders for the statistics tests: journeys as the public events the lifecycle publishes."""
+"""Builders for the statistics tests: journeys as the public events the lifecycle publishes, named
+as these tests name them — a thin layer over the one builder (tests/given.py), which checks every
+event against its JSON Schema."""
 
 from __future__ import annotations
 
@@ -6,56 +8,29 @@ import uuid
 from datetime import date
 from typing import Any
 
-from contracts.events import PublicEvent
 from services.platform.db import SQLiteDatabase
 from services.platform.feed import FeedRunner, ListEventSource
 from services.statistics.projection import StatisticsProjection
 from services.statistics.service import StatisticsService
+from tests.given import EventLog
 
 P1, P2, P3 = "5560000001", "5560000002", "5560000003"
 
 
-class Given:
+class Given(EventLog):
     """An ordered public event log, written the way the lifecycle records facts."""
 
     def __init__(self) -> None:
-        self.events: list[PublicEvent] = []
-        self._versions: dict[str, int] = {}
-        self._has_provider: set[str] = set()
-        self._current: dict[str, str] = {}
-        self._persons = 0
-
-    # --- plumbing ------------------------------------------------------------------------------
-
-    def _add(
-        self, stream_id: str, stream_type: str, kind: str, effective: str, payload: dict[str, Any]
-    ) -> None:
-        version = self._versions.get(stream_id, 0) + 1
-        self._versions[stream_id] = version
-        self.events.append(
-            PublicEvent(
-                position=len(self.events) + 1,
-                event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{stream_id}/{version}")),
-                stream_id=stream_id,
-                stream_type=stream_type,
-                type=kind,
-                version=version,
-                effective_date=effective,
-                recorded_at="2030-01-01T00:00:00Z",
-                actor="test",
-                source_system="test",
-                correlation_id=str(uuid.uuid4()),
-                payload=payload,
-            )
-        )
+        super().__init__(recorded_at="2030-01-01T00:00:00Z")
+        self._person_refs = 0
 
     def person(self) -> str:
-        self._persons += 1
-        return f"person-{self._persons}"
+        self._person_refs += 1
+        return f"person-{self._person_refs}"
 
     # --- journey facts -------------------------------------------------------------------------
 
-    def decision(
+    def decision(  # type: ignore[override]
         self,
         *,
         insats: str = "grund",
@@ -65,47 +40,15 @@ class Given:
         transfer_from: str | None = None,
     ) -> str:
         journey = str(uuid.uuid4())
-        self._add(
+        return super().decision(
             journey,
-            "journey",
-            "DecisionRegistered",
-            decided_on,
-            {
-                "external_ref": {"system": "test", "decision_id": journey},
-                "person_ref": person or self.person(),
-                "person_id_kind": "personnummer",
-                "insats": insats,
-                "decided_on": decided_on,
-                "decided_by": "counsellor",
-                "target_group": target_group,
-                "transfer_from": transfer_from,
-            },
+            insats=insats,
+            person_ref=person or self.person(),
+            target_group=target_group,
+            decided_on=decided_on,
+            decided_by="counsellor",
+            transfer_from=transfer_from,
         )
-        return journey
-
-    def provider(self, journey: str, provider_id: str, starts_on: str) -> None:
-        if journey in self._has_provider:
-            self._add(
-                journey,
-                "journey",
-                "ProviderChanged",
-                starts_on,
-                {
-                    "provider_id": provider_id,
-                    "starts_on": starts_on,
-                    "previous_provider_id": self._current[journey],
-                },
-            )
-        else:
-            self._add(
-                journey,
-                "journey",
-                "ProviderChosen",
-                starts_on,
-                {"provider_id": provider_id, "starts_on": starts_on},
-            )
-        self._has_provider.add(journey)
-        self._current[journey] = provider_id
 
     def journey(
         self,
@@ -128,103 +71,59 @@ class Given:
         return journey
 
     def exit(self, journey: str, exited_on: str, reason: str = "work", **details: Any) -> None:
-        payload: dict[str, Any] = {"exited_on": exited_on, "reason": reason, **details}
+        """An exit to work is to a permanent job without subsidy unless the details say."""
         if reason == "work" and not details:
-            payload.update(employment_form="permanent", subsidy="none")
-        self._add(journey, "journey", "JourneyExited", exited_on, payload)
+            details = {"employment_form": "permanent", "contract_months": None, "subsidy": "none"}
+        self.exited(journey, exited_on, reason, **details)
 
-    def plan(self, journey: str, established_on: str, due_on: str = "2000-01-01") -> None:
-        self._add(
-            journey,
-            "journey",
-            "PlanRegistered",
-            established_on,
-            {"established_on": established_on, "due_on": due_on, "late": False},
-        )
+    def plan(  # type: ignore[override]
+        self, journey: str, established_on: str, due_on: str = "2000-01-01"
+    ) -> None:
+        super().plan(journey, established_on, due_on=due_on)
 
-    def follow_up(self, journey: str, on: str, outcome: str = "sustained") -> None:
-        self._add(
+    def follow_up(  # type: ignore[override]
+        self, journey: str, on: str, outcome: str = "sustained"
+    ) -> None:
+        super().follow_up(
             journey,
-            "journey",
-            "FollowUpRecorded",
             on,
-            {
-                "followed_up_on": on,
-                "outcome": outcome,
-                "evidence": [{"type": "employment_certificate", "id": "e1", "date": on}],
-                "due_on": on,
-                "bonus_claim": outcome == "sustained",
-            },
+            outcome,
+            due_on=on,
+            evidence=[{"type": "employment_certificate", "id": "e1", "date": on}],
         )
 
     def withdraw(self, journey: str, on: str) -> None:
-        self._add(
-            journey, "journey", "DecisionWithdrawn", on, {"withdrawn_on": on, "reason": "test"}
-        )
+        self.withdrawn(journey, on, "test")
 
     def correct(
         self, journey: str, what: str, old: Any, new: Any, provider_id: str | None = None
     ) -> None:
-        payload: dict[str, Any] = {"what": what, "old": old, "new": new, "reason": "rättelse"}
-        if provider_id is not None:
-            payload["provider_id"] = provider_id
-        self._add(journey, "journey", "Corrected", "2030-01-01", payload)
-
-    def voucher(self, journey: str, on: str) -> None:
-        self._add(
+        self.corrected(
             journey,
-            "journey",
-            "VoucherGranted",
-            on,
-            {
-                "voucher_id": str(uuid.uuid4()),
-                "amount": "5000.00",
-                "purpose": "B",
-                "granted_on": on,
-            },
+            what,
+            old,
+            new,
+            provider_id=provider_id,
+            reason="rättelse",
+            effective="2030-01-01",
         )
+
+    def voucher(self, journey: str, on: str) -> None:  # type: ignore[override]
+        super().voucher(journey, on, "5000.00", purpose="B")
 
     # --- provider facts ------------------------------------------------------------------------
 
     def authorise(self, provider_id: str, name: str) -> None:
-        self._add(
-            str(uuid.uuid5(uuid.NAMESPACE_OID, provider_id)),
-            "provider",
-            "ProviderAuthorised",
-            "2016-01-01",
-            {
-                "provider_id": provider_id,
-                "name": name,
-                "insats_types": ["grund", "forstarkt", "sai"],
-                "authorised_from": "2016-01-01",
-            },
-        )
+        self.provider_authorised(provider_id, name, authorised_from="2016-01-01", bankgiro=None)
 
     def rename(self, provider_id: str, name: str, effective_from: str) -> None:
         """ProviderDetailsChanged: the whole version, here only the name differs."""
-        self._add(
-            str(uuid.uuid5(uuid.NAMESPACE_OID, provider_id)),
-            "provider",
-            "ProviderDetailsChanged",
-            effective_from,
-            {
-                "provider_id": provider_id,
-                "effective_from": effective_from,
-                "name": name,
-                "bankgiro": "5050-1055",
-                "iban": None,
-                "reason": "namnbyte",
-            },
+        self.provider_details_changed(
+            provider_id, effective_from, name, bankgiro="5050-1055", reason="namnbyte"
         )
 
     def deauthorise(self, provider_id: str, effective_on: str) -> None:
-        self._add(
-            str(uuid.uuid5(uuid.NAMESPACE_OID, provider_id)),
-            "provider",
-            "ProviderDeauthorised",
-            effective_on,
-            {"provider_id": provider_id, "effective_on": effective_on, "reason": "test"},
-        )
+        self.provider_deauthorised(provider_id, effective_on, "test")
 
     # --- when ------------------------------------------------------------------------------------
 
@@ -237,3 +136,29 @@ class Given:
             ListEventSource(self.events), db, [StatisticsProjection()], batch_size=batch_size
         ).catch_up()
         return StatisticsService(db, today=lambda: today)
+
+
+def busy_log() -> Given:
+    """Journeys with every kind of fact and correction (a withdrawn one, a transfer of
+    provider, corrected starts, exits and provider starts)."""
+    given = Given()
+    given.authorise(P1, "Ett AB")
+    a = given.journey("2023-03-01", insats="forstarkt", provider_id=P1)
+    given.plan(a, "2023-04-01")
+    given.provider(a, P2, "2023-09-01")
+    given.voucher(a, "2023-10-01")
+    given.exit(a, "2024-02-01", "work", employment_form="permanent", subsidy="none")
+    given.follow_up(a, "2024-08-01", "sustained")
+    given.correct(a, "provider_starts_on", "2023-09-01", "2023-08-15", provider_id=P2)
+    b = given.journey("2024-01-10", insats="sai", provider_id=P2)
+    given.correct(b, "starts_on", "2024-01-10", "2024-01-05")
+    c = given.decision(insats="grund")
+    given.withdraw(c, "2024-01-02")
+    d = given.journey("2023-11-01", "2024-04-01", "illness")
+    given.correct(
+        d,
+        "exit",
+        {"exited_on": "2024-04-01", "reason": "illness"},
+        {"exited_on": "2024-03-20", "reason": "moved"},
+    )
+    return given

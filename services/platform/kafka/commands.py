@@ -28,6 +28,20 @@ def _wait_for_signal() -> None:
     stop.wait()
 
 
+def _logging() -> None:
+    """Operators read the relay's log: leadership, outages, what it could not publish (masked
+    like every log of the service)."""
+    import logging
+
+    from insats.logs import Redact
+
+    handler = logging.StreamHandler()
+    handler.addFilter(Redact())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+
+
 def relay(
     db: Annotated[Path | None, typer.Option("--db", help="SQLite event store file")] = None,
     postgres: Annotated[str | None, typer.Option("--postgres", help="PostgreSQL URL")] = None,
@@ -41,6 +55,7 @@ def relay(
     from services.platform.kafka.wiring import relay_for
 
     settings = _settings()
+    _logging()
     container = build(config_from_env(db, postgres))
     task = relay_for(container, settings)
     try:

@@ -32,4 +32,5 @@ class KafkaSettings:
             prefix=os.environ.get("INSATS_KAFKA_TOPIC_PREFIX", "insats."),
             delivery_timeout_ms=int(os.environ.get("INSATS_KAFKA_DELIVERY_TIMEOUT_MS", "30000")),
             partitions=int(os.environ.get("INSATS_KAFKA_PARTITIONS", "6")),
+            batch_size=int(os.environ.get("INSATS_KAFKA_BATCH_SIZE", "2000")),
         )

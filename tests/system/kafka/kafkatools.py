@@ -34,17 +34,38 @@ def kafka_settings(bootstrap: str, prefix: str, **overrides: Any) -> KafkaSettin
 def read_topic(
     bootstrap: str, topic: str, *, expect: int = 0, timeout: float = 30.0, quiet: float = 1.0
 ) -> list[Any]:
-    """Every record of `topic` (all partitions, from the start), ordered by (partition, offset);
-    waits until at least `expect` records are there and nothing new came for `quiet` seconds."""
+    return read_topics(bootstrap, [topic], expect=expect, timeout=timeout, quiet=quiet)
+
+
+def read_events(bootstrap: str, prefix: str, *, expect: int = 0) -> list[Any]:
+    """Every record of the three event topics."""
+    from contracts import kafka as contract
+
+    return read_topics(bootstrap, [prefix + t for t in contract.EVENT_TOPICS], expect=expect)
+
+
+def read_topics(
+    bootstrap: str,
+    topics: list[str],
+    *,
+    expect: int = 0,
+    timeout: float = 30.0,
+    quiet: float = 1.0,
+) -> list[Any]:
+    """Every record of `topics` (all partitions, from the start), ordered by (topic, partition,
+    offset); waits until at least `expect` records are there and nothing new came for `quiet`
+    seconds."""
     consumer = KafkaConsumer(bootstrap_servers=[bootstrap], enable_auto_commit=False)
     try:
         deadline = time.monotonic() + timeout
-        parts: set[int] = set()
-        while not parts and time.monotonic() < deadline:
-            parts = consumer.partitions_for_topic(topic) or set()
-            if not parts:
-                time.sleep(0.2)
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        tps: list[Any] = []
+        for topic in topics:
+            parts: set[int] = set()
+            while not parts and time.monotonic() < deadline:
+                parts = consumer.partitions_for_topic(topic) or set()
+                if not parts:
+                    time.sleep(0.2)
+            tps.extend(TopicPartition(topic, p) for p in sorted(parts))
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         records: list[Any] = []
@@ -56,7 +77,7 @@ def read_topic(
                 last_new = time.monotonic()
             if len(records) >= expect and time.monotonic() - last_new >= quiet:
                 break
-        return sorted(records, key=lambda r: (r.partition, r.offset))
+        return sorted(records, key=lambda r: (r.topic, r.partition, r.offset))
     finally:
         consumer.close()
 

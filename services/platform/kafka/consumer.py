@@ -187,7 +187,7 @@ class KafkaFeed:
         *,
         group: str | None = None,
         consumer_options: dict[str, Any] | None = None,
-        max_records: int = 2000,
+        max_records: int | None = None,
         name: str = "kafka-feed",
     ):
         self.settings = settings
@@ -196,12 +196,12 @@ class KafkaFeed:
         self.group = group or settings.prefix + GROUP_SUFFIX
         self.topics = [settings.prefix + t for t in contract.EVENT_TOPICS]
         self.consumer_options = {
-            "session_timeout_ms": 10_000,
-            "heartbeat_interval_ms": 2_000,
+            "session_timeout_ms": settings.session_timeout_ms,
+            "heartbeat_interval_ms": max(500, settings.session_timeout_ms // 5),
             "max_poll_interval_ms": 120_000,
             **(consumer_options or {}),
         }
-        self.max_records = max_records
+        self.max_records = max_records or settings.max_poll_records
         self.name = name
         self.assignment: set[Any] = set()
         self.consumer: Any = None

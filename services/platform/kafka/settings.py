@@ -19,6 +19,9 @@ class KafkaSettings:
     batch_size: int = 2000  # log entries read and sent per relay batch
     poll_interval: float = 0.5  # seconds between looks at the logs when idle
     partitions: int = 6  # when the relay creates a topic itself (production: deploy/)
+    # Consumers: a dead member is noticed after the session timeout (then its partitions move).
+    session_timeout_ms: int = 10_000
+    max_poll_records: int = 2000
 
     @classmethod
     def from_env(cls) -> KafkaSettings | None:
@@ -33,4 +36,6 @@ class KafkaSettings:
             delivery_timeout_ms=int(os.environ.get("INSATS_KAFKA_DELIVERY_TIMEOUT_MS", "30000")),
             partitions=int(os.environ.get("INSATS_KAFKA_PARTITIONS", "6")),
             batch_size=int(os.environ.get("INSATS_KAFKA_BATCH_SIZE", "2000")),
+            session_timeout_ms=int(os.environ.get("INSATS_KAFKA_SESSION_TIMEOUT_MS", "10000")),
+            max_poll_records=int(os.environ.get("INSATS_KAFKA_MAX_POLL_RECORDS", "2000")),
         )

@@ -480,8 +480,28 @@ class KafkaFeed:
         )
         self.consumer.subscribe(self.topics, listener=_Rebalance(self))
 
+    def realign(self) -> None:
+        """Seek back any assigned partition whose stored offsets (the lowest any read model
+        needs) are behind the consumer's position: after a batch that failed part-way, or a
+        read model whose Kafka bookkeeping was reset. The database, not the client, decides
+        where to read."""
+        if not self.assignment:
+            return
+        stored = self.stored_offsets()
+        for tp in list(self.assignment):
+            need = min(
+                (stored.get((n, tp.topic, tp.partition), 0) for n in self.projections), default=0
+            )
+            try:
+                at = self.consumer.position(tp)
+            except Exception:  # no position yet (just assigned): the listener seeks it
+                continue
+            if at is not None and need < at:
+                self.consumer.seek(tp, need)
+
     def poll_once(self, timeout_ms: int = 500) -> int:
         """One poll and its batch; returns how many records it held."""
+        self.realign()
         records = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.max_records)
         items = [
             decode(tp.topic, tp.partition, r.offset, r.value)

@@ -180,7 +180,7 @@ def _worker_process(stores: Stores, prefix: str, broker: Broker) -> subprocess.P
         "INSATS_KAFKA_BOOTSTRAP": broker.bootstrap,
         "INSATS_KAFKA_TOPIC_PREFIX": prefix,
         "INSATS_KAFKA_SESSION_TIMEOUT_MS": "6000",
-        "INSATS_KAFKA_MAX_POLL_RECORDS": "40",
+        "INSATS_KAFKA_MAX_POLL_RECORDS": "20",
     }
     return subprocess.Popen(
         [sys.executable, "-m", "insats", "worker", "--source", "kafka"],
@@ -190,9 +190,18 @@ def _worker_process(stores: Stores, prefix: str, broker: Broker) -> subprocess.P
     )
 
 
+@pytest.fixture
+def bigger(tmp_path: Path, broker: Broker, prefix: str) -> Iterator[Stores]:
+    """Enough events that a worker consuming 20 at a time is still busy when it is killed."""
+    s = Stores(tmp_path, broker, prefix, journeys=300, seed=23)
+    yield s
+    s.close()
+
+
 def test_a_worker_killed_mid_batch_resumes_from_the_database(
-    stores: Stores, broker: Broker, prefix: str
+    bigger: Stores, broker: Broker, prefix: str
 ) -> None:
+    stores = bigger
     stores.relay.catch_up()
     with stores.b.readmodel_db.transaction() as tx:
         setup_consumer_tables(tx)

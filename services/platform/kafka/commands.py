@@ -79,7 +79,9 @@ def kafka_worker(container: Any) -> None:
     daily alert scan, until SIGTERM/SIGINT."""
     from services.platform.kafka.wiring import kafka_feed_for
 
-    feed = kafka_feed_for(container, _settings())
+    settings = _settings()
+    _logging()
+    feed = kafka_feed_for(container, settings)
     feed.start()
     for service in container.services.values():
         starter = getattr(service, "start", None)

@@ -19,6 +19,7 @@ from services.platform.kafka.relay import (
     relay_positions,
     setup_relay_tables,
 )
+from services.platform.kafka.settings import KafkaSettings
 
 
 class KafkaCollector(Collector):
@@ -43,7 +44,9 @@ class KafkaCollector(Collector):
             "insats_kafka_relay_lag", "Log entries not yet published", labels=["lane"]
         )
         positions = relay_positions(self.db)
-        for lane in self.lanes:
+        # Without Kafka (and no relay ever ran here) there is no lag to report.
+        relaying = bool(positions) or KafkaSettings.from_env() is not None
+        for lane in self.lanes if relaying else []:
             at = positions.get(lane.name, 0)
             position.add_metric([lane.name], at)
             lag.add_metric([lane.name], max(0, lane.head() - at))

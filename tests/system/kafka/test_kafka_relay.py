@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,7 @@ def _published(c: Container, broker: Broker, prefix: str) -> dict[str, list[Any]
 def test_every_message_is_the_contract(container: Container, broker: Broker, prefix: str) -> None:
     record_history(container, seed=7, journeys=25)
     container.feed.catch_up()  # the alerts change feed
-    container.payments.now = lambda: __import__("datetime").datetime(2026, 11, 23, 9, 0)
+    container.payments.now = lambda: datetime(2026, 11, 23, 9, 0)
     run = container.payments.close("2026-10")
     changes = container.alerts.changes(0, 10_000)
     assert changes, "the history raises alerts"

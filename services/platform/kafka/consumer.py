@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaConsumer
 from kafka.errors import KafkaError
 
 from contracts import kafka as contract
@@ -589,8 +589,3 @@ class KafkaFeed:
                 log.debug("kafka feed: closing the consumer failed", exc_info=True)
             self.consumer = None
 
-
-def partitions_of(consumer: Any, topics: Sequence[str]) -> list[Any]:
-    return [
-        TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())
-    ]

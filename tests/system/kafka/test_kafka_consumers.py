@@ -125,14 +125,19 @@ def assert_equal_read_models(a: Container, b: Container) -> None:
 
 
 def test_two_workers_split_the_partitions_and_equal_the_embedded_feed(stores: Stores) -> None:
-    stores.relay.start()
+    ensure_topics(stores.settings)
     one, two = stores.worker("w1"), stores.worker("w2")
     one.start()
     two.start()
     try:
-        wait_caught_up(stores.b)
+        # Both members own partitions before anything is published, so both have work.
+        deadline = time.monotonic() + 60
+        while not (one.assignment and two.assignment) and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert one.assignment and two.assignment, "both members own partitions"
         assert not one.assignment & two.assignment
+        stores.relay.start()
+        wait_caught_up(stores.b)
         assert one.applied and two.applied
         assert_equal_read_models(stores.a, stores.b)
         # Each event applied once per read model (a repeat would be a second kafka_seen row,

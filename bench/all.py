@@ -21,8 +21,9 @@ BENCHMARKS = {
     "commands": ["bench/commands.py", "--write", "docs/bench/commands.md"],
     "payments": ["bench/payout_run.py"],
     "statistics": ["bench/statistics.py"],
+    "relay": ["bench/relay.py"],  # kafka (issue 10)
 }
-ORDER = ("commands", "payments", "statistics")
+ORDER = ("commands", "payments", "statistics", "relay")
 
 
 def assemble() -> Path:

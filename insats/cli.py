@@ -152,6 +152,13 @@ def serve(
     if projections:
         # Never fails the start: a read model that cannot apply an event stops alone.
         container.feed.catch_up(retry_stopped=True)
+    # --- kafka (issue 10): the relay runs beside the read models when configured -----------
+    from services.platform.kafka.wiring import background_tasks
+
+    kafka_tasks = background_tasks(container, serving=projections)
+    for task in kafka_tasks:
+        task.start()
+    # --- end kafka ---------------------------------------------------------------------------
     where = (container.config.postgres_url and "PostgreSQL") or str(container.config.sqlite_file)
     typer.echo(f"insats: event store {where}; API keys in {keys_path(container.config)}")
     if not container.keys.path.exists():
@@ -176,17 +183,36 @@ def serve(
             **uvicorn_options(limits),
         )
     finally:
+        for task in kafka_tasks:  # kafka (issue 10)
+            task.stop()
         container.close()
 
 
 @app.command()
-def worker(db: DbOption = None, postgres: PgOption = None) -> None:
+def worker(
+    db: DbOption = None,
+    postgres: PgOption = None,
+    source: Annotated[
+        str, typer.Option(help="store: the event log; kafka: the topics, as a consumer group")
+    ] = "store",
+) -> None:
     """Feed every read model from the event log until stopped (production: one per database;
     the daily alert scan runs here too)."""
     import signal
     import threading
 
     container = build(config_from_env(db, postgres))
+    if source == "kafka":  # kafka (issue 10)
+        from services.platform.kafka.commands import kafka_worker
+
+        try:
+            kafka_worker(container)
+        finally:
+            container.close()
+        return
+    if source != "store":
+        container.close()
+        fail(f"insats worker: unknown --source {source!r} (store or kafka)", 2)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -454,6 +480,10 @@ def readmodels_status(db: DbOption = None, postgres: PgOption = None) -> None:
                     f"{failure.event_id}) since {failure.failed_at}:\n    {failure.error}\n"
                     f"    fix the cause, then: insats readmodels rebuild {n}"
                 )
+        from services.platform.kafka.commands import status_lines  # kafka (issue 10)
+
+        for line in status_lines(c):
+            typer.echo(line)
         if stopped:
             raise typer.Exit(1)
 
@@ -510,14 +540,19 @@ def _open_for_payouts(ctx: typer.Context, db: DbOption = None, postgres: PgOptio
 
 app.add_typer(payments_cli.app, name="payouts", callback=_open_for_payouts)
 
+from services.platform.kafka.commands import relay as kafka_relay  # noqa: E402 (issue 10)
+
+app.command("relay")(kafka_relay)
+
 
 @contracts_app.command("write")
 def contracts_write() -> None:
     """Regenerate contracts/openapi.json and the event JSON Schemas from the code."""
+    from contracts.kafka import write_all as write_kafka_schemas  # kafka (issue 10)
     from contracts.schemas import write_all
     from insats.openapi import write_openapi
 
-    for p in write_all():
+    for p in [*write_all(), *write_kafka_schemas()]:
         typer.echo(str(p))
     typer.echo(str(write_openapi()))
 

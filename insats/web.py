@@ -98,6 +98,9 @@ def create_app(
         ["readmodel"],
         registry=registry,
     )
+    from services.platform.kafka.metrics import KafkaCollector  # kafka (issue 10)
+
+    registry.register(KafkaCollector(container))
 
     def measured(inner: ASGIApp) -> ASGIApp:
         """Counts and times requests per route template (never per raw path: no ids, no

@@ -50,12 +50,17 @@ FAILURES_DDL = (
 SCHEMA_DDL = (
     "CREATE TABLE IF NOT EXISTS feed_schema (name TEXT PRIMARY KEY, version BIGINT NOT NULL)"
 )
+# Which feed owns a read model: absent or 'store' (this runner), or 'kafka' (a consumer group,
+# services.platform.kafka.consumer). In the database, so every process agrees.
+SOURCES_DDL = (
+    "CREATE TABLE IF NOT EXISTS feed_sources (name TEXT PRIMARY KEY, source TEXT NOT NULL)"
+)
 
 # The longest pause between attempts while the database is away.
 MAX_BACKOFF_SECONDS = 15.0
 
 # Tables of the feed itself, not of any read model (replay-and-verify leaves them out).
-FEED_TABLES = frozenset({"feed_tracking", "feed_failures", "feed_schema"})
+FEED_TABLES = frozenset({"feed_tracking", "feed_failures", "feed_schema", "feed_sources"})
 
 # Errors that mean "the database is not reachable (now)", not "this event cannot be applied".
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -111,6 +116,14 @@ def setup_tables(tx: Tx) -> None:
     tx.execute(TRACKING_DDL)
     tx.execute(FAILURES_DDL)
     tx.execute(SCHEMA_DDL)
+    tx.execute(SOURCES_DDL)
+
+
+def fed_elsewhere(tx: Tx, name: str) -> bool:
+    """True while a Kafka consumer group feeds read model `name`: this runner leaves it alone
+    (applying store events to it as well would apply them twice)."""
+    source = tx.scalar("SELECT source FROM feed_sources WHERE name = %s", (name,))
+    return source is not None and source != "store"
 
 
 def _check_schema(tx: Tx, projection: Projection) -> None:
@@ -313,6 +326,8 @@ class FeedRunner:
             try:
                 with self.db.transaction() as tx:
                     after = claim_position(tx, projection.name)
+                    if fed_elsewhere(tx, projection.name):
+                        return applied
                     events = self.source.read(after, self.batch_size)
                     if not events:
                         return applied

@@ -59,7 +59,7 @@ from services.lifecycle.store import StoreConfig  # noqa: E402
 from services.lifecycle.transfer import export_events, import_events  # noqa: E402
 from services.platform.kafka.relay import EventLane, default_producer  # noqa: E402
 from services.platform.kafka.settings import KafkaSettings  # noqa: E402
-from services.platform.kafka.wiring import kafka_feed_for, relay_for  # noqa: E402
+from services.platform.kafka.wiring import container_relay, kafka_feed_for  # noqa: E402
 
 P1, P2 = "5560360793", "5565475489"
 
@@ -239,7 +239,7 @@ def run(tmp: Path, bootstrap: str, journeys: int) -> tuple[list[list[Any]], dict
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     settings = KafkaSettings(bootstrap=(bootstrap,), prefix=prefix, partitions=6)
     c = build(config, record_default_rates=False)
-    relay = relay_for(c, settings)
+    relay = container_relay(c, settings)
     assert relay.leadership.acquire()
     relay.producer()  # topics and connection up before the clock starts, as for the baseline
     started = time.perf_counter()

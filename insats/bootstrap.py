@@ -24,6 +24,9 @@ from services.platform.auth import KeyStore
 from services.platform.clock import SYSTEM_CLOCK, Clock
 from services.platform.db import Database
 from services.platform.feed import FeedRunner, Projection
+from services.platform.kafka.relay import Relay
+from services.platform.kafka.settings import KafkaSettings
+from services.platform.kafka.wiring import relay_for
 from services.platform.tasks import BackgroundTask, start_all, stop_all
 from services.statistics.service import StatisticsService
 
@@ -68,6 +71,7 @@ class Container:
     statistics: StatisticsService
     scheduler: DailyScheduler  # the daily alert scan
     keys: KeyStore
+    relay: Relay | None = None  # to Kafka, when INSATS_KAFKA_BOOTSTRAP is set
 
     @property
     def services(self) -> Mapping[str, Any]:
@@ -76,8 +80,9 @@ class Container:
 
     @property
     def background_tasks(self) -> list[BackgroundTask]:
-        # The feed first: the daily scan then evaluates facts the feed keeps current.
-        return [self.feed, self.scheduler]
+        # The feed first: the daily scan then evaluates facts the feed keeps current. The relay
+        # publishes alert changes and closed runs the others record.
+        return [self.feed, self.scheduler, *([self.relay] if self.relay is not None else [])]
 
     def start(self) -> None:
         start_all(self.background_tasks)
@@ -140,6 +145,14 @@ def _build(config: StoreConfig, clock: Clock, *, record_default_rates: bool) -> 
         today=clock.today,
         now=clock.now,
     )
+    kafka = KafkaSettings.from_env()
+    relay = (
+        relay_for(
+            kafka, config=config, lifecycle=app, readmodel_db=db, payout_runs=payments.runs
+        )
+        if kafka is not None
+        else None
+    )
     return Container(
         config=config,
         clock=clock,
@@ -152,6 +165,7 @@ def _build(config: StoreConfig, clock: Clock, *, record_default_rates: bool) -> 
         statistics=statistics,
         scheduler=DailyScheduler(alerts, today=clock.today, now=clock.now),
         keys=KeyStore(keys_path(config)),
+        relay=relay,
     )
 
 

@@ -152,13 +152,6 @@ def serve(
     if projections:
         # Never fails the start: a read model that cannot apply an event stops alone.
         container.feed.catch_up(retry_stopped=True)
-    # --- kafka (issue 10): the relay runs beside the read models when configured -----------
-    from services.platform.kafka.wiring import background_tasks
-
-    kafka_tasks = background_tasks(container, serving=projections)
-    for task in kafka_tasks:
-        task.start()
-    # --- end kafka ---------------------------------------------------------------------------
     where = (container.config.postgres_url and "PostgreSQL") or str(container.config.sqlite_file)
     typer.echo(f"insats: event store {where}; API keys in {keys_path(container.config)}")
     if not container.keys.path.exists():
@@ -183,8 +176,6 @@ def serve(
             **uvicorn_options(limits),
         )
     finally:
-        for task in kafka_tasks:  # kafka (issue 10)
-            task.stop()
         container.close()
 
 
@@ -202,7 +193,7 @@ def worker(
     import threading
 
     container = build(config_from_env(db, postgres))
-    if source == "kafka":  # kafka (issue 10)
+    if source == "kafka":
         from services.platform.kafka.commands import kafka_worker
 
         try:

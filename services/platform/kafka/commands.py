@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from services.platform.kafka.settings import KafkaSettings
+from services.platform.tasks import start_all, stop_all
 
 
 def _settings() -> KafkaSettings:
@@ -52,12 +53,12 @@ def relay(
     """Publish the store's events, alert changes and closed runs to Kafka (one active relay
     per store; a second one waits and takes over when the first stops)."""
     from insats.bootstrap import build, config_from_env
-    from services.platform.kafka.wiring import relay_for
 
-    settings = _settings()
+    _settings()
     _logging()
     container = build(config_from_env(db, postgres))
-    task = relay_for(container, settings)
+    task = container.relay
+    assert task is not None  # built whenever INSATS_KAFKA_BOOTSTRAP is set
     try:
         if once:
             if not task.leadership.acquire():
@@ -81,21 +82,14 @@ def kafka_worker(container: Any) -> None:
 
     settings = _settings()
     _logging()
-    feed = kafka_feed_for(container, settings)
-    feed.start()
-    for service in container.services.values():
-        starter = getattr(service, "start", None)
-        if callable(starter):
-            starter()
+    # The same tasks as a store-fed worker, with the consumer group in the feed's place.
+    tasks = [kafka_feed_for(container, settings), container.scheduler]
+    start_all(tasks)
     typer.echo("insats worker: feeding read models from Kafka; stop with Ctrl-C or SIGTERM")
     try:
         _wait_for_signal()
     finally:
-        for service in container.services.values():
-            stopper = getattr(service, "stop", None)
-            if callable(stopper):
-                stopper()
-        feed.stop()
+        stop_all(tasks)
 
 
 def status_lines(container: Any) -> list[str]:

@@ -1,21 +1,25 @@
-"""Building the Kafka background tasks from a composition-root `Container`.
+"""Building the Kafka background tasks.
 
-Kept apart from `insats.bootstrap` so the composition root only lists the tasks: `relay_for`
-gives the relay (inside `insats serve` when INSATS_KAFKA_BOOTSTRAP is set, and `insats relay`),
-`kafka_feed_for` the consumer-group feed of `insats worker --source kafka`.
+`relay_for` makes a store's relay: the composition root (`insats.bootstrap`) calls it when
+INSATS_KAFKA_BOOTSTRAP is set and lists the relay among the background tasks that `insats serve`
+runs (and `insats relay` alone); `container_relay` makes one for other settings (tests,
+benchmarks). `kafka_feed_for` is the consumer-group feed of `insats worker --source kafka`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from services.lifecycle.application import LifecycleApp
+from services.payments.runs import PayoutRuns
+from services.platform.db import Database
 from services.platform.kafka.leadership import FileLeadership, Leadership, PostgresLeadership
 from services.platform.kafka.relay import AlertLane, EventLane, Lane, PayoutRunLane, Relay
 from services.platform.kafka.settings import KafkaSettings
 
 
-def leadership_for(container: Any) -> Leadership:
-    config = container.config
+def leadership_for(config: Any) -> Leadership:
+    """One active relay per store: a PostgreSQL advisory lock, or a file lock beside SQLite."""
     if config.postgres_url:
         return PostgresLeadership(
             config.postgres_url,
@@ -25,27 +29,39 @@ def leadership_for(container: Any) -> Leadership:
     return FileLeadership(config.beside("kafka-relay.lock"))
 
 
-def relay_for(container: Any, settings: KafkaSettings) -> Relay:
+def relay_for(
+    settings: KafkaSettings,
+    *,
+    config: Any,
+    lifecycle: LifecycleApp,
+    readmodel_db: Database,
+    payout_runs: PayoutRuns,
+) -> Relay:
+    """The relay of a store (the composition root makes it when INSATS_KAFKA_BOOTSTRAP is set
+    and lists it among the background tasks)."""
     lanes: list[Lane] = [
-        EventLane(container.lifecycle),
-        AlertLane(container.readmodel_db),
-        PayoutRunLane(container.services["payments"].runs),
+        EventLane(lifecycle),
+        AlertLane(readmodel_db),
+        PayoutRunLane(payout_runs),
     ]
     return Relay(
         settings,
-        container.readmodel_db,
+        readmodel_db,
         lanes,
-        leadership_for(container),
-        wait_for_new=container.lifecycle.wait_for_save,
+        leadership_for(config),
+        wait_for_new=lifecycle.wait_for_save,
     )
 
 
-def background_tasks(container: Any, *, serving: bool = True) -> list[Any]:
-    """The Kafka tasks a serving process runs: the relay when INSATS_KAFKA_BOOTSTRAP is set."""
-    settings = KafkaSettings.from_env()
-    if settings is None or not serving:
-        return []
-    return [relay_for(container, settings)]
+def container_relay(container: Any, settings: KafkaSettings) -> Relay:
+    """A relay of `container`'s store with these settings (another broker or topic prefix)."""
+    return relay_for(
+        settings,
+        config=container.config,
+        lifecycle=container.lifecycle,
+        readmodel_db=container.readmodel_db,
+        payout_runs=container.payments.runs,
+    )
 
 
 def kafka_feed_for(

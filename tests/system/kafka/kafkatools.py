@@ -14,7 +14,7 @@ from kafka import KafkaConsumer, TopicPartition
 from insats.bootstrap import Container
 from services.platform.kafka.settings import KafkaSettings
 from tests.builders import ctx_of
-from tests.integration.test_journey_agreement import EXITS, PROVIDERS, record
+from tests.system.test_journey_agreement import EXITS, PROVIDERS, record
 
 
 def kafka_settings(bootstrap: str, prefix: str, **overrides: Any) -> KafkaSettings:

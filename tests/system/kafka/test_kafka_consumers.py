@@ -29,7 +29,7 @@ from services.lifecycle.store import StoreConfig
 from services.platform.kafka.commands import status_lines
 from services.platform.kafka.consumer import KafkaFeed, quarantined, setup_consumer_tables
 from services.platform.kafka.relay import Relay, ensure_topics
-from services.platform.kafka.wiring import kafka_feed_for, relay_for
+from services.platform.kafka.wiring import container_relay, kafka_feed_for
 from tests.conftest import PERSON_KEY, TODAY
 from tests.system.kafka.conftest import Broker
 from tests.system.kafka.kafkatools import kafka_settings, record_history
@@ -59,7 +59,7 @@ class Stores:
         self.a.feed.catch_up()
         self.b = build(self.b_config)
         self.settings = kafka_settings(broker.bootstrap, prefix, max_poll_records=60)
-        self.relay: Relay = relay_for(self.b, self.settings)
+        self.relay: Relay = container_relay(self.b, self.settings)
         self.others: list[Container] = []
 
     def worker(self, name: str) -> KafkaFeed:

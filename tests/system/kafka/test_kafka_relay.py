@@ -22,7 +22,7 @@ from contracts.schemas import validation_errors
 from insats.bootstrap import Container, build
 from services.lifecycle.store import StoreConfig
 from services.platform.kafka.relay import relay_positions
-from services.platform.kafka.wiring import relay_for
+from services.platform.kafka.wiring import container_relay
 from tests.conftest import PERSON_KEY, PG_URL, TODAY
 from tests.system.kafka.conftest import Broker
 from tests.system.kafka.kafkatools import (
@@ -82,7 +82,7 @@ def test_every_message_is_the_contract(container: Container, broker: Broker, pre
     run = container.payments.close("2026-10")
     changes = container.alerts.changes(0, 10_000)
     assert changes, "the history raises alerts"
-    relay = relay_for(container, kafka_settings(broker.bootstrap, prefix))
+    relay = container_relay(container, kafka_settings(broker.bootstrap, prefix))
     assert relay.leadership.acquire()
     relay.catch_up()
     topics = _published(container, broker, prefix)
@@ -159,7 +159,7 @@ def test_commands_go_on_while_the_broker_is_paused(
     c = build(StoreConfig(sqlite_file=tmp_path / "var" / "insats.db"))
     try:
         record_history(c, seed=3, journeys=5)
-        relay = relay_for(c, kafka_settings(own_broker.bootstrap, prefix))
+        relay = container_relay(c, kafka_settings(own_broker.bootstrap, prefix))
         relay.start()
         _wait(lambda: relay.status()[0].lag == 0, 30)
         own_broker.pause()
@@ -215,7 +215,7 @@ def test_a_failed_send_stops_the_batch_and_is_resent(
     try:
         record_history(c, seed=5, journeys=10)
         events = list(c.lifecycle.iter_public_events())
-        relay = relay_for(c, kafka_settings(broker.bootstrap, prefix))
+        relay = container_relay(c, kafka_settings(broker.bootstrap, prefix))
         producers: list[FailingProducer] = []
 
         def factory(settings: Any) -> Any:

@@ -31,6 +31,7 @@ from services.alerts.store import JourneyAlert
 from services.lifecycle.api import (
     JOURNEY_COMMANDS,
     DecisionIn,
+    JourneyCall,
     command_context,
     get_journey,
     journey_history,
@@ -423,13 +424,13 @@ def run_command(
     """`POST /v1/journeys/{journey_id}/{command}` as the API runs it (same roles, scope, body
     model, use case and optimistic concurrency: the form's version is the If-Match)."""
     body = JOURNEY_COMMANDS[command].body_model.model_validate(command_body(command, form))
-    body.send(
-        lifecycle(request),
+    call = JourneyCall(
         ui_context(request, principal),
         journey_id,
         expected_version=_version(form),
         idem=_idempotency(form, f"/v1/journeys/{journey_id}/{command}", body),
     )
+    body.send(lifecycle(request), call)
 
 
 def _command_endpoint(command: str) -> None:

@@ -188,19 +188,25 @@ class RatesIn(Body):
     min_days_before_payment: int = Field(ge=0, le=366)
 
 
+@dataclass(frozen=True, slots=True)
+class JourneyCall:
+    """What every journey command is sent with besides its body: who, which journey, the
+    version the caller saw (If-Match) and the Idempotency-Key."""
+
+    ctx: CommandContext
+    journey_id: str
+    expected_version: int | None = None
+    idem: Idempotency | None = None
+
+    def options(self) -> dict[str, Any]:
+        return {"expected_version": self.expected_version, "idem": self.idem}
+
+
 class JourneyCommandIn(Body):
     """The body of `POST /v1/journeys/{journey_id}/<command>`: `send` runs the command's use
     case (`LifecycleApp`) with it — the one way in, for the API and the web pages alike."""
 
-    def send(
-        self,
-        app: LifecycleApp,
-        ctx: CommandContext,
-        journey_id: str,
-        *,
-        expected_version: int | None,
-        idem: Idempotency | None,
-    ) -> CommandResult:
+    def send(self, app: LifecycleApp, call: JourneyCall) -> CommandResult:
         raise NotImplementedError
 
 
@@ -208,22 +214,13 @@ class ProviderChoiceIn(JourneyCommandIn):
     provider_id: str = Field(max_length=20)
     starts_on: Day
 
-    def send(
-        self,
-        app: LifecycleApp,
-        ctx: CommandContext,
-        journey_id: str,
-        *,
-        expected_version: int | None,
-        idem: Idempotency | None,
-    ) -> CommandResult:
+    def send(self, app: LifecycleApp, call: JourneyCall) -> CommandResult:
         return app.choose_provider(
-            ctx,
-            journey_id,
+            call.ctx,
+            call.journey_id,
             provider_id=self.provider_id,
             starts_on=self.starts_on,
-            expected_version=expected_version,
-            idem=idem,
+            **call.options(),
         )
 
 
@@ -232,23 +229,13 @@ class PlanIn(JourneyCommandIn):
     planned_internship_start: Day | None = None
     planned_internship_share_percent: int | None = Field(default=None, ge=0, le=100)
 
-    def send(
-        self,
-        app: LifecycleApp,
-        ctx: CommandContext,
-        journey_id: str,
-        *,
-        expected_version: int | None,
-        idem: Idempotency | None,
-    ) -> CommandResult:
+    def send(self, app: LifecycleApp, call: JourneyCall) -> CommandResult:
         plan = Plan(
             self.established_on,
             self.planned_internship_start,
             self.planned_internship_share_percent,
         )
-        return app.register_plan(
-            ctx, journey_id, plan, expected_version=expected_version, idem=idem
-        )
+        return app.register_plan(call.ctx, call.journey_id, plan, **call.options())
 
 
 class InternshipStartIn(JourneyCommandIn):
@@ -256,40 +243,23 @@ class InternshipStartIn(JourneyCommandIn):
     started_on: Day
     share_percent: int = Field(ge=0, le=100)
 
-    def send(
-        self,
-        app: LifecycleApp,
-        ctx: CommandContext,
-        journey_id: str,
-        *,
-        expected_version: int | None,
-        idem: Idempotency | None,
-    ) -> CommandResult:
+    def send(self, app: LifecycleApp, call: JourneyCall) -> CommandResult:
         return app.start_internship(
-            ctx,
-            journey_id,
+            call.ctx,
+            call.journey_id,
             employer=self.employer,
             started_on=self.started_on,
             share_percent=self.share_percent,
-            expected_version=expected_version,
-            idem=idem,
+            **call.options(),
         )
 
 
 class InternshipEndIn(JourneyCommandIn):
     ended_on: Day
 
-    def send(
-        self,
-        app: LifecycleApp,
-        ctx: CommandContext,
-        journey_id: str,
-        *,
-        expected_version: int | None,
-        idem: Idempotency | None,
-    ) -> CommandResult:
+    def send(self, app: LifecycleApp, call: JourneyCall) -> CommandResult:
         return app.end_internship(
-            ctx, journey_id, ended_on=self.ended_on, expected_version=expected_version, idem=idem
+            call.ctx, call.journey_id, ended_on=self.ended_on, **call.options()
         )
 
 
@@ -298,23 +268,14 @@ class VoucherIn(JourneyCommandIn):
     purpose: Name
     granted_on: Day
 
-    def send(
-        self,
-        app: LifecycleApp,
-        ctx: CommandContext,
-        journey_id: str,
-        *,
-        expected_version: int | None,
-        idem: Idempotency | None,
-    ) -> CommandResult:
+    def send(self, app: LifecycleApp, call: JourneyCall) -> CommandResult:
         return app.grant_voucher(
-            ctx,
-            journey_id,
+            call.ctx,
+            call.journey_id,
             amount=self.amount,
             purpose=self.purpose,
             granted_on=self.granted_on,
-            expected_version=expected_version,
-            idem=idem,
+            **call.options(),
         )
 
 
@@ -326,15 +287,7 @@ class ExitIn(JourneyCommandIn):
     subsidy: Subsidy | None = None
     csn_eligible: bool | None = None
 
-    def send(
-        self,
-        app: LifecycleApp,
-        ctx: CommandContext,
-        journey_id: str,
-        *,
-        expected_version: int | None,
-        idem: Idempotency | None,
-    ) -> CommandResult:
+    def send(self, app: LifecycleApp, call: JourneyCall) -> CommandResult:
         reported = Exit(
             self.exited_on,
             self.reason,
@@ -343,9 +296,7 @@ class ExitIn(JourneyCommandIn):
             self.subsidy,
             self.csn_eligible,
         )
-        return app.exit_journey(
-            ctx, journey_id, reported, expected_version=expected_version, idem=idem
-        )
+        return app.exit_journey(call.ctx, call.journey_id, reported, **call.options())
 
 
 class EvidenceIn(Body):
@@ -359,23 +310,14 @@ class FollowUpIn(JourneyCommandIn):
     outcome: FollowUpOutcome
     evidence: list[EvidenceIn] = Field(default_factory=list, max_length=bounds.MAX_EVIDENCE)
 
-    def send(
-        self,
-        app: LifecycleApp,
-        ctx: CommandContext,
-        journey_id: str,
-        *,
-        expected_version: int | None,
-        idem: Idempotency | None,
-    ) -> CommandResult:
+    def send(self, app: LifecycleApp, call: JourneyCall) -> CommandResult:
         return app.record_follow_up(
-            ctx,
-            journey_id,
+            call.ctx,
+            call.journey_id,
             followed_up_on=self.followed_up_on,
             outcome=self.outcome,
             evidence=[Evidence(e.type, e.id, e.date) for e in self.evidence],
-            expected_version=expected_version,
-            idem=idem,
+            **call.options(),
         )
 
 
@@ -384,23 +326,14 @@ class BonusReviewIn(JourneyCommandIn):
     decision: ReviewDecision
     reason: Reason | None = None
 
-    def send(
-        self,
-        app: LifecycleApp,
-        ctx: CommandContext,
-        journey_id: str,
-        *,
-        expected_version: int | None,
-        idem: Idempotency | None,
-    ) -> CommandResult:
+    def send(self, app: LifecycleApp, call: JourneyCall) -> CommandResult:
         return app.review_bonus_claim(
-            ctx,
-            journey_id,
+            call.ctx,
+            call.journey_id,
             reviewed_on=self.reviewed_on,
             decision=self.decision,
             reason=self.reason,
-            expected_version=expected_version,
-            idem=idem,
+            **call.options(),
         )
 
 
@@ -408,22 +341,13 @@ class WithdrawalIn(JourneyCommandIn):
     withdrawn_on: Day
     reason: Reason
 
-    def send(
-        self,
-        app: LifecycleApp,
-        ctx: CommandContext,
-        journey_id: str,
-        *,
-        expected_version: int | None,
-        idem: Idempotency | None,
-    ) -> CommandResult:
+    def send(self, app: LifecycleApp, call: JourneyCall) -> CommandResult:
         return app.withdraw_decision(
-            ctx,
-            journey_id,
+            call.ctx,
+            call.journey_id,
             withdrawn_on=self.withdrawn_on,
             reason=self.reason,
-            expected_version=expected_version,
-            idem=idem,
+            **call.options(),
         )
 
 
@@ -478,23 +402,14 @@ class CorrectionIn(JourneyCommandIn):
             return ProviderStart(value.starts_on, value.provider_id)
         return value
 
-    def send(
-        self,
-        app: LifecycleApp,
-        ctx: CommandContext,
-        journey_id: str,
-        *,
-        expected_version: int | None,
-        idem: Idempotency | None,
-    ) -> CommandResult:
+    def send(self, app: LifecycleApp, call: JourneyCall) -> CommandResult:
         return app.correct_journey(
-            ctx,
-            journey_id,
+            call.ctx,
+            call.journey_id,
             field=self.field,
             value=self.correction(),
             reason=self.reason,
-            expected_version=expected_version,
-            idem=idem,
+            **call.options(),
         )
 
 
@@ -845,13 +760,13 @@ def _register(command: JourneyCommand) -> None:
         principal: Principal = Depends(permitted),
     ) -> dict[str, Any]:
         app = lifecycle(request)
-        result = body.send(
-            app,
+        call = JourneyCall(
             command_context(request, principal),
             journey_id,
             expected_version=if_match(if_match_header),
             idem=idempotency(request, body),
         )
+        result = body.send(app, call)
         return respond(app, result, principal, response)
 
     endpoint.__name__ = command.name

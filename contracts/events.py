@@ -23,6 +23,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from contracts.bounds import MAX_NAME
+
 CONTRACT_VERSION = 1
 
 Money = Annotated[
@@ -133,7 +135,7 @@ class DecisionRegistered(_Payload):
     )
     counsellor: str | None = Field(
         default=None,
-        max_length=200,
+        max_length=MAX_NAME,
         description="The counsellor who follows the customer, as the deciding system names "
         "them (their worklist filters by it). Added in v1.1: absent in earlier events.",
     )

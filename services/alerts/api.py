@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from contracts import bounds
 from contracts.bounds import OutOfBounds, check_date
 from services.alerts.service import MAX_CHANGES_PAGE, AlertsService
 from services.platform.api import COMMON_REFUSALS, permitted
@@ -65,7 +66,7 @@ def list_alerts(
     kind: str | None = None,
     level: str | None = None,
     provider_id: Annotated[str | None, Query(max_length=20)] = None,
-    counsellor: Annotated[str | None, Query(max_length=200)] = None,
+    counsellor: Annotated[str | None, Query(max_length=bounds.MAX_NAME)] = None,
     due_from: str | None = None,
     due_to: str | None = None,
     limit: str | None = None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from abc import abstractmethod
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -206,8 +207,8 @@ class JourneyCommandIn(Body):
     """The body of `POST /v1/journeys/{journey_id}/<command>`: `send` runs the command's use
     case (`LifecycleApp`) with it — the one way in, for the API and the web pages alike."""
 
-    def send(self, app: LifecycleApp, call: JourneyCall) -> CommandResult:
-        raise NotImplementedError
+    @abstractmethod  # pydantic's model metaclass is an ABCMeta: every command body has one
+    def send(self, app: LifecycleApp, call: JourneyCall) -> CommandResult: ...
 
 
 class ProviderChoiceIn(JourneyCommandIn):

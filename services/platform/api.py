@@ -64,9 +64,7 @@ COMMON_REFUSALS = refusals(401, 403, 414, 422, 431, 503)
 
 def refusal_response(refusal: Refusal) -> JSONResponse:
     """A refusal as API.md's error body, with Retry-After for what is unavailable a while."""
-    headers = (
-        {"Retry-After": str(refusal.retry_after)} if refusal.retry_after is not None else None
-    )
+    headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after is not None else None
     return JSONResponse(status_code=refusal.status, content=refusal.body(), headers=headers)
 
 
@@ -171,27 +169,15 @@ def permitted(
 def check_query(request: Request) -> None:
     """A query parameter the endpoint does not take is refused (422 naming it), never ignored:
     a misspelt filter would otherwise return the whole list as if it had matched."""
-    unknown = sorted(set(request.query_params) - _query_names(request.scope.get("route")))
+    declared = set(_declared_query(getattr(request.scope.get("route"), "dependant", None)))
+    unknown = sorted(set(request.query_params) - declared)
     if unknown:
-        known = ", ".join(sorted(_query_names(request.scope.get("route")))) or "none"
+        known = ", ".join(sorted(declared)) or "none"
         raise Invalid(
             "unknown_parameter",
             f"unknown query parameter {', '.join(unknown)}; this endpoint takes: {known}",
             unknown[0],
         )
-
-
-_QUERY_NAMES: dict[int, frozenset[str]] = {}
-
-
-def _query_names(route: Any) -> frozenset[str]:
-    dependant = getattr(route, "dependant", None)
-    if dependant is None:
-        return frozenset()
-    key = id(dependant)
-    if key not in _QUERY_NAMES:
-        _QUERY_NAMES[key] = frozenset(_declared_query(dependant))
-    return _QUERY_NAMES[key]
 
 
 def _declared_query(dependant: Any) -> Iterator[str]:

@@ -35,7 +35,7 @@ import pytest
 
 from services.lifecycle.application import PUBLIC_TOPICS
 from services.platform.auth import KeyStore
-from tests.conftest import P1, PERSON_KEY, decision_body, person
+from tests.conftest import P1, PERSON_KEY, decision_body, person, unavailable
 from tests.serving import free_port, insats_serve
 
 pytestmark = pytest.mark.postgres
@@ -43,10 +43,8 @@ pytestmark = pytest.mark.postgres
 BLOCKED = 120
 
 
-def unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"the outage test needs a PostgreSQL cluster of its own: {reason}")
-    pytest.skip(reason)
+def cluster_unavailable(reason: str) -> None:
+    unavailable(f"the outage test needs a PostgreSQL cluster of its own: {reason}")
 
 
 @dataclass
@@ -124,7 +122,7 @@ def cluster() -> Iterator[Cluster]:
     elif initdb:
         bindir = Path(initdb).parent
     else:
-        unavailable("no initdb/pg_ctl (Debian package postgresql)")
+        cluster_unavailable("no initdb/pg_ctl (Debian package postgresql)")
     root = Path(tempfile.mkdtemp(prefix="insats-outage-"))
     try:
         if os.geteuid() == 0:
@@ -136,7 +134,7 @@ def cluster() -> Iterator[Cluster]:
     except (OSError, KeyError, subprocess.SubprocessError) as exc:
         shutil.rmtree(root, ignore_errors=True)
         detail = getattr(exc, "stderr", b"") or b""
-        unavailable(f"could not start a cluster: {exc} {detail.decode(errors='replace')}")
+        cluster_unavailable(f"could not start a cluster: {exc} {detail.decode(errors='replace')}")
     try:
         yield c
     finally:

@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from services.platform.auth import KeyStore
+from tests.conftest import unavailable
 from tests.serving import Served, insats_serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,14 +50,8 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
 def _unavailable(why: str) -> None:
-    if _in_ci():
-        pytest.fail(f"browser tests need {why} under CI=true (.ci/run installs it)")
-    pytest.skip(f"browser tests need {why}")
+    unavailable(f"browser tests need {why} (.ci/run installs it)")
 
 
 def chromium_path() -> str:

@@ -95,13 +95,8 @@ def kafka_worker(container: Any) -> None:
 def status_lines(container: Any) -> list[str]:
     """Relay positions and lag, consumer lag per partition, quarantined records."""
     from services.platform.kafka.consumer import consumer_lags, quarantined
-    from services.platform.kafka.relay import (
-        AlertLane,
-        EventLane,
-        Lane,
-        PayoutRunLane,
-        relay_positions,
-    )
+    from services.platform.kafka.relay import relay_positions
+    from services.platform.kafka.wiring import lanes_for
 
     db = container.readmodel_db
     positions = relay_positions(db)
@@ -110,13 +105,8 @@ def status_lines(container: Any) -> list[str]:
     stuck = quarantined(db)
     if not positions and not lags and not stuck:
         return lines
-    lanes: list[Lane] = [
-        EventLane(container.lifecycle),
-        AlertLane(db),
-        PayoutRunLane(container.services["payments"].runs),
-    ]
     lines.append("kafka relay:")
-    for lane in lanes:
+    for lane in lanes_for(container.lifecycle, db, container.payments.runs):
         pos = positions.get(lane.name, 0)
         head = lane.head()
         lines.append(f"  {lane.name:<14} {pos:>10} / {head}  lag {max(0, head - pos)}")

@@ -29,6 +29,13 @@ def leadership_for(config: Any) -> Leadership:
     return FileLeadership(config.beside("kafka-relay.lock"))
 
 
+def lanes_for(
+    lifecycle: LifecycleApp, readmodel_db: Database, payout_runs: PayoutRuns
+) -> list[Lane]:
+    """The three ordered logs a relay publishes, each with its own position."""
+    return [EventLane(lifecycle), AlertLane(readmodel_db), PayoutRunLane(payout_runs)]
+
+
 def relay_for(
     settings: KafkaSettings,
     *,
@@ -39,15 +46,10 @@ def relay_for(
 ) -> Relay:
     """The relay of a store (the composition root makes it when INSATS_KAFKA_BOOTSTRAP is set
     and lists it among the background tasks)."""
-    lanes: list[Lane] = [
-        EventLane(lifecycle),
-        AlertLane(readmodel_db),
-        PayoutRunLane(payout_runs),
-    ]
     return Relay(
         settings,
         readmodel_db,
-        lanes,
+        lanes_for(lifecycle, readmodel_db, payout_runs),
         leadership_for(config),
         wait_for_new=lifecycle.wait_for_save,
     )
@@ -85,8 +87,6 @@ def kafka_feed_for(
     )
     # The alerts read model evaluates alerts once a batch reaches what was published (the
     # embedded feed asks the store's log head instead).
-    alerts = container.services.get("alerts")
-    if alerts is not None and "alerts" in projections:
-        projections["alerts"] = alerts.projection(head=feed.head)
+    projections["alerts"] = container.alerts.projection(head=feed.head)
     feed.projections = projections
     return feed

@@ -8,7 +8,6 @@ not start, the tests skip locally and FAIL under CI=true, so a green CI means th
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -21,15 +20,11 @@ from typing import Any
 
 import pytest
 
-
-def _ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+from tests.conftest import unavailable
 
 
 def _unavailable(reason: str) -> None:
-    if _ci():
-        pytest.fail(f"a Kafka broker is required under CI=true: {reason}")
-    pytest.skip(reason)
+    unavailable(f"a Kafka broker: {reason}")
 
 
 def tansu_binary() -> Path | None:

@@ -47,12 +47,20 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="API keys.")
 audit_app = typer.Typer(help="Read-only tools for auditors.")
-events_app = typer.Typer(help="Import and export of the public event contract (JSON Lines).")
+events_app = typer.Typer(
+    help="The public event contract as JSON Lines, for sharing and analysis (not a backup: "
+    "use `insats backup`)."
+)
+backup_app = typer.Typer(
+    help="Faithful backup of every record (all streams, closed payout runs, published alerts) "
+    "and its restore into an empty store."
+)
 readmodels_app = typer.Typer(help="Read models fed from the event log.")
 contracts_app = typer.Typer(help="The public contract files in contracts/.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(events_app, name="events")
+app.add_typer(backup_app, name="backup")
 app.add_typer(readmodels_app, name="readmodels")
 app.add_typer(contracts_app, name="contracts")
 
@@ -227,9 +235,7 @@ def keys_add(
     ] = None,
     force: Annotated[
         bool,
-        typer.Option(
-            "--force", help="Make a provider key although the provider is not authorised"
-        ),
+        typer.Option("--force", help="Make a provider key although the provider is not authorised"),
     ] = False,
     db: DbOption = None,
     postgres: PgOption = None,
@@ -393,6 +399,87 @@ def audit_verify(db: DbOption = None, postgres: PgOption = None) -> None:
         )
 
 
+@backup_app.command("create")
+def backup_create(
+    file: Annotated[Path, typer.Argument(help="Backup file to write (- for standard output)")],
+    include_person_key: Annotated[
+        bool,
+        typer.Option(
+            help="Also write the person key (the file then re-derives person_ref: keep it as "
+            "secret as the key)"
+        ),
+    ] = False,
+    db: DbOption = None,
+    postgres: PgOption = None,
+) -> None:
+    """Write a backup: every stored event of both event stores as stored (encrypted ones stay
+    encrypted), the published alerts and the API keys' hashes. Holds personal data."""
+    from insats import backup
+
+    if str(file) != "-" and file.exists():
+        fail(f"{file} exists already; a backup is never written over", 2)
+    with opened(db, postgres, default_rates=False) as c:
+        if str(file) == "-":
+            counts = backup.create(c, sys.stdout.buffer, include_person_key=include_person_key)
+        else:
+            partial = file.with_name(file.name + ".partial")
+            file.parent.mkdir(parents=True, exist_ok=True)
+            partial.touch(mode=0o600)  # personal data: readable by the owner only
+            try:
+                with partial.open("wb") as out, _progress("backup") as step:
+                    counts = backup.create(
+                        c, out, include_person_key=include_person_key, progress=step
+                    )
+                partial.rename(file)  # a file under the name is always complete
+            finally:
+                partial.unlink(missing_ok=True)
+    summary = ", ".join(f"{n} {k}" for k, n in counts.items())
+    typer.echo(f"backup written: {summary}", err=True)
+
+
+@backup_app.command("restore")
+def backup_restore(
+    file: Annotated[Path, typer.Argument(help="A file made by `insats backup create`")],
+    db: DbOption = None,
+    postgres: PgOption = None,
+) -> None:
+    """Restore a backup into an empty store (all or nothing), then rebuild the read models.
+    The person key and cipher key must be the ones the backup was made with."""
+    from insats import backup
+
+    if not file.exists():
+        fail(f"{file}: no such file", 2)
+    try:
+        checked = backup.Backup.open(file)
+        with _progress("restore") as step:
+            restored = backup.restore(config_from_env(db, postgres), checked, progress=step)
+    except backup.BackupError as exc:
+        fail(f"nothing restored: {exc}")
+    for note in restored.notes:
+        typer.echo(note)
+    summary = ", ".join(f"{n} {k}" for k, n in restored.counts.items())
+    typer.echo(f"restored: {summary}; read models rebuilt. Check with `insats audit verify`.")
+
+
+@contextmanager
+def _progress(what: str) -> Any:
+    """A progress line on standard error for a long command (rich; nothing when not a TTY)."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn(f"{what}: {{task.completed}} records"),
+        TimeElapsedColumn(),
+        transient=True,
+        console=console,
+        disable=not console.is_terminal,
+    ) as bar:
+        task = bar.add_task(what, total=None)
+        yield lambda n: bar.advance(task, n)
+
+
 @events_app.command("export")
 def events_export(
     file: Annotated[Path, typer.Argument(help="Output file (- for standard output)")],
@@ -405,7 +492,9 @@ def events_export(
     db: DbOption = None,
     postgres: PgOption = None,
 ) -> None:
-    """Write every public event, in log order, as JSON Lines."""
+    """Write every public event, in log order, as JSON Lines: the sharing format (analysis,
+    another system). Not a backup: recorded-at times, sources and person references are not
+    kept by `events import`; use `insats backup create`."""
     from services.lifecycle.transfer import export_events
 
     with opened(db, postgres, default_rates=False) as c:
@@ -423,7 +512,8 @@ def events_import(
     db: DbOption = None,
     postgres: PgOption = None,
 ) -> None:
-    """Load an export into an empty store (all or nothing)."""
+    """Load a sharing export into an empty store (all or nothing), as new recordings (source
+    `import`, recorded now). To restore a backup use `insats backup restore`."""
     from services.lifecycle.transfer import ImportError_, import_events
 
     if not file.exists():

@@ -26,6 +26,7 @@ from typing import Any
 from contracts import journey as model
 from contracts.journey import JourneyFacts, ProviderFacts, Providers
 from services.alerts.rules import KINDS, due_on, evaluate, quiet_from
+from services.platform.backup import RecordTable
 from services.platform.db import Tx
 
 CHUNK = 500  # ids per IN (...) list
@@ -75,6 +76,24 @@ VOLATILE_TABLES: tuple[str, ...] = (
     "alerts_sequence",
     "alerts_dirty",
     "alerts_scans",
+)
+
+# What the alerts service has published: the change feed, the alert set it describes, its
+# sequence and the scans that ran. They cannot be derived from the log again (they say what was
+# seen on which day), so a backup copies them (`services.platform.backup`).
+PUBLISHED: tuple[RecordTable, ...] = (
+    RecordTable(
+        "alerts_changes",
+        ("seq", "type", "journey_id", "kind", "level", "since", "as_of", "provider_id"),
+        ("seq",),
+    ),
+    RecordTable(
+        "alerts_current",
+        ("journey_id", "kind", "level", "since", "provider_id", "as_of"),
+        ("journey_id", "kind"),
+    ),
+    RecordTable("alerts_sequence", ("id", "last_seq"), ("id",)),
+    RecordTable("alerts_scans", ("as_of", "scanned_at", "journeys", "changes"), ("as_of",)),
 )
 
 RAISED = "AlertRaised"

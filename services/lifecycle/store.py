@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
@@ -152,20 +153,38 @@ class StoreConfig:
 
     def person_key(self) -> bytes:
         """INSATS_PERSON_KEY (hex), or for the embedded default a key file made on first start."""
-        configured = os.environ.get("INSATS_PERSON_KEY", "").strip()
-        if configured:
-            return bytes.fromhex(configured)
+        key = self.configured_person_key()
+        if key is not None:
+            return key
         if self.postgres_url:
             raise RuntimeError(
                 "INSATS_PERSON_KEY (64 hex characters) must be set when using PostgreSQL: "
                 "every instance must derive the same person references"
             )
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            self.install_person_key(secrets.token_bytes(32))
+        key = self.configured_person_key()
+        assert key is not None
+        return key
+
+    def configured_person_key(self) -> bytes | None:
+        """The person key if one is configured or was made already (nothing is created)."""
+        configured = os.environ.get("INSATS_PERSON_KEY", "").strip()
+        if configured:
+            return bytes.fromhex(configured)
+        if self.postgres_url:
+            return None
+        path = self.beside("person-ref.key")
+        if not path.exists():
+            return None
+        return bytes.fromhex(path.read_text(encoding="utf-8").strip())
+
+    def install_person_key(self, key: bytes) -> None:
+        """Keep the embedded default's person key in its file (readable by the owner only)."""
         path = self.beside("person-ref.key")
         path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            path.write_text(secrets.token_hex(32) + "\n", encoding="utf-8")
-            path.chmod(0o600)
-        return bytes.fromhex(path.read_text(encoding="utf-8").strip())
+        path.touch(mode=0o600, exist_ok=False)
+        path.write_text(key.hex() + "\n", encoding="utf-8")
 
 
 # --- PostgreSQL event store: eventsourcing's factory with the service's timeouts ---------------

@@ -145,10 +145,12 @@ def serve(
     """Serve the HTTP API (embedded default: SQLite under ./var/, read models in-process)."""
     import uvicorn
 
+    from insats.logs import install, log_config
     from insats.web import create_app
     from services.platform.limits import RequestLimits, uvicorn_options
 
     limits = RequestLimits.from_env()
+    install()  # before anything logs; a bad INSATS_LOG_FORMAT stops the start here
     container = build(config_from_env(db, postgres))
     from services.platform.auth import KeysFileError
 
@@ -167,20 +169,12 @@ def serve(
             "insats: no API keys yet — create one with `insats keys add --role admin --name me`"
         )
     try:
-        from insats.logs import Redact
-
-        log_config = dict(uvicorn.config.LOGGING_CONFIG)
-        log_config["filters"] = {"redact": {"()": Redact}}
-        log_config["handlers"] = {
-            name: {**handler, "filters": ["redact"]}
-            for name, handler in log_config["handlers"].items()
-        }
         uvicorn.run(
             create_app(container, run_feed=projections, limits=limits),
             host=host,
             port=port,
             log_level="info",
-            log_config=log_config,
+            log_config=log_config(),
             **uvicorn_options(limits),
         )
     finally:
@@ -200,6 +194,11 @@ def worker(
     import signal
     import threading
 
+    from insats.logs import install
+
+    if source not in ("store", "kafka"):
+        fail(f"insats worker: unknown --source {source!r} (store or kafka)", 2)
+    install()  # the read models' failures and the daily scans are logged (INSATS_LOG_FORMAT)
     container = build(config_from_env(db, postgres))
     if source == "kafka":
         from services.platform.kafka.commands import kafka_worker
@@ -209,9 +208,6 @@ def worker(
         finally:
             container.close()
         return
-    if source != "store":
-        container.close()
-        fail(f"insats worker: unknown --source {source!r} (store or kafka)", 2)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -5,13 +5,25 @@ The only place a personnummer can reach a log line is a request URL: `GET /v1/jo
 Every log record passes through `Redact`, which masks that parameter and anything shaped like a
 personnummer — also URL-encoded (`%2D` for -, `%2B` or `+` for +, `%20` for a space) — before any
 handler formats it. UUIDs (journey ids) are left as they are, so logs can be searched by
-journey: their digit runs can look like a personnummer."""
+journey: their digit runs can look like a personnummer.
+
+`INSATS_LOG_FORMAT=json` writes one JSON object per line (time, level, logger, message; for
+access lines also client, method, path, status) for a log collector; `text` (the default) is
+uvicorn's own format. Both are masked the same way."""
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
+import os
 import re
+from datetime import UTC, datetime
 from typing import Any
+
+from services.platform.settings import SettingError
+
+LOG_FORMATS = ("text", "json")
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 # 12 or 10 digits with an optional separator, plain or URL-encoded: YYYYMMDD-NNNC, YYMMDDNNNC …
@@ -41,10 +53,65 @@ class Redact(logging.Filter):
         return True
 
 
-def install() -> None:
-    """Attach the filter to every handler uvicorn and the root logger use."""
-    for name in ("", "uvicorn", "uvicorn.access", "uvicorn.error", "insats", "services"):
-        logger = logging.getLogger(name)
-        logger.addFilter(Redact())
-        for handler in logger.handlers:
-            handler.addFilter(Redact())
+class JsonLines(logging.Formatter):
+    """One JSON object per record. The message is formatted (and masked by `Redact`, a filter
+    of the handler, which runs first); an access line's parts get their own keys."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        args = record.args
+        if record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) == 5:
+            client, method, path, _, status = args
+            line.update(client=client, method=method, path=path, status=status)
+        if record.exc_info:
+            line["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def log_format() -> str:
+    """INSATS_LOG_FORMAT: text (default) or json."""
+    value = os.environ.get("INSATS_LOG_FORMAT", "").strip().lower() or "text"
+    if value not in LOG_FORMATS:
+        raise SettingError(f"INSATS_LOG_FORMAT must be text or json, not {value!r}")
+    return value
+
+
+def log_config(fmt: str | None = None) -> dict[str, Any]:
+    """A `logging.config.dictConfig` for every process of the service (uvicorn takes it as its
+    `log_config`): uvicorn's handlers and the root logger's, each masked by `Redact`, in the
+    chosen format. The root handler carries the application's own records (`insats.*`,
+    `services.*`), which would otherwise reach Python's last-resort handler unmasked."""
+    import uvicorn.config
+
+    chosen = fmt or log_format()
+    config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["filters"] = {"redact": {"()": Redact}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["redact"]
+    if chosen == "json":
+        config["formatters"] = {"default": {"()": JsonLines}, "access": {"()": JsonLines}}
+    else:
+        config["formatters"]["plain"] = {
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s"
+        }
+        config["handlers"]["root"] = {**config["handlers"]["default"], "formatter": "plain"}
+    config["loggers"][""] = {
+        "handlers": ["root" if chosen == "text" else "default"],
+        "level": "INFO",
+    }
+    config["loggers"]["kafka"] = {"level": "WARNING"}  # the client library's own chatter
+    return config
+
+
+def install(fmt: str | None = None) -> None:
+    """Configure logging for a process that is not uvicorn's (worker, relay, CLI tools)."""
+    import logging.config
+
+    logging.config.dictConfig(log_config(fmt))

@@ -17,6 +17,8 @@ from insats.cli import app
 JOURNEY = "7d8f3c2e-1111-4a4a-9b9b-123456789abc"
 
 # (arguments, extra environment, a word the message must contain)
+README = Path(__file__).resolve().parents[2] / "README.md"  # a file that is not a backup
+
 CASES: list[tuple[list[str], dict[str, str], str]] = [
     (["readmodels", "status"], {"INSATS_TODAY": "2026-13-01"}, "INSATS_TODAY"),
     (["readmodels", "status"], {"INSATS_POSTGRES_CONNECT_TIMEOUT": "soon"}, "CONNECT_TIMEOUT"),
@@ -37,6 +39,14 @@ CASES: list[tuple[list[str], dict[str, str], str]] = [
     (["keys", "add", "--role", "wizard", "--name", "x"], {}, "role"),
     (["keys", "revoke", "nope"], {}, "key"),
     (["serve", "--port", "99999"], {}, "port"),
+    (["serve"], {"INSATS_LOG_FORMAT": "xml"}, "INSATS_LOG_FORMAT"),
+    (["worker", "--source", "nosuch"], {}, "source"),
+    (["worker"], {"INSATS_LOG_FORMAT": "syslog"}, "INSATS_LOG_FORMAT"),
+    (["backup", "restore", "/nonexistent/insats.backup"], {}, "no such file"),
+    (["backup", "restore", str(README)], {}, "JSON"),
+    (["backup", "create", str(README)], {}, "exists"),
+    (["stats", "--from", "2026-01-01", "--to", "2026-12-31", "--group-by", "kön"], {}, "group"),
+    (["alerts", "--limit", "0"], {}, "limit"),
 ]
 
 

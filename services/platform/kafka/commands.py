@@ -31,16 +31,10 @@ def _wait_for_signal() -> None:
 
 def _logging() -> None:
     """Operators read the relay's log: leadership, outages, what it could not publish (masked
-    like every log of the service)."""
-    import logging
+    like every log of the service, in INSATS_LOG_FORMAT)."""
+    from insats.logs import install
 
-    from insats.logs import Redact
-
-    handler = logging.StreamHandler()
-    handler.addFilter(Redact())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    install()
 
 
 def relay(

@@ -9,7 +9,6 @@ written. Read models are not in the backup: they are rebuilt from the restored l
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,8 +29,6 @@ from services.platform.backup import (
     write_backup,
 )
 
-log = logging.getLogger("insats.backup")
-
 LIFECYCLE, PAYOUT_RUNS = "lifecycle", "payout-runs"
 KEYS_FILE = "api-keys.json"
 PERSON_KEY_PURPOSE, CIPHER_KEY_PURPOSE = "person-ref", "cipher"
@@ -47,7 +44,8 @@ def event_tables(c: Container) -> list[EventTable]:
 
 
 def _cipher_fingerprint(config: StoreConfig) -> str | None:
-    return fingerprint(config.cipher_key.encode() if config.cipher_key else None, "cipher")
+    key = config.cipher_key.encode() if config.cipher_key else None
+    return fingerprint(key, CIPHER_KEY_PURPOSE)
 
 
 def create(

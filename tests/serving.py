@@ -22,6 +22,29 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def add_key(db: Path, env: Mapping[str, str], role: str, name: str) -> str:
+    """`python -m insats keys add` in a process of its own (as an operator runs it): the token."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "insats",
+            "keys",
+            "add",
+            "--role",
+            role,
+            "--name",
+            name,
+            "--db",
+            str(db),
+        ],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
 @dataclass
 class Served:
     base: str  # http://127.0.0.1:PORT

@@ -221,10 +221,6 @@ class RecordTable:
                     f"INSERT INTO {self.name} ({', '.join(self.columns)}) VALUES ({marks})", rows
                 )
 
-    def is_empty(self, db: Database) -> bool:
-        with db.transaction() as tx:
-            return not tx.execute(f"SELECT 1 FROM {self.name} LIMIT 1").fetchall()
-
 
 # --- the file ----------------------------------------------------------------------------------
 

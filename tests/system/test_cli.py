@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from insats.cli import app
 from services.lifecycle.domain.journey import ExternalRef
 from tests.builders import authorise, decide
 from tests.conftest import P1, decision_body, person
-from tests.serving import insats_serve
+from tests.serving import add_key, insats_serve
 
 runner = CliRunner()
 
@@ -25,44 +23,8 @@ def test_serve_answers_over_real_http_on_the_embedded_default(tmp_path: Path) ->
     db = tmp_path / "var" / "insats.db"
     env = {**os.environ, "INSATS_API_KEYS_FILE": str(tmp_path / "keys.json")}
     env.pop("INSATS_PERSON_KEY", None)  # the embedded default makes its own key file
-    token = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "insats",
-            "keys",
-            "add",
-            "--role",
-            "publisher",
-            "--name",
-            "ecos",
-            "--db",
-            str(db),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    admin = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "insats",
-            "keys",
-            "add",
-            "--role",
-            "admin",
-            "--name",
-            "it",
-            "--db",
-            str(db),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    token = add_key(db, env, "publisher", "ecos")
+    admin = add_key(db, env, "admin", "it")
     with (
         insats_serve(["--db", str(db)], env, tmp_path / "server.log") as server,
         httpx.Client(base_url=server.base) as http,

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 
-from tests.serving import insats_serve
+from tests.serving import add_key, insats_serve
 
 
 def test_a_served_request_is_logged_as_one_masked_json_object(tmp_path: Path) -> None:
@@ -21,25 +19,7 @@ def test_a_served_request_is_logged_as_one_masked_json_object(tmp_path: Path) ->
         "INSATS_API_KEYS_FILE": str(tmp_path / "keys.json"),
         "INSATS_LOG_FORMAT": "json",
     }
-    token = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "insats",
-            "keys",
-            "add",
-            "--role",
-            "admin",
-            "--name",
-            "it",
-            "--db",
-            str(db),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    token = add_key(db, env, "admin", "it")
     journey = "19900101-0017-5a83-9a0e-199001010017"  # digit runs shaped like personnummer
     with insats_serve(["--db", str(db)], env, tmp_path / "serve.log") as served:
         headers = {"Authorization": f"Bearer {token}"}

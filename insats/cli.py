@@ -547,10 +547,12 @@ def readmodels_status(db: DbOption = None, postgres: PgOption = None) -> None:
     with opened(db, postgres) as c:
         head = c.source.max_position()  # the last public event: where a caught-up one stands
         stopped = c.feed.failures()
-        for n, pos in sorted(c.feed.positions().items()):
+        positions = sorted(c.feed.positions().items())
+        width = max((len(n) for n, _ in positions), default=0)
+        for n, pos in positions:
             failure = stopped.get(n)
             state = "running" if failure is None else "STOPPED"
-            typer.echo(f"{n:<16} {pos:>10} / {head}  {state}")
+            typer.echo(f"{n:<{width}} {pos:>10} / {head}  {state}")
             if failure is not None:
                 typer.echo(
                     f"    at event {failure.position} ({failure.event_type}, "

@@ -34,14 +34,20 @@ KIND_STYLES = {
     "provider_deauthorised": "red",
 }
 
-AS_OF_OPTION = typer.Option(None, "--as-of", help="Datum YYYY-MM-DD (standard: i dag).")
-KIND_OPTION = typer.Option(None, "--kind", help=f"Larmtyp: {', '.join(KINDS)}.")
-LEVEL_OPTION = typer.Option(None, "--level", help="Nivå för tid i insats: green, yellow, red.")
-PROVIDER_OPTION = typer.Option(None, "--provider", help="Anordnarens organisationsnummer.")
-COUNSELLOR_OPTION = typer.Option(None, "--counsellor", help="Handläggaren som beslutet anger.")
-LIMIT_OPTION = typer.Option(None, "--limit", min=1, help="Visa högst så många larm.")
+AS_OF_OPTION = typer.Option(None, "--as-of", help="Date YYYY-MM-DD (default: today).")
+KIND_OPTION = typer.Option(None, "--kind", help=f"Alert kind: {', '.join(KINDS)}.")
+LEVEL_OPTION = typer.Option(
+    None, "--level", help="Level of the duration alert: green, yellow, red."
+)
+PROVIDER_OPTION = typer.Option(
+    None, "--provider", help="The provider's organisation number (any written form)."
+)
+COUNSELLOR_OPTION = typer.Option(None, "--counsellor", help="The counsellor named on the decision.")
+LIMIT_OPTION = typer.Option(None, "--limit", min=1, help="Show at most this many alerts.")
 CSV_OPTION = typer.Option(
-    None, "--csv", help="Skriv larmen som CSV (UTF-8, semikolon) till filen; - för stdout."
+    None,
+    "--csv",
+    help="Write the alerts as CSV (UTF-8, semicolons, Swedish headers) to FILE; - for stdout.",
 )
 
 
@@ -59,12 +65,12 @@ def _parse_date(value: str) -> date:
             return date.fromisoformat(value)
     except ValueError:
         pass
-    raise typer.BadParameter(f"{value!r} är inget datum (YYYY-MM-DD)", param_hint="--as-of")
+    raise typer.BadParameter(f"expected a date YYYY-MM-DD, not {value!r}", param_hint="--as-of")
 
 
 def _console() -> Console:
-    # Wide enough for journey ids when the output is not a terminal (files, pipes, tests).
-    return Console(width=None if sys.stdout.isatty() else 160)
+    # rich reads COLUMNS; without a terminal and without COLUMNS it assumes 80.
+    return Console()
 
 
 def show_alerts(
@@ -77,7 +83,7 @@ def show_alerts(
     limit: int | None = LIMIT_OPTION,
     csv_file: str | None = CSV_OPTION,
 ) -> None:
-    """Lista larmen på ett datum som en tabell, med en summering per larmtyp."""
+    """List the alerts on a date as a table, with a summary by kind."""
     service = _service(ctx)
     provider_id = None
     if provider is not None:
@@ -87,11 +93,11 @@ def show_alerts(
             raise typer.BadParameter(refused.message, param_hint="--provider") from None
     if kind is not None and kind not in KINDS:
         raise typer.BadParameter(
-            f"okänd larmtyp {kind!r}; välj {', '.join(KINDS)}", param_hint="--kind"
+            f"unknown alert kind {kind!r}; choose one of {', '.join(KINDS)}", param_hint="--kind"
         )
     if level is not None and level not in LEVELS:
         raise typer.BadParameter(
-            f"okänd nivå {level!r}; välj {', '.join(LEVELS)}", param_hint="--level"
+            f"unknown level {level!r}; choose one of {', '.join(LEVELS)}", param_hint="--level"
         )
     day = _parse_date(as_of) if as_of is not None else service.today()
     found = service.alerts(
@@ -104,12 +110,12 @@ def show_alerts(
             sys.stdout.buffer.write(data)
         else:
             Path(csv_file).write_bytes(data)
-            typer.echo(f"{len(alerts)} larm skrivna till {csv_file}", err=True)
+            typer.echo(f"{len(alerts)} alerts written to {csv_file}", err=True)
         return
     console = _console()
-    console.print(alerts_table(day, alerts))
+    console.print(alerts_table(day, alerts, console.width))
     if len(alerts) < len(found):
-        console.print(f"Visar {len(alerts)} av {len(found)} larm (--limit).")
+        console.print(f"Showing {len(alerts)} of {len(found)} alerts (--limit).")
     console.print(summary_table(found))
 
 
@@ -155,55 +161,67 @@ def alerts_csv(alerts: list[JourneyAlert]) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def alerts_table(day: date, alerts: list[JourneyAlert]) -> Table:
-    table = Table(title=f"Larm per {day.isoformat()}", title_justify="left")
-    table.add_column("Beslut", no_wrap=True)
-    table.add_column("Larm")
-    table.add_column("Nivå", no_wrap=True)
-    table.add_column("Sedan", no_wrap=True)
-    table.add_column("Förfaller", no_wrap=True)
-    table.add_column("Anordnare")
+# Below this width each alert takes two lines in three columns (decision over provider, kind
+# over level, since over due), so that a journey id (36 characters) and the provider's name
+# both show on an 80-column terminal.
+WIDE_TABLE_MIN_WIDTH = 130
+
+
+def alerts_table(day: date, alerts: list[JourneyAlert], width: int = WIDE_TABLE_MIN_WIDTH) -> Table:
+    """One row per alert. The CLI speaks English: the kind is its code (what --kind takes);
+    the Swedish labels are for the CSV and the pages."""
+    wide = width >= WIDE_TABLE_MIN_WIDTH
+    table = Table(title=f"Alerts on {day.isoformat()}", title_justify="left", show_lines=not wide)
+    if wide:
+        for name in ("Decision", "Alert", "Level", "Since", "Due"):
+            table.add_column(name, no_wrap=True)
+        table.add_column("Provider", min_width=10)
+    else:
+        table.add_column("Decision / provider", no_wrap=False, min_width=36)
+        table.add_column("Alert / level", no_wrap=True)
+        table.add_column("Since / due", no_wrap=True)
     for a in alerts:
         reference = (
             f"{a.external_system} {a.external_decision_id}"
             if a.external_decision_id
             else a.journey_id
         )
-        table.add_row(
-            reference,
-            Text(KIND_LABELS.get(a.kind, a.kind), style=KIND_STYLES.get(a.kind, "")),
-            _level_text(a.level),
-            a.since.isoformat(),
-            a.due_on.isoformat() if a.due_on else "",
-            a.provider_name or a.provider_id or "–",
-        )
+        provider = a.provider_name or a.provider_id or "–"
+        kind = Text(a.kind, style=KIND_STYLES.get(a.kind, ""))
+        since, due = a.since.isoformat(), a.due_on.isoformat() if a.due_on else ""
+        if wide:
+            table.add_row(reference, kind, _level_text(a.level), since, due, provider)
+        else:
+            table.add_row(
+                f"{reference}\n{provider}",
+                Text.assemble(kind, "\n", _level_text(a.level)),
+                f"{since}\n{due}",
+            )
     return table
 
 
 def _level_text(level: str | None) -> Text:
     if level is None:
         return Text("")
-    return Text(f"● {LEVEL_LABELS.get(level, level)}", style=LEVEL_STYLES.get(level, ""))
+    return Text(f"● {level}", style=LEVEL_STYLES.get(level, ""))
 
 
 def summary_table(alerts: list[JourneyAlert]) -> Table:
     counts = Counter(a.kind for a in alerts)
     levels = Counter(a.level for a in alerts if a.level is not None)
-    table = Table(title="Summering per larmtyp", title_justify="left")
-    table.add_column("Larmtyp")
-    table.add_column("Kod")
-    table.add_column("Antal", justify="right")
+    table = Table(title="Summary by kind", title_justify="left")
+    table.add_column("Kind")
+    table.add_column("Alerts", justify="right")
     for kind in KINDS:
         if not counts[kind]:
             continue
-        table.add_row(KIND_LABELS[kind], kind, str(counts[kind]))
+        table.add_row(Text(kind, style=KIND_STYLES.get(kind, "")), str(counts[kind]))
         if kind == "duration":
             for level in LEVELS:
                 if levels[level]:
                     table.add_row(
-                        Text(f"  ● {LEVEL_LABELS[level]}", style=LEVEL_STYLES[level]),
-                        f"duration/{level}",
+                        Text(f"  duration/{level}", style=LEVEL_STYLES[level]),
                         str(levels[level]),
                     )
-    table.add_row(Text("Totalt", style="bold"), "", Text(str(len(alerts)), style="bold"))
+    table.add_row(Text("Total", style="bold"), Text(str(len(alerts)), style="bold"))
     return table

@@ -102,7 +102,7 @@ def test_the_cli_writes_csv_filters_by_provider_and_limits(
     assert all(r[9] == P1 and r[10] == "Jobbstart AB" and r[11] == "Karin K" for r in rows[1:])
     limited = CliRunner().invoke(app, ["alerts", "--as-of", AS_OF, "--limit", "1"])
     assert limited.exit_code == 0, limited.output
-    assert "Visar 1 av" in limited.output
+    assert "Showing 1 of" in limited.output
 
 
 def test_facts_stored_before_the_counsellor_field_still_decode() -> None:

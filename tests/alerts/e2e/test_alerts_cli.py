@@ -38,32 +38,32 @@ def obj(tmp_path, log):
     db.close()
 
 
-def test_lists_alerts_with_swedish_labels_and_a_summary(obj):
+def test_lists_alerts_with_their_kinds_and_a_summary(obj):
     result = CliRunner().invoke(root, ["alerts", "--as-of", "2026-07-15"], obj=obj)
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "Larm per 2026-07-15" in out
+    assert "Alerts on 2026-07-15" in out
     for journey in (J1, J2, J3):
         assert journey in out
-    assert "● röd" in out  # J2: 12 months on 2026-07-01
-    assert "● gul" in out  # J1: 6 months on 2026-07-10
-    assert "● grön" in out  # J3: 3 months on 2026-06-01
-    assert "Genomförandeplan försenad" in out
-    summary = out[out.index("Summering per larmtyp") :]
-    assert "Tid i insats" in summary
+    assert "● red" in out  # J2: 12 months on 2026-07-01
+    assert "● yellow" in out  # J1: 6 months on 2026-07-10
+    assert "● green" in out  # J3: 3 months on 2026-06-01
+    assert "plan_overdue" in out
+    summary = out[out.index("Summary by kind") :]
+    assert "duration" in summary
     assert "duration/red" in summary
-    assert "Totalt" in summary
-    total = next(line for line in summary.splitlines() if "Totalt" in line)
+    assert "Total" in summary
+    total = next(line for line in summary.splitlines() if "Total" in line)
     assert [cell.strip() for cell in total.split("│")][-2] == "4"  # 3 lights + 1 overdue plan
     # the reddest light first
-    assert out.index("● röd") < out.index("● gul") < out.index("● grön")
+    assert out.index("● red") < out.index("● yellow") < out.index("● green")
 
 
 def test_today_by_default_and_filters(obj):
     runner = CliRunner()
     today = runner.invoke(root, ["alerts"], obj=obj)
     assert today.exit_code == 0, today.output
-    assert "Larm per 2026-04-15" in today.output
+    assert "Alerts on 2026-04-15" in today.output
     red = runner.invoke(root, ["alerts", "--as-of", "2026-07-15", "--level", "red"], obj=obj)
     assert J2 in red.output and J1 not in red.output
     plans = runner.invoke(
@@ -77,9 +77,9 @@ def test_traffic_light_colours_on_a_terminal(obj, monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)
     result = CliRunner().invoke(root, ["alerts", "--as-of", "2026-07-15"], obj=obj)
     assert result.exit_code == 0, result.output
-    assert "\x1b[1;31m● röd" in result.output
-    assert "\x1b[1;33m● gul" in result.output
-    assert "\x1b[1;32m● grön" in result.output
+    assert "\x1b[1;31m● red" in result.output
+    assert "\x1b[1;33m● yellow" in result.output
+    assert "\x1b[1;32m● green" in result.output
 
 
 @pytest.mark.parametrize(
@@ -89,3 +89,32 @@ def test_traffic_light_colours_on_a_terminal(obj, monkeypatch):
 def test_invalid_options_are_refused(obj, args):
     result = CliRunner().invoke(root, ["alerts", *args], obj=obj)
     assert result.exit_code == 2
+
+
+def test_at_80_columns_every_line_fits_and_the_provider_shows(obj, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    result = CliRunner().invoke(root, ["alerts", "--as-of", "2026-07-15"], obj=obj)
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    for journey in (J1, J2, J3):
+        assert journey in result.output
+    assert P1 in result.output and P2 in result.output
+
+
+def test_a_journey_id_and_a_long_provider_name_both_show_at_80_columns():
+    from rich.console import Console
+
+    from services.alerts.store import JourneyAlert
+
+    journey = "1141b74c-eeab-40fd-aa48-e58c5995b77c"
+    name = "Jobbhjälpen Arbetsmarknadstjänster i Sverige AB"
+    alert = JourneyAlert(
+        journey, "provider_deauthorised", None, date(2026, 1, 1), P1, name, "grund",
+        None, None, date(2026, 2, 1), None,
+    )  # fmt: skip
+    console = Console(width=80, record=True)
+    console.print(alerts_cli.alerts_table(date(2026, 3, 1), [alert], console.width))
+    text = console.export_text()
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= 80
+    assert journey in text and "provider_deauthorised" in text
+    assert "Jobbhjälpen Arbetsmarknadstjänster" in text and "Sverige AB" in text

@@ -35,17 +35,17 @@ def test_preview_prints_totals_per_provider_and_in_all(w: Wired) -> None:
     result = invoke(w, "preview", "2026-02")
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "Utbetalning 2026-02 (förhandsgranskning" in out
+    assert "Payout run 2026-02 (preview" in out
     assert "Jobbhjälpen AB" in out and "10\u00a0116,10" in out
     assert "Framtidsvägen AB" in out and "12\u00a0372,00" in out  # 2 × 3 686 + 5 000 voucher
-    assert "Totalt" in out and "22\u00a0488,10" in out
+    assert "Total" in out and "22\u00a0488,10" in out
     assert w.service.list_runs() == []
 
 
 def test_close_stores_the_run_and_export_writes_its_files(w: Wired, tmp_path: Path) -> None:
     closed = invoke(w, "close", "2026-02")
     assert closed.exit_code == 0, closed.output
-    assert "stängd" in closed.output
+    assert "(closed" in closed.output
     out = tmp_path / "export"
     exported = invoke(w, "export", "2026-02", "--out", str(out))
     assert exported.exit_code == 0, exported.output
@@ -72,3 +72,36 @@ def test_runs_lists_the_closed_runs(w: Wired) -> None:
     invoke(w, "close", "2026-01")
     result = invoke(w, "runs")
     assert result.exit_code == 0 and "2026-01" in result.output
+
+
+def _lines(output: str, starting: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith(starting)]
+
+
+def test_at_80_columns_the_table_keeps_the_provider_and_breaks_down_by_line_type(
+    w: Wired, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    result = invoke(w, "preview", "2026-02")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "Jobbhjälpen AB" in out and "Framtidsvägen AB" in out
+    # the per-line-type sums move to a table of their own
+    assert "By line type, 2026-02" in out
+    by_type = out[out.index("By line type") :]
+    voucher = next(line for line in by_type.splitlines() if "Voucher" in line)
+    assert "5\u00a0000,00" in voucher
+    assert "22\u00a0488,10" in by_type
+
+
+def test_at_120_columns_and_wider_one_table_holds_every_line_type(
+    w: Wired, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "140")
+    result = invoke(w, "preview", "2026-02")
+    assert result.exit_code == 0, result.output
+    assert "By line type" not in result.output
+    header = next(line for line in result.output.splitlines() if "Provider" in line)
+    for column in ("Monthly", "Bonus", "Voucher", "Total (SEK)"):
+        assert column in header

@@ -56,8 +56,11 @@ def test_readmodels_status_shows_no_lag_once_caught_up(
     head = container.source.max_position()
     result = CliRunner().invoke(cli, ["readmodels", "status"])
     assert result.exit_code == 0, result.output
-    rows = [line.split() for line in result.output.splitlines() if "/" in line]
+    lines = [line for line in result.output.splitlines() if " / " in line]
+    rows = [line.split() for line in lines]
     assert rows and all(row[1] == str(head) and row[3] == str(head) for row in rows), rows
+    # one column each, whatever the length of the read model's name
+    assert len({line.index(" / ") for line in lines}) == 1, lines
 
 
 def test_alerts_are_evaluated_when_the_log_ends_with_internal_records(

@@ -30,17 +30,23 @@ def cli() -> typer.Typer:
     return app
 
 
-def test_stats_prints_a_readable_table(cli: typer.Typer) -> None:
+def test_stats_prints_readable_tables_that_fit_80_columns(cli: typer.Typer) -> None:
     result = CliRunner().invoke(cli, ["stats", "--from", "2024-01-01", "--to", "2024-12-31"])
 
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == "Statistik 2024-01-01 – 2024-12-31, per insats"
-    grund = next(line for line in lines if line.startswith("Jobbpeng grund"))
-    assert grund.split()[2:7] == ["1", "1", "0", "1", "1"]  # journeys, customers, starts, ...
-    assert "100,0 %" in grund and "305,0" in grund
-    assert any(line.startswith("Totalt") for line in lines)
-    assert "Avslut per orsak" in result.output and "byte av myndighet" in result.output
+    assert lines[0] == "Statistics 2024-01-01 – 2024-12-31, by insats"
+    assert max(len(line) for line in lines) <= 80
+    # the figures are split into parts that fit; each part repeats the group column
+    grund = [line for line in lines if line.startswith("Jobbpeng grund")]
+    assert len(grund) >= 3  # key figures in at least two parts, exits by reason in one or more
+    assert grund[0].split()[2:7] == ["1", "1", "0", "1", "1"]  # journeys, customers, starts, ...
+    assert "100,0 %" in " ".join(grund) and "305,0" in " ".join(grund)
+    assert any(line.startswith("Total") for line in lines)
+    headers = " ".join(line for line in lines if line.startswith("Insats"))
+    for heading in ("Journeys", "Self-suff.", "Median days", "Plans on time", "other_authority"):
+        assert heading in headers
+    assert "Exits by reason" in result.output
 
 
 def test_stats_by_provider_names_the_provider(cli: typer.Typer) -> None:
@@ -50,7 +56,7 @@ def test_stats_by_provider_names_the_provider(cli: typer.Typer) -> None:
 
     assert result.exit_code == 0, result.output
     assert "Ett AB (5560000001)" in result.output
-    assert "per anordnare" in result.output
+    assert "by provider" in result.output
 
 
 def test_stats_writes_the_html_report_and_the_csv(cli: typer.Typer, tmp_path: Path) -> None:
@@ -77,3 +83,23 @@ def test_stats_refuses_bad_input(cli: typer.Typer, args: list[str]) -> None:
     result = CliRunner().invoke(cli, ["stats", *args])
 
     assert result.exit_code == 2
+
+
+def test_a_long_provider_name_is_shortened_to_fit_80_columns() -> None:
+    given = Given()
+    given.authorise(P1, "Jobbhjälpen Arbetsmarknadstjänster i Sverige och Norden AB")
+    given.journey("2024-02-01", "2024-06-01", "work")
+    service = given.service()
+    app = typer.Typer()
+
+    @app.callback()
+    def root(ctx: typer.Context) -> None:
+        ctx.obj = SimpleNamespace(statistics=service)
+
+    register(app)
+    period = ["--from", "2024-01-01", "--to", "2024-12-31", "--group-by", "provider"]
+    result = CliRunner().invoke(app, ["stats", *period])
+
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    assert f"Jobbhjälpen Arbetsmarknadstjä… ({P1})" in result.output

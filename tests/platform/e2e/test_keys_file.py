@@ -76,3 +76,19 @@ def test_the_server_refuses_to_start_on_a_malformed_keys_file(tmp_path: Path) ->
     assert started.returncode == 2
     assert "cannot start" in started.stderr and "token_sha256" in started.stderr
     assert "Traceback" not in started.stderr
+
+
+def test_the_server_says_at_start_which_keys_file_it_reads(tmp_path: Path) -> None:
+    from tests.serving import insats_serve
+
+    # given a keys file somewhere else than beside the store (INSATS_API_KEYS_FILE)
+    keys = tmp_path / "elsewhere" / "keys.json"
+    keys.parent.mkdir()
+    keys.write_text(json.dumps(GOOD), encoding="utf-8")
+    env = {**os.environ, "INSATS_API_KEYS_FILE": str(keys)}
+    db = tmp_path / "var" / "insats.db"
+    # when the server starts, then its first words name the store and that file
+    with insats_serve(["--db", str(db)], env, tmp_path / "serve.log") as served:
+        started = served.output()
+    assert f"API keys in {keys}" in started
+    assert str(db) in started

@@ -38,6 +38,7 @@ from services.lifecycle.domain.person import PersonJourneys, person_stream_id
 from services.lifecycle.domain.personnummer import parse_person_id
 from services.lifecycle.domain.provider import Provider, provider_stream_id
 from services.lifecycle.domain.rates import RATES_STREAM_ID, Rates, RateTable
+from services.lifecycle.public_log import PublicDecoder
 from services.platform.identifiers import normalise_org_number
 from services.platform.refusal import Conflict, Invalid, NotFound
 
@@ -130,6 +131,7 @@ class LifecycleApp(Application[UUID]):
         self.person_key = person_key
         self.today = today
         self._saved = threading.Condition()
+        self.public_decoder = PublicDecoder(self.mapper, STREAM_TYPE_BY_CLASS)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -799,10 +801,9 @@ class LifecycleApp(Application[UUID]):
     def to_public(
         self, notification: Notification, *, include_person_id: bool = False
     ) -> PublicEvent | None:
-        event = self.mapper.to_domain_event(notification)
-        if not isinstance(event, Fact) or type(event) not in STREAM_TYPE_BY_CLASS:
-            return None
-        return public_event(notification.id, event, include_person_id=include_person_id)
+        """The public envelope of a stored record; None for internal records (person locks,
+        idempotency records, the rates stream's opening)."""
+        return self.public_decoder.decode(notification, include_person_id=include_person_id)
 
     def public_events(
         self, after: int, limit: int, *, include_person_id: bool = False
@@ -810,9 +811,10 @@ class LifecycleApp(Application[UUID]):
         notifications = self.recorder.select_notifications(
             start=after, limit=limit, topics=PUBLIC_TOPICS, inclusive_of_start=False
         )
+        decode = self.public_decoder.decode
         out = []
         for n in notifications:
-            e = self.to_public(n, include_person_id=include_person_id)
+            e = decode(n, include_person_id=include_person_id)
             if e is not None:
                 out.append(e)
         return out

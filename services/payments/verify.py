@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 
-from contracts.events import PublicEvent
 from contracts.journey import ProviderFacts
 from services.payments.compute import compute_lines
 from services.payments.files import file_hashes, render_files
@@ -24,28 +23,9 @@ from services.payments.rules import RateMissing, last_day
 from services.payments.runs import PayoutRuns
 from services.platform.clock import STOCKHOLM
 from services.platform.db import Database, SQLiteDatabase
-from services.platform.feed import EventSource, FeedRunner
+from services.platform.feed import EventSource, FeedRunner, UpTo
 
 MAX_LINE_DIFFS = 5  # per run, so one systematic error does not drown the report
-
-
-class _UpTo:
-    """An EventSource that shows only the events up to `bound` (a run's position)."""
-
-    def __init__(self, source: EventSource):
-        self.source = source
-        self.bound = 0
-
-    def read(self, after: int, limit: int) -> Sequence[PublicEvent]:
-        if after >= self.bound:
-            return []
-        return [e for e in self.source.read(after, limit) if e.position <= self.bound]
-
-    def max_position(self) -> int:
-        return min(self.source.max_position(), self.bound)
-
-    def wait_for_new(self, timeout: float) -> None:
-        return None
 
 
 def _line_text(line: RunLine) -> str:
@@ -120,7 +100,7 @@ def verify_runs(
     database = db or SQLiteDatabase(":memory:")
     projection = PaymentsProjection()
     references = DecisionReferences()
-    bounded = _UpTo(source)
+    bounded = UpTo(source)
     runner = FeedRunner(bounded, database, [projection, references])
     log_end = source.max_position()
 

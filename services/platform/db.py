@@ -9,6 +9,7 @@ the same one (see `feed.py`).
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import sqlite3
@@ -56,6 +57,11 @@ class Tx(ABC):
         row = self.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
+    @abstractmethod
+    def iterate(self, sql: str, size: int = 5000) -> Iterator[tuple[Any, ...]]:
+        """The rows of a query `size` at a time, never all in memory (a PostgreSQL server-side
+        cursor): for reading whole tables, as an auditor's verification does."""
+
 
 class Database(ABC):
     dialect: Dialect
@@ -93,6 +99,15 @@ class _SQLiteTx(Tx):
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in self._cur.fetchall()]
+
+    def iterate(self, sql: str, size: int = 5000) -> Iterator[tuple[Any, ...]]:
+        cur = self._cur.connection.cursor()
+        try:
+            cur.execute(sql)
+            while rows := cur.fetchmany(size):
+                yield from rows
+        finally:
+            cur.close()
 
 
 class SQLiteDatabase(Database):
@@ -173,9 +188,7 @@ class PgTimeouts:
         # 0 would mean "wait forever" to libpq and "never wait" to the pool; only the statement
         # timeout may be switched off.
         return cls(
-            **numbers_from_env(
-                cls.ENV, env, whole=("connect", "pool"), zero_allowed=("statement",)
-            )
+            **numbers_from_env(cls.ENV, env, whole=("connect", "pool"), zero_allowed=("statement",))
         )
 
     def as_env(self) -> dict[str, str]:
@@ -218,6 +231,16 @@ class _PgTx(Tx):
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in self._cur.fetchall()]
+
+    def iterate(self, sql: str, size: int = 5000) -> Iterator[tuple[Any, ...]]:
+        with self._cur.connection.cursor(name=f"insats_iterate_{next(_cursor_names)}") as cur:
+            cur.itersize = size
+            cur.execute(sql.encode())
+            for row in cur:
+                yield tuple(row)
+
+
+_cursor_names = itertools.count(1)
 
 
 # A pooled connection idle longer than this is checked (one round trip) before it is handed out.

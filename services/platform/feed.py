@@ -298,13 +298,20 @@ class FeedRunner:
 
     # --- processing --------------------------------------------------------------------------
 
-    def catch_up(self, names: Iterable[str] | None = None, *, retry_stopped: bool = False) -> int:
-        """Apply every event not yet applied; returns how many events were applied in total.
+    def catch_up(
+        self,
+        names: Iterable[str] | None = None,
+        *,
+        retry_stopped: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Apply every event not yet applied; returns how many events were applied in total
+        (an event applied to three read models counts three times).
 
         Stopped projections are skipped, unless `retry_stopped` (a process starting, perhaps
-        with a fixed release): then each is tried once more from where it stopped."""
+        with a fixed release): then each is tried once more from where it stopped.
+        `progress(position)` is called after each page with the log position reached."""
         selected = [self.projections[n] for n in names] if names else self.projections.values()
-        applied = 0
         with self._lock:
             stopped = self.failures()
             if retry_stopped and stopped:
@@ -312,12 +319,57 @@ class FeedRunner:
                     for name in stopped:
                         tx.execute("DELETE FROM feed_failures WHERE name = %s", (name,))
                 stopped = {}
-            for projection in selected:
-                if projection.name not in stopped:
-                    applied += self._catch_up_one(projection)
+            applied = self._catch_up_together(
+                [p for p in selected if p.name not in stopped], progress
+            )
         if applied:
             with self._progress:
                 self._progress.notify_all()
+        return applied
+
+    def _catch_up_together(
+        self, projections: Sequence[Projection], progress: Callable[[int], None] | None = None
+    ) -> int:
+        """One pass over the log for all `projections`: each page is read (and decoded) once
+        and applied to every projection that has not yet applied it, in one transaction per
+        page. If a page fails, the projections go on one at a time from where they are, so
+        the one that cannot apply an event stops alone (`_catch_up_one`)."""
+        applied = 0
+        pending = list(projections)
+        while pending:
+            try:
+                with self.db.transaction() as tx:
+                    positions = {}
+                    for projection in pending:
+                        position = claim_position(tx, projection.name)
+                        if not fed_elsewhere(tx, projection.name):
+                            positions[projection.name] = position
+                    pending = [p for p in pending if p.name in positions]
+                    if not pending:
+                        return applied
+                    events = self.source.read(min(positions.values()), self.batch_size)
+                    if not events:
+                        return applied
+                    done = []
+                    for projection in pending:
+                        after = positions[projection.name]
+                        mine = _after(events, after)
+                        if mine:
+                            projection.handle(tx, mine)
+                            _record_position(tx, projection.name, mine[-1].position)
+                            done.append((projection, mine))
+            except TRANSIENT_ERRORS:
+                raise  # the database is away: retried by the caller, nothing was applied
+            except Exception:
+                return applied + sum(self._catch_up_one(p) for p in pending)
+            for projection, mine in done:
+                applied += len(mine)
+                if self.on_batch is not None:
+                    self.on_batch(projection, mine)
+            if progress is not None:
+                progress(events[-1].position)
+            if len(events) < self.batch_size:
+                return applied
         return applied
 
     def _catch_up_one(self, projection: Projection) -> int:
@@ -373,17 +425,27 @@ class FeedRunner:
                 self.on_batch(projection, [event])
         return applied
 
-    def rebuild(self, name: str) -> int:
-        """Forget a projection's state, position and failure, then replay the whole log into
-        it (how a stopped read model is brought back after a fix)."""
-        projection = self.projections[name]
+    def rebuild(
+        self,
+        names: str | Iterable[str] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Forget the projections' state, positions and failures (all of this runner's when
+        `names` is None), then replay the whole log into them in one pass (how a stopped read
+        model is brought back after a fix). Returns the events applied, summed over them."""
+        selected = (
+            list(self.projections.values())
+            if names is None
+            else [self.projections[n] for n in ([names] if isinstance(names, str) else names)]
+        )
         with self._lock:
             with self.db.transaction() as tx:
-                projection.reset(tx)
-                projection.setup(tx)
-                tx.execute("DELETE FROM feed_tracking WHERE name = %s", (name,))
-                tx.execute("DELETE FROM feed_failures WHERE name = %s", (name,))
-            return self._catch_up_one(projection)
+                for projection in selected:
+                    projection.reset(tx)
+                    projection.setup(tx)
+                    tx.execute("DELETE FROM feed_tracking WHERE name = %s", (projection.name,))
+                    tx.execute("DELETE FROM feed_failures WHERE name = %s", (projection.name,))
+            return self._catch_up_together(selected, progress)
 
     def wait_until(self, position: int, timeout: float = 10.0) -> None:
         """Block until every projection has applied the log up to `position` (read your writes).
@@ -451,6 +513,31 @@ class FeedRunner:
             except Exception:  # the log itself unreadable: loud, and retried
                 log.exception("read-model feed failed; retrying")
                 self._stop.wait(self.poll_interval)
+
+
+def _after(events: Sequence[PublicEvent], position: int) -> Sequence[PublicEvent]:
+    """The events of a page (in log order) after `position`."""
+    return events[bisect.bisect_right(events, position, key=lambda e: e.position) :]
+
+
+class UpTo:
+    """An EventSource that shows only the events up to `bound` (a replay to a position: an
+    auditor's verification, a payout run recomputed at its position)."""
+
+    def __init__(self, source: EventSource, bound: int = 0):
+        self.source = source
+        self.bound = bound
+
+    def read(self, after: int, limit: int) -> Sequence[PublicEvent]:
+        if after >= self.bound:
+            return []
+        return [e for e in self.source.read(after, limit) if e.position <= self.bound]
+
+    def max_position(self) -> int:
+        return min(self.source.max_position(), self.bound)
+
+    def wait_for_new(self, timeout: float) -> None:
+        return None
 
 
 class ListEventSource:

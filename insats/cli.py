@@ -381,7 +381,9 @@ def audit_verify(db: DbOption = None, postgres: PgOption = None) -> None:
     from insats.bootstrap import fresh_projections, service_verifications
 
     with opened(db, postgres) as c:
-        problems = verify_read_models(c, lambda: fresh_projections(c))
+        head = c.source.max_position()
+        with log_position_bar("replaying the log into fresh read models", head) as advance:
+            problems = verify_read_models(c, lambda: fresh_projections(c), progress=advance)
         for check in service_verifications(c):
             problems.extend(check())
         if problems:
@@ -497,8 +499,14 @@ def events_export(
         if str(file) == "-":
             n = export_events(c.lifecycle, sys.stdout, include_person_ids=include_person_ids)
         else:
-            with file.open("w", encoding="utf-8") as out:
-                n = export_events(c.lifecycle, out, include_person_ids=include_person_ids)
+            head = c.lifecycle.public_head()
+            with (
+                file.open("w", encoding="utf-8") as out,
+                log_position_bar("export: writing events", head) as step,
+            ):
+                n = export_events(
+                    c.lifecycle, out, include_person_ids=include_person_ids, progress=step
+                )
     typer.echo(f"exported {n} events", err=True)
 
 
@@ -514,15 +522,73 @@ def events_import(
 
     if not file.exists():
         fail(f"{file}: no such file", 2)
-    with opened(db, postgres, default_rates=False) as c:
+    with opened(db, postgres, default_rates=False) as c, _transfer_bars() as bars:
+        total = 0 if bars.disable else _count_lines(file)
+        reading = bars.add_task("import: checking lines", total=max(total, 1), count="")
+        done = 0
+        saving: list[Any] = []
+
+        def step(stage: str, n: int) -> None:
+            nonlocal done
+            if stage == "read":
+                done += n
+                bars.update(reading, completed=done, count=f"{done}/{total} lines")
+            else:  # "save": every line is read and checked; one transaction saves them
+                bars.update(reading, completed=max(total, 1), count=f"{total}/{total} lines")
+                saving.append(bars.add_task(f"import: saving {n} events", total=None, count=""))
+
         try:
             with file.open(encoding="utf-8") as lines:
-                n = import_events(c.lifecycle, lines)
+                n = import_events(c.lifecycle, lines, progress=step)
         except ImportError_ as exc:
+            bars.stop()
             fail(f"nothing imported: {exc}")
+        for task in saving:
+            bars.update(task, total=1, completed=1)
+        bars.add_task("import: updating the read models", total=None, count="")
         c.lifecycle.ensure_default_rates()
         c.feed.catch_up()
     typer.echo(f"imported {n} events")
+
+
+@contextmanager
+def _transfer_bars() -> Any:
+    """Progress bars on standard error for `events import`, a line a stage, like
+    `_progress` (rich; nothing when standard error is not a terminal: `.disable`). Each task
+    gives its `count` field, words saying how far it is. Yields the rich `Progress`."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    console = Console(stderr=True)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[count]}"),
+        TimeElapsedColumn(),
+        transient=True,
+        console=console,
+        disable=not console.is_terminal,
+    ) as bars:
+        yield bars
+
+
+def _count_lines(file: Path) -> int:
+    """The lines of a file (a last one without a newline counts), read in large blocks."""
+    count, last = 0, b"\n"
+    with file.open("rb") as f:
+        while block := f.read(1 << 20):
+            count += block.count(b"\n")
+            last = block[-1:]
+    return count + (last != b"\n")
 
 
 @readmodels_app.command("rebuild")
@@ -531,14 +597,45 @@ def readmodels_rebuild(
     db: DbOption = None,
     postgres: PgOption = None,
 ) -> None:
-    """Forget a read model (or all) and rebuild it from the whole event log."""
+    """Forget a read model (or all) and rebuild it from the whole event log (one pass over
+    the log feeds every read model being rebuilt)."""
+    import time
+
     with opened(db, postgres) as c:
         names = [name] if name else sorted(c.feed.projections)
         for n in names:
             if n not in c.feed.projections:
                 fail(f"unknown read model {n!r}; known: {', '.join(sorted(c.feed.projections))}", 2)
-            count = c.feed.rebuild(n)
-            typer.echo(f"{n}: rebuilt from {count} events")
+        head = c.source.max_position()
+        started = time.perf_counter()
+        with log_position_bar(f"rebuilding {', '.join(names)}", head) as advance:
+            applied = c.feed.rebuild(names, progress=advance)
+        took = time.perf_counter() - started
+        positions = c.feed.positions()
+        for n in names:
+            typer.echo(f"{n}: rebuilt to log position {positions[n]}")
+        typer.echo(f"{applied} events applied in {took:.1f} s (log head {head})")
+
+
+@contextmanager
+def log_position_bar(what: str, head: int) -> Any:
+    """A bar on standard error from log position 0 to `head` for a command that reads the
+    whole log (rich; nothing when standard error is not a terminal)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn(what),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} positions"),
+        TimeElapsedColumn(),
+        transient=True,
+        console=console,
+        disable=not console.is_terminal,
+    ) as bar:
+        task = bar.add_task(what, total=max(head, 1))
+        yield lambda position: bar.update(task, completed=min(position, head))
 
 
 @readmodels_app.command("status")

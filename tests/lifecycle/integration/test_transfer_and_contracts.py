@@ -133,6 +133,9 @@ def test_import_refuses_a_bad_file_and_records_nothing(
             import_events(target.lifecycle, out.getvalue().splitlines())
         with pytest.raises(ImportError_, match="line 1"):
             import_events(target.lifecycle, ['{"type": "JourneyExited", "payload": {}}'])
+        for line in ('{"type": ["JourneyExited"]}', '{"type": {}}', "[1, 2]", '"text"'):
+            with pytest.raises(ImportError_, match="line 1: unknown event type"):
+                import_events(target.lifecycle, [line])
         assert target.lifecycle.max_position() == 0
     finally:
         target.close()

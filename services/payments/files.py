@@ -18,11 +18,23 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from itertools import chain, groupby
+from operator import itemgetter
+from typing import Any
 
-from services.payments.model import FIRST_LAYOUT, Run, RunLine, money, money_text
+from services.payments.model import (
+    FIRST_LAYOUT,
+    Memo,
+    Run,
+    RunLine,
+    money,
+    money_text,
+    type_sums,
+)
+from services.payments.model import lines_by_provider as _lines_by_provider
 from services.payments.rules import LINE_TYPES, ZERO, last_day
 from services.platform.clock import STOCKHOLM
 
@@ -79,10 +91,11 @@ def render_files(run: Run) -> dict[str, bytes]:
         json_name(run.month): render_json(run),
         sie_name(run.month): render_sie(run),
     }
-    by_provider = lines_by_provider(run.lines)
+    by_provider = run.by_provider
+    fragments = BasisFragments(run)  # shared by every provider's basis
     for provider_id in run.totals:
         files[basis_name(provider_id, run.month)] = render_basis(
-            run, provider_id, by_provider.get(provider_id, [])
+            run, provider_id, by_provider.get(provider_id, []), fragments
         )
     return files
 
@@ -96,10 +109,33 @@ def file_hashes(files: dict[str, bytes]) -> dict[str, str]:
 
 
 def lines_by_provider(lines: Iterable[RunLine]) -> dict[str, list[RunLine]]:
-    out: dict[str, list[RunLine]] = {}
-    for line in lines:
-        out.setdefault(line.provider_id, []).append(line)
-    return out
+    """The lines per provider (`model.lines_by_provider`)."""
+    return _lines_by_provider(lines)
+
+
+_provider_of = itemgetter(1)
+_period_of = itemgetter(0)
+_journey_of = itemgetter(2)
+_insats_of = itemgetter(3)
+_type_of = itemgetter(4)
+_voucher_of = itemgetter(5)
+_amount_of = itemgetter(8)
+
+
+def _clean(pattern: re.Pattern[str], run: Run) -> bool:
+    """No line of the run holds a character `pattern` (one character class) finds in its
+    period, provider, journey, insats, type or voucher: one search over all of them, so a file
+    can write those fields without escaping line by line."""
+    return pattern.search(run.line_texts) is None
+
+
+_BOM = "\ufeff".encode()
+
+
+def _utf8_lines(parts: list[str]) -> bytes:
+    """`"\n".join(parts).encode("utf-8")`, encoding part by part: one non-Latin-1 character
+    (an en dash) would otherwise make the whole joined text twice as wide before encoding."""
+    return b"\n".join([part.encode("utf-8") for part in parts])
 
 
 # --- formatting -----------------------------------------------------------------------------------
@@ -133,6 +169,7 @@ def sv_money(value: Decimal) -> str:
     return text
 
 
+_HTML_SPECIAL = re.compile("[&<>\"']")  # what `esc` replaces
 _HTML_ESCAPES = str.maketrans(
     {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"}
 )
@@ -166,17 +203,21 @@ def render_csv(run: Run) -> bytes:
     # Most lines differ only in period, provider and journey: memoise the rest of the row.
     tails: dict[tuple[object, ...], str] = {}
 
+    def tail_of(key: tuple[Any, ...]) -> str:
+        insats, kind, voucher, days, rate, amount = key
+        return (
+            f"{insats_labels.get(insats) or _csv(insats)};"
+            f"{LINE_LABELS.get(kind) or _csv(kind)};{_csv(voucher)};"
+            f"{'' if days is None else days};"
+            f"{decimal_comma(rate) if kind == 'monthly' else ''};"
+            f"{decimal_comma(amount)}"
+        )
+
     def tail(line: RunLine) -> str:
         key = line[3:]
         text = tails.get(key)
         if text is None:
-            text = tails[key] = (
-                f"{insats_labels.get(line.insats) or _csv(line.insats)};"
-                f"{LINE_LABELS.get(line.type) or _csv(line.type)};{_csv(line.voucher_id)};"
-                f"{'' if line.days is None else line.days};"
-                f"{decimal_comma(line.rate) if line.type == 'monthly' else ''};"
-                f"{decimal_comma(line.amount)}"
-            )
+            text = tails[key] = tail_of(key)
         return text
 
     def row(line: RunLine) -> str:
@@ -186,14 +227,23 @@ def render_csv(run: Run) -> bytes:
         return f"{line.period};{pid};{names[line.provider_id]};{jid};{tail(line)}"
 
     rows = [";".join(_csv(h) for h in CSV_HEADER)]
-    rows.extend([row(line) for line in run.lines])
+    lines = run.lines
+    if _clean(_CSV_SPECIAL, run):
+        # the common case: no field to quote; the row's middle is the provider's
+        memo = Memo(tail_of)
+        for provider_id, group in groupby(lines, _provider_of):
+            mid = f";{provider_id};{names[provider_id]};"
+            rows.extend([f"{ln[0]}{mid}{ln[2]};{memo[ln[3:]]}" for ln in group])
+    else:
+        rows.extend([row(line) for line in lines])
     totals = run.totals
     rows.extend(
         f"Summa anordnare;{_csv(provider_id)};{names[provider_id]};;;;;;;{decimal_comma(amount)}"
         for provider_id, amount in totals.items()
     )
     rows.append(f"Summa totalt;;;;;;;;;{decimal_comma(sum(totals.values(), ZERO))}")
-    return ("\ufeff" + "\r\n".join(rows) + "\r\n").encode("utf-8")
+    rows.append("")  # the last row ends with a line break too
+    return _BOM + "\r\n".join(rows).encode("utf-8")
 
 
 # --- JSON -----------------------------------------------------------------------------------------
@@ -213,17 +263,37 @@ def _json_line(line: RunLine, tails: dict[tuple[object, ...], str]) -> str:
     key = line[3:]
     tail = tails.get(key)
     if tail is None:
-        voucher = f'"{line.voucher_id}"' if line.voucher_id else "null"
-        days = "null" if line.days is None else int(line.days)
-        rate = "null" if line.rate is None else f'"{money_text(line.rate)}"'
-        tail = tails[key] = (
-            f'"insats":"{line.insats}","type":"{line.type}","voucher_id":{voucher},'
-            f'"days":{days},"rate":{rate},"amount":"{money_text(line.amount)}"}}'
-        )
+        tail = tails[key] = _json_tail(key)
     return (
         f'{{"period":"{line.period}","provider_id":"{line.provider_id}",'
         f'"journey_id":"{line.journey_id}",{tail}'
     )
+
+
+def _json_tail(key: tuple[Any, ...]) -> str:
+    """A line's JSON after its journey id (`RunLine[3:]`, no string that needs escaping)."""
+    insats, kind, voucher_id, days, rate, amount = key
+    voucher = f'"{voucher_id}"' if voucher_id else "null"
+    days_text = "null" if days is None else int(days)
+    rate_text = "null" if rate is None else f'"{money_text(rate)}"'
+    return (
+        f'"insats":"{insats}","type":"{kind}","voucher_id":{voucher},'
+        f'"days":{days_text},"rate":{rate_text},"amount":"{money_text(amount)}"}}'
+    )
+
+
+def _json_lines(run: Run) -> str:
+    """The lines of a run as the comma-separated JSON objects of its "lines" array."""
+    lines = run.lines
+    if not _clean(_JSON_SPECIAL, run):
+        tails: dict[tuple[object, ...], str] = {}
+        return ",".join([_json_line(ln, tails) for ln in lines])
+    memo = Memo(_json_tail)
+    parts: list[str] = []
+    for provider_id, group in groupby(lines, _provider_of):
+        mid = f'","provider_id":"{provider_id}","journey_id":"'
+        parts.append(",".join([f'{{"period":"{ln[0]}{mid}{ln[2]}",{memo[ln[3:]]}' for ln in group]))
+    return ",".join(parts)
 
 
 def run_json(run: Run, *, with_files: bool = True, extra: dict[str, object] | None = None) -> str:
@@ -240,9 +310,7 @@ def run_json(run: Run, *, with_files: bool = True, extra: dict[str, object] | No
     def dump(value: object) -> str:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
-    tails: dict[tuple[object, ...], str] = {}
-    lines = ",".join([_json_line(ln, tails) for ln in run.lines])
-    parts = [dump(head)[:-1], ',"lines":[', lines, "]"]
+    parts = [dump(head)[:-1], ',"lines":[', _json_lines(run), "]"]
     parts.extend(f",{dump(k)}:{dump(v)}" for k, v in tail.items())
     parts.append("}")
     return "".join(parts)
@@ -254,7 +322,7 @@ def render_json(run: Run) -> bytes:
         "organisation_no": run.booking.organisation_no or None,
     }
     document = run_json(run, with_files=False, extra={"organisation": organisation})
-    return (document + "\n").encode("utf-8")
+    return document.encode("utf-8") + b"\n"
 
 
 # --- SIE 4I ---------------------------------------------------------------------------------------
@@ -289,13 +357,7 @@ def render_sie(run: Run) -> bytes:
         rows.append(f"#ORGNR {booking.organisation_no}")
     rows.append(f"#KPTYP {booking.chart_type}")
 
-    by_provider = lines_by_provider(run.lines)
-    per_provider: dict[str, dict[str, Decimal]] = {}
-    for provider_id, lines in by_provider.items():
-        sums: dict[str, Decimal] = {}
-        for line in lines:
-            sums[line.type] = sums.get(line.type, ZERO) + line.amount
-        per_provider[provider_id] = sums
+    per_provider = {p: type_sums(lines) for p, lines in run.by_provider.items()}
 
     def expense_account(kind: str) -> str:
         return booking.expense_accounts.get(kind) or booking.expense_accounts["monthly"]
@@ -333,10 +395,6 @@ def render_sie(run: Run) -> bytes:
     return ("\r\n".join(rows) + "\r\n").encode("cp437", errors="replace")
 
 
-def _monthly_rate(line: RunLine) -> str:
-    return sv_money(line.rate) if line.rate is not None and line.type == "monthly" else ""
-
-
 # --- ersättningsunderlag (HTML) -----------------------------------------------------------------
 
 _CSS_V1 = """
@@ -365,13 +423,13 @@ footer { margin-top: 1.5em; color: #444; font-size: 9pt; }
 """.strip()
 
 
-def _render_basis_v1(run: Run, provider_id: str, lines: list[RunLine]) -> bytes:
+def _render_basis_v1(
+    run: Run, provider_id: str, lines: Sequence[RunLine], fragments: BasisFragments
+) -> bytes:
     """Layout 1 (runs closed before layouts had numbers): frozen, byte for byte."""
     provider = run.provider(provider_id)
-    total = sum((line.amount for line in lines), ZERO)
-    sums: dict[str, Decimal] = {}
-    for line in lines:
-        sums[line.type] = sums.get(line.type, ZERO) + line.amount
+    total = sum(map(_amount_of, lines), ZERO)
+    sums = type_sums(lines)
     details = [
         ("Anordnare", provider.name or "–"),
         ("Organisationsnummer", provider_id),
@@ -416,26 +474,10 @@ def _render_basis_v1(run: Run, provider_id: str, lines: list[RunLine]) -> bytes:
         '<th class="num">Belopp (kr)</th></tr></thead>',
         "<tbody>",
     ]
-    insats_labels = {k: esc(v) for k, v in INSATS_LABELS.items()}
-    tails: dict[tuple[object, ...], str] = {}  # the row after the journey id, memoised
+    tails = fragments.tails
+    journeys = fragments.journeys
 
-    def tail(line: RunLine) -> str:
-        key = line[3:]
-        text = tails.get(key)
-        if text is None:
-            text = tails[key] = (
-                f"<td>{insats_labels.get(line.insats) or esc(line.insats)}</td>"
-                f"<td>{LINE_LABELS.get(line.type) or esc(line.type)}</td>"
-                f"<td>{esc(line.voucher_id)}</td>"
-                f'<td class="num">{"" if line.days is None else line.days}</td>'
-                f'<td class="num">{_monthly_rate(line)}</td>'
-                f'<td class="num">{sv_money(line.amount)}</td></tr>'
-            )
-        return text
-
-    parts.extend(
-        [f"<tr><td>{line.period}</td><td>{esc(line.journey_id)}</td>{tail(line)}" for line in lines]
-    )
+    parts.extend([f"<tr><td>{ln[0]}</td><td>{journeys[ln[2]]}</td>{tails[ln[3:]]}" for ln in lines])
     parts.extend(
         [
             "</tbody>",
@@ -455,14 +497,58 @@ def _render_basis_v1(run: Run, provider_id: str, lines: list[RunLine]) -> bytes:
             "",
         ]
     )
-    return "\n".join(parts).encode("utf-8")
+    return _utf8_lines(parts)
 
 
-def render_basis(run: Run, provider_id: str, lines: list[RunLine]) -> bytes:
-    """The compensation basis in the layout the run was closed with (`Run.layout`)."""
+class BasisFragments:
+    """What the compensation bases of one run share, each computed once for all providers:
+    a line's cells after the customer (by the line's shape: most lines differ only in period
+    and journey) and each customer's cell."""
+
+    def __init__(self, run: Run):
+        insats_labels = {k: esc(v) for k, v in INSATS_LABELS.items()}
+
+        def tail_of(key: tuple[Any, ...]) -> str:
+            insats, kind, voucher, days, rate, amount = key
+            monthly_rate = sv_money(rate) if rate is not None and kind == "monthly" else ""
+            return (
+                f"<td>{insats_labels.get(insats) or esc(insats)}</td>"
+                f"<td>{LINE_LABELS.get(kind) or esc(kind)}</td>"
+                f"<td>{esc(voucher)}</td>"
+                f'<td class="num">{"" if days is None else days}</td>'
+                f'<td class="num">{monthly_rate}</td>'
+                f'<td class="num">{sv_money(amount)}</td></tr>'
+            )
+
+        self.tails = Memo(tail_of)
+        self.journeys = Memo(esc)  # layout 1: the journey id
+        self.references = Memo(lambda journey_id: _reference(run, journey_id))  # layout 2
+        if run.layout != FIRST_LAYOUT and run.references:
+            refs = run.references
+            if _clean(_HTML_SPECIAL, run) and (
+                _HTML_SPECIAL.search("".join(chain.from_iterable(refs.values()))) is None
+            ):  # nothing to escape: every customer's cell at once
+                self.references.update(
+                    {
+                        jid: f'<span class="ref">{system} {decision}</span>'
+                        f'<span class="uuid">{jid}</span>'
+                        for jid, (system, decision) in refs.items()
+                    }
+                )
+
+
+def render_basis(
+    run: Run,
+    provider_id: str,
+    lines: Sequence[RunLine],
+    fragments: BasisFragments | None = None,
+) -> bytes:
+    """The compensation basis in the layout the run was closed with (`Run.layout`);
+    `fragments` (of this run) when rendering several providers' bases."""
+    fragments = fragments or BasisFragments(run)
     if run.layout == FIRST_LAYOUT:
-        return _render_basis_v1(run, provider_id, lines)
-    return _render_basis_v2(run, provider_id, lines)
+        return _render_basis_v1(run, provider_id, lines, fragments)
+    return _render_basis_v2(run, provider_id, lines, fragments)
 
 
 # --- layout 2 -------------------------------------------------------------------------------------
@@ -518,12 +604,12 @@ def _reference(run: Run, journey_id: str) -> str:
     return f'<span class="ref">{decision}</span><span class="uuid">{esc(journey_id)}</span>'
 
 
-def _render_basis_v2(run: Run, provider_id: str, lines: list[RunLine]) -> bytes:
+def _render_basis_v2(
+    run: Run, provider_id: str, lines: Sequence[RunLine], fragments: BasisFragments
+) -> bytes:
     provider = run.provider(provider_id)
-    total = sum((line.amount for line in lines), ZERO)
-    sums: dict[str, Decimal] = {}
-    for line in lines:
-        sums[line.type] = sums.get(line.type, ZERO) + line.amount
+    total = sum(map(_amount_of, lines), ZERO)
+    sums = type_sums(lines)
     issuer = run.booking.organisation
     if run.booking.organisation_no:
         issuer += f" ({run.booking.organisation_no})"
@@ -572,28 +658,13 @@ def _render_basis_v2(run: Run, provider_id: str, lines: list[RunLine]) -> bytes:
         '<th class="num">Belopp per månad</th><th class="num">Belopp (kr)</th></tr></thead>',
         "<tbody>",
     ]
-    insats_labels = {k: esc(v) for k, v in INSATS_LABELS.items()}
-    tails: dict[tuple[object, ...], str] = {}
-
-    def tail(line: RunLine) -> str:
-        key = line[3:]
-        text = tails.get(key)
-        if text is None:
-            text = tails[key] = (
-                f"<td>{insats_labels.get(line.insats) or esc(line.insats)}</td>"
-                f"<td>{LINE_LABELS.get(line.type) or esc(line.type)}</td>"
-                f"<td>{esc(line.voucher_id)}</td>"
-                f'<td class="num">{"" if line.days is None else line.days}</td>'
-                f'<td class="num">{_monthly_rate(line)}</td>'
-                f'<td class="num">{sv_money(line.amount)}</td></tr>'
-            )
-        return text
+    tails = fragments.tails
+    references = fragments.references
 
     parts.extend(
         [
-            f'<tr><td class="period">{line.period}</td><td>{_reference(run, line.journey_id)}</td>'
-            f"{tail(line)}"
-            for line in lines
+            f'<tr><td class="period">{ln[0]}</td><td>{references[ln[2]]}</td>{tails[ln[3:]]}'
+            for ln in lines
         ]
     )
     parts.extend(
@@ -615,4 +686,4 @@ def _render_basis_v2(run: Run, provider_id: str, lines: list[RunLine]) -> bytes:
             "",
         ]
     )
-    return "\n".join(parts).encode("utf-8")
+    return _utf8_lines(parts)

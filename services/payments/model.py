@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import cached_property
+from itertools import compress, groupby, pairwise
 from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
@@ -73,6 +74,31 @@ class RunLine(NamedTuple):
 
 # Provider, period, journey, line type, voucher: the order of every run's lines.
 line_order = itemgetter(1, 0, 2, 4, 5)
+
+_provider_of = itemgetter(1)
+_amount_of = itemgetter(8)
+_type_of = itemgetter(4)
+
+
+def new_line(values: tuple[Any, ...]) -> RunLine:
+    """`RunLine._make(values)` without the Python-level constructor (runs build hundreds of
+    thousands of lines): `values` are the nine fields in order."""
+    return tuple.__new__(RunLine, values)
+
+
+class Memo(dict[Any, Any]):
+    """A dict that computes a missing value once (`fn(key)`): lookups of known keys stay a
+    C-level `d[key]` — for the per-line memos of money texts and file fragments."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[Any], Any]):
+        super().__init__()
+        self.fn = fn
+
+    def __missing__(self, key: Any) -> Any:
+        value = self[key] = self.fn(key)
+        return value
 
 
 @dataclass(frozen=True)
@@ -201,7 +227,13 @@ class Run:
 
     @cached_property
     def totals(self) -> dict[str, Decimal]:
-        return provider_totals(self.lines)
+        return {p: sum(map(_amount_of, lines), ZERO) for p, lines in self.by_provider.items()}
+
+    @cached_property
+    def by_provider(self) -> dict[str, list[RunLine]]:
+        """The lines per provider, in their order, providers sorted (built once: the totals
+        and every file read them)."""
+        return lines_by_provider(self.lines)
 
     @cached_property
     def total(self) -> Decimal:
@@ -215,6 +247,14 @@ class Run:
             for line in self.lines:
                 out.setdefault(line.journey_id, []).append(line)
         return out
+
+    @cached_property
+    def line_texts(self) -> str:
+        """Every line's period, provider, journey, insats, type and voucher, concatenated: the
+        files search it once for characters that need escaping."""
+        lines = self.lines
+        distinct = [set(map(itemgetter(i), lines)) for i in (0, 1, 3, 4, 5)]
+        return "".join(map(itemgetter(2), lines)) + "".join(["".join(d) for d in distinct])
 
     def provider(self, provider_id: str) -> ProviderInfo:
         return self.providers.get(provider_id) or ProviderInfo(provider_id, "")
@@ -258,7 +298,7 @@ class Run:
         return {
             "month": self.month,
             "position": self.position,
-            "lines": [line.to_list() for line in self.lines],
+            "lines": lines_to_lists(self.lines),
             "totals": {p: str(v) for p, v in totals.items()},
             "total": str(sum(totals.values(), ZERO)),
             "closed_at": self.closed_at or "",
@@ -284,6 +324,21 @@ class Run:
             layout=int(data.get("layout") or FIRST_LAYOUT),
             references={j: (r[0], r[1]) for j, r in (data.get("references") or {}).items()},
         )
+
+
+# What a run derives from its lines alone (cached properties), in `changed`.
+_FROM_LINES = ("totals", "total", "by_provider", "by_journey", "line_texts")
+
+
+def changed(run: Run, **changes: Any) -> Run:
+    """`dataclasses.replace(run, **changes)`, keeping what was derived from its lines when
+    they stay the same (a run may hold hundreds of thousands of lines)."""
+    new = replace(run, **changes)
+    if "lines" not in changes:
+        for name in _FROM_LINES:
+            if name in run.__dict__:
+                new.__dict__[name] = run.__dict__[name]
+    return new
 
 
 @contextmanager
@@ -326,6 +381,44 @@ def lines_from_lists(rows: Iterable[list[Any]]) -> tuple[RunLine, ...]:
     )
 
 
+def lines_to_lists(lines: Iterable[RunLine]) -> list[list[Any]]:
+    """`[line.to_list() for line in lines]`, without a Python call per line."""
+    text = Memo(money_text)
+    text[None] = None
+    return [
+        [ln[0], ln[1], ln[2], ln[3], ln[4], ln[5], ln[6], text[ln[7]], text[ln[8]]] for ln in lines
+    ]
+
+
+def lines_by_provider(lines: Iterable[RunLine]) -> dict[str, list[RunLine]]:
+    """The lines per provider id (sorted), each provider's in the order given. Runs' lines
+    come sorted by provider, so this takes one C-level pass over contiguous groups."""
+    out: dict[str, list[RunLine]] = {}
+    for provider_id, group in groupby(lines, _provider_of):
+        known = out.get(provider_id)
+        if known is None:
+            out[provider_id] = list(group)
+        else:  # lines not sorted by provider: gather them anyway
+            known.extend(group)
+    return out if _ascending(list(out)) else dict(sorted(out.items()))
+
+
+def _ascending(keys: Sequence[str]) -> bool:
+    return all(a < b for a, b in pairwise(keys))
+
+
+def type_sums(lines: Sequence[RunLine]) -> dict[str, Decimal]:
+    """Sum of the amounts per line type present in `lines` (a type without lines is absent)."""
+    kinds = list(map(_type_of, lines))
+    present = set(kinds)
+    if len(present) == 1:
+        return {present.pop(): sum(map(_amount_of, lines), ZERO)}
+    amounts = list(map(_amount_of, lines))
+    return {  # each type's amounts added in line order, as a running sum per type would
+        kind: sum(compress(amounts, map(kind.__eq__, kinds)), ZERO) for kind in sorted(present)
+    }
+
+
 def money(value: Decimal | None) -> str | None:
     return None if value is None else money_text(value)
 
@@ -356,7 +449,4 @@ def money_text(value: Decimal) -> str:
 
 def provider_totals(lines: Iterable[RunLine]) -> dict[str, Decimal]:
     """Sum of the lines per provider (totals are sums of lines, never re-rounded)."""
-    out: dict[str, Decimal] = {}
-    for line in lines:
-        out[line.provider_id] = out.get(line.provider_id, ZERO) + line.amount
-    return dict(sorted(out.items()))
+    return {p: sum(map(_amount_of, group), ZERO) for p, group in lines_by_provider(lines).items()}

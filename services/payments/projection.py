@@ -52,6 +52,14 @@ _DDL = (
 _TABLES = ("pay_journeys", "pay_providers", "pay_provider_details", "pay_rates")
 _CHUNK = 500  # ids per IN (...) query
 
+# Journey events that change only a part of the facts payments do not store (a plan, an
+# internship, a follow-up): folded onto stored facts they would move only the version.
+_UNPAID_EVENTS: frozenset[str] = frozenset(
+    kind
+    for kind, part in model._PART_OF.items()  # the model's own table of what changes what
+    if part not in PAYMENT_PARTS
+)
+
 
 def decode_facts(journey_id: str, text: str) -> JourneyFacts:
     return model.decode(journey_id, text)
@@ -167,20 +175,25 @@ class PaymentsProjection:
         journey_events = [e for e in events if e.stream_type == "journey"]
         if journey_events:
             self._handle_journeys(tx, journey_events)
-        for e in events:
-            if e.stream_type == "provider":
-                self._handle_provider(tx, e)
-            elif e.stream_type == "rates" and e.type == "RatesSet":
-                tx.execute(
-                    "INSERT INTO pay_rates (effective_from, rates, recorded_at) VALUES (%s, %s, %s)"
-                    " ON CONFLICT (effective_from) DO UPDATE SET rates = excluded.rates,"
-                    " recorded_at = excluded.recorded_at",
-                    (
-                        e.payload["effective_from"],
-                        json.dumps(e.payload, sort_keys=True, separators=(",", ":")),
-                        e.position,
-                    ),
-                )
+        provider_events = [e for e in events if e.stream_type == "provider"]
+        if provider_events:
+            self._handle_providers(tx, provider_events)
+        rates = [
+            (
+                e.payload["effective_from"],
+                json.dumps(e.payload, sort_keys=True, separators=(",", ":")),
+                e.position,
+            )
+            for e in events
+            if e.stream_type == "rates" and e.type == "RatesSet"
+        ]
+        if rates:  # in log order: of two tables with the same effective_from, the later holds
+            tx.executemany(
+                "INSERT INTO pay_rates (effective_from, rates, recorded_at) VALUES (%s, %s, %s)"
+                " ON CONFLICT (effective_from) DO UPDATE SET rates = excluded.rates,"
+                " recorded_at = excluded.recorded_at",
+                rates,
+            )
 
     def _handle_journeys(self, tx: Tx, events: Sequence[PublicEvent]) -> None:
         ids = list(dict.fromkeys(e.stream_id for e in events))
@@ -188,18 +201,29 @@ class PaymentsProjection:
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i : i + _CHUNK]
             marks = ", ".join(["%s"] * len(chunk))
-            for jid, text in tx.execute(
+            stored = tx.execute(
                 f"SELECT journey_id, facts FROM pay_journeys WHERE journey_id IN ({marks})",
                 chunk,
-            ).fetchall():
-                current[jid] = model.decode(jid, text)
+            ).fetchall()
+            if stored:  # one json.loads for the chunk's rows (`model.decode`, row by row)
+                values = json.loads("[" + ",".join([text for _, text in stored]) + "]")
+                for (jid, _), value in zip(stored, values, strict=True):
+                    current[jid] = model.from_value(jid, value)
         changed: dict[str, int] = {}
+        unpaid = _UNPAID_EVENTS
         for e in events:
-            before = current.get(e.stream_id)
+            jid = e.stream_id
+            before = current.get(jid)
+            if before is not None and e.type in unpaid:
+                # It changes only a part payments do not store: the fold would move only the
+                # version (not stored either), and the row stays as it is.
+                continue
             after = model.apply(before, e, PAYMENT_PARTS)
-            current[e.stream_id] = after
+            if after is before:  # folded already (delivered twice)
+                continue
+            current[jid] = after
             if _paid(after) != _paid(before):
-                changed[e.stream_id] = e.position
+                changed[jid] = e.position
         if changed:
             tx.executemany(
                 "INSERT INTO pay_journeys (journey_id, facts, changed_at, earns_until, insats,"
@@ -216,25 +240,40 @@ class PaymentsProjection:
                 ],
             )
 
-    def _handle_provider(self, tx: Tx, e: PublicEvent) -> None:
-        pid = e.payload["provider_id"]
-        row = tx.execute(
-            "SELECT facts, deauth_changed_at FROM pay_providers WHERE provider_id = %s", (pid,)
-        ).fetchone()
-        before = None if row is None else model.decode_provider(row[0])
-        after = model.apply_provider(before, e)
-        # When the authorisation history changed (a de-authorisation cuts the spans of the
-        # journeys it held): runs then compute those journeys in full.
-        deauth_changed_at = 0 if row is None else int(row[1])
-        if before is None:
-            deauth_changed_at = e.position if any(not ok for _, ok in after.changes) else 0
-        elif after.changes != before.changes:
-            deauth_changed_at = e.position
-        tx.execute(
+    def _handle_providers(self, tx: Tx, events: Sequence[PublicEvent]) -> None:
+        """The batch's provider events folded in memory, in log order, onto the stored facts
+        of the providers they name: one query to read them, one statement to write them."""
+        ids = list(dict.fromkeys(str(e.payload["provider_id"]) for e in events))
+        state: dict[str, tuple[ProviderFacts | None, int]] = {pid: (None, 0) for pid in ids}
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            marks = ", ".join(["%s"] * len(chunk))
+            for pid, text, changed_at in tx.execute(
+                "SELECT provider_id, facts, deauth_changed_at FROM pay_providers"
+                f" WHERE provider_id IN ({marks})",
+                chunk,
+            ).fetchall():
+                state[pid] = (model.decode_provider(text), int(changed_at))
+        for e in events:
+            pid = str(e.payload["provider_id"])
+            before, deauth_changed_at = state[pid]
+            after = model.apply_provider(before, e)
+            # When the authorisation history changed (a de-authorisation cuts the spans of the
+            # journeys it held): runs then compute those journeys in full.
+            if before is None:
+                deauth_changed_at = e.position if any(not ok for _, ok in after.changes) else 0
+            elif after.changes != before.changes:
+                deauth_changed_at = e.position
+            state[pid] = (after, deauth_changed_at)
+        tx.executemany(
             "INSERT INTO pay_providers (provider_id, facts, deauth_changed_at)"
             " VALUES (%s, %s, %s) ON CONFLICT (provider_id)"
             " DO UPDATE SET facts = excluded.facts, deauth_changed_at = excluded.deauth_changed_at",
-            (pid, model.encode_provider(after), deauth_changed_at),
+            [
+                (pid, model.encode_provider(facts), deauth_changed_at)
+                for pid, (facts, deauth_changed_at) in state.items()
+                if facts is not None
+            ],
         )
 
     # --- run side -------------------------------------------------------------------------------
@@ -274,7 +313,8 @@ class PaymentsProjection:
                 " WHERE earns_until > %s OR changed_at > %s",
                 (earning_after, changed_after),
             ).fetchall()
-        return [JourneyRow._make(r) for r in rows]
+        new = tuple.__new__  # JourneyRow._make without a Python call per row
+        return [new(JourneyRow, r) for r in rows]
 
     def journey(self, tx: Tx, journey_id: str) -> JourneyFacts | None:
         text = tx.scalar("SELECT facts FROM pay_journeys WHERE journey_id = %s", (journey_id,))

@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 
 from contracts.bounds import EARLIEST_MONTH, LATEST_MONTH
 from services.payments.compute import Settled, compute_lines
 from services.payments.files import basis_name, file_hashes, render_files
-from services.payments.model import CURRENT_LAYOUT, Booking, ProviderInfo, Run, gc_paused
+from services.payments.model import (
+    CURRENT_LAYOUT,
+    Booking,
+    ProviderInfo,
+    Run,
+    changed,
+    gc_paused,
+)
 from services.payments.projection import PaymentsProjection
 from services.payments.references import DecisionReferences
 from services.payments.rules import RateMissing, RateOutOfBounds, last_day, parse_month
@@ -81,6 +88,19 @@ def check_month(month: str) -> str:
             "month",
         )
     return month
+
+
+_JOURNEY_OF_LINE = itemgetter(2)  # RunLine.journey_id
+_PROVIDER_OF_LINE = itemgetter(1)  # RunLine.provider_id
+
+
+def _stored_references(journeys: set[str], last: Run | None) -> dict[str, tuple[str, str]]:
+    """The decision references the last closed run stored for `journeys` (a reference never
+    changes: the read model only ever inserts them)."""
+    if last is None or not last.references:
+        return {}
+    # in the stored (sorted) order: the run's event lists its references sorted
+    return {jid: ref for jid, ref in last.references.items() if jid in journeys}
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -157,11 +177,14 @@ class PaymentsService:
                         f"it can be closed from {opens.isoformat()}",
                         "month",
                     )
-                preview = self._compute(month, closed, closing=True)
-                run = replace(preview, status="closed", closed_at=format_timestamp(self.now()))
+                # One pause of the collector for computing, rendering and storing: the lines
+                # and files are built once, and examined once afterwards.
                 with gc_paused():
+                    preview = self._compute(month, closed, closing=True)
+                    closed_at = format_timestamp(self.now())
+                    run = changed(preview, status="closed", closed_at=closed_at)
                     files = render_files(run)
-                    run = replace(run, files=file_hashes(files))
+                    run = changed(run, files=file_hashes(files))
                     try:
                         stored = self.runs.record(run, ledger)
                     except CloseRaced:
@@ -316,9 +339,13 @@ class PaymentsService:
             )
         except RateMissing as missing:
             raise rate_refusal(missing) from None
-        with self.db.transaction() as tx:  # immutable facts: any later snapshot will do
-            references = self.references.load(tx, {line.journey_id for line in lines})
-        if closing and (not refs_ready or len(references) < len({ln.journey_id for ln in lines})):
+        journeys = set(map(_JOURNEY_OF_LINE, lines))
+        references = _stored_references(journeys, last)
+        not_stored = journeys.difference(references) if references else journeys
+        if not_stored:
+            with self.db.transaction() as tx:  # immutable facts: any later snapshot will do
+                references.update(self.references.load(tx, not_stored))
+        if closing and (not refs_ready or len(references) < len(journeys)):
             raise Unavailable(
                 "read_model_behind",
                 "the decision references read model is behind the payments read model; "
@@ -326,19 +353,17 @@ class PaymentsService:
                 retry_after=RETRY_BEHIND_SECONDS,
             )
         providers = {}
-        for line in lines:
-            pid = line.provider_id
-            if pid not in providers:
-                row = snapshot.providers.get(pid)
-                if row is None:
-                    providers[pid] = ProviderInfo(pid, "")
-                    continue
-                details = row.facts.details_on(day)
-                providers[pid] = (
-                    ProviderInfo(pid, details.name, details.bankgiro, details.iban)
-                    if details is not None
-                    else ProviderInfo(pid, "")
-                )
+        for pid in dict.fromkeys(map(_PROVIDER_OF_LINE, lines)):  # in order of first line
+            row = snapshot.providers.get(pid)
+            if row is None:
+                providers[pid] = ProviderInfo(pid, "")
+                continue
+            details = row.facts.details_on(day)
+            providers[pid] = (
+                ProviderInfo(pid, details.name, details.bankgiro, details.iban)
+                if details is not None
+                else ProviderInfo(pid, "")
+            )
         run = Run(
             month=month,
             status="preview",

@@ -136,7 +136,7 @@ def verify_runs(
         providers_facts = {p: row.facts for p, row in snapshot.providers.items()}
         try:
             lines = compute_lines(
-                run.month, rows, snapshot.rates, providers_facts, stored[:index], None
+                run.month, rows, snapshot.rates, providers_facts, stored[:index], None, full=True
             )
         except RateMissing as missing:
             problems.append(f"{where}: cannot be recomputed: {missing}")

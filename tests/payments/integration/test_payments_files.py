@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from services.payments import files
 from services.payments.files import render_files, run_json, sha256
 from services.payments.model import Booking, Run
 from tests.payments.paybuild import P1, P2, Log, Wired, wire
@@ -190,3 +191,39 @@ def test_csv_fields_with_separators_or_quotes_are_quoted(run: Run) -> None:
     text = render_files(replace(run, lines=(odd,)))["payout-2026-02.csv"].decode("utf-8-sig")
     row = next(csv.reader(io.StringIO(text.splitlines()[1]), delimiter=";"))
     assert row[3] == 'j;1"x' and len(row) == 10
+
+
+def test_the_fast_writers_write_what_the_escaping_writers_would(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the run, the same lines out of provider order, and a customer's reference that
+    # needs escaping in the basis
+    jid = run.lines[0].journey_id
+    runs = [
+        run,
+        replace(run, lines=tuple(reversed(run.lines))),
+        replace(run, references={**run.references, jid: ("sys<&>", "b\"1'")}),
+    ]
+    fast = [render_files(replace(r)) for r in runs]
+    # When every writer escapes field by field (as it does when a field needs it)
+    monkeypatch.setattr(files, "_clean", lambda pattern, run: False)
+    # Then the bytes are the same
+    assert [render_files(replace(r)) for r in runs] == fast
+    assert "sys&lt;&amp;&gt; b&quot;1&#x27;" in next(
+        data.decode() for name, data in fast[2].items() if name.startswith("underlag-")
+    )
+
+
+def test_the_totals_and_the_stored_lines_are_what_line_by_line_gives(run: Run) -> None:
+    lines = (*run.lines, *reversed(run.lines))  # one provider's lines not all together
+    twice = replace(run, lines=lines)
+    expected: dict[str, Decimal] = {}
+    for line in lines:
+        expected[line.provider_id] = expected.get(line.provider_id, D("0.00")) + line.amount
+    assert twice.totals == dict(sorted(expected.items()))
+    assert list(twice.totals) == sorted(expected)
+    assert twice.event_fields()["lines"] == [line.to_list() for line in lines]
+    by_provider: dict[str, list[object]] = {}
+    for line in lines:
+        by_provider.setdefault(line.provider_id, []).append(line)
+    assert twice.by_provider == dict(sorted(by_provider.items()))

@@ -317,3 +317,59 @@ def test_the_runs_shortcut_for_settled_journeys_equals_the_incremental_entitleme
         )
         for ln in lines
     } == {k: tuple(v) for k, v in expected.items()}
+
+
+def _keyed(lines: Any) -> dict[Any, tuple[Any, ...]]:
+    return {
+        (ln.journey_id, ln.provider_id, ln.period, ln.type, ln.voucher_id): (
+            ln.days,
+            ln.rate,
+            ln.amount,
+        )
+        for ln in lines
+    }
+
+
+@settings(max_examples=400, deadline=None)
+@given(settled_facts(), st.sampled_from([{}, {P1: DEAUTHORISED_P1}]))
+def test_the_runs_shortcut_for_journeys_nothing_was_paid_for_equals_their_entitlement(
+    case: tuple[JourneyFacts, str, str], deauthorised: dict[str, ProviderFacts]
+) -> None:
+    # Given a journey nothing was paid for yet and no settled run (the first run ever)
+    f, _, through = case
+    row = row_of(f, changed_at=5)
+    # When the run is computed from its row (ongoing, one provider: without decoding it)
+    lines = compute_lines(through, [row], RATES, deauthorised, [], None)
+    # Then it pays the journey's whole entitlement, as the full way does
+    assert _keyed(lines) == {
+        k: tuple(v) for k, v in journey_entitlement(f, RATES, deauthorised, through).items()
+    }
+    assert lines == compute_lines(through, [row], RATES, deauthorised, [], None, full=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(settled_facts(), min_size=1, max_size=8),
+    st.sampled_from([{}, {P1: DEAUTHORISED_P1}]),
+)
+def test_the_shortcuts_and_the_full_way_give_the_same_lines_in_the_same_order(
+    cases: list[tuple[JourneyFacts, str, str]], deauthorised: dict[str, ProviderFacts]
+) -> None:
+    # Given several journeys (ids not in the order the rows come), some taking a shortcut
+    facts = [f._replace(journey_id=f"j{(7 * i) % 10}") for i, (f, _, _) in enumerate(cases)]
+    settled = min(s for _, s, _ in cases)
+    through = max(t for _, _, t in cases)
+    rows = [row_of(f, changed_at=5) for f in facts]
+    # When the run is computed with nothing settled: the same lines as the full way, sorted
+    fresh = compute_lines(through, rows, RATES, deauthorised, [], None)
+    assert fresh == compute_lines(through, rows, RATES, deauthorised, [], None, full=True)
+    assert fresh == sorted(fresh, key=lambda ln: (ln[1], ln[0], ln[2], ln[4], ln[5]))
+    # And with `settled` settled: what each journey earned since, sorted the same way
+    if settled < through:
+        added = compute_lines(through, rows, RATES, deauthorised, [], Settled(settled, 10))
+        expected: dict[Any, tuple[Any, ...]] = {}
+        for f in facts:
+            earned = journey_entitlement(f, RATES, deauthorised, through, after=settled)
+            expected.update({k: tuple(v) for k, v in earned.items()})
+        assert _keyed(added) == expected and len(added) == len(expected)
+        assert added == sorted(added, key=lambda ln: (ln[1], ln[0], ln[2], ln[4], ln[5]))

@@ -34,7 +34,7 @@ from contracts.events import (
     Subsidy,
     TargetGroup,
 )
-from contracts.journey import Evidence, Exit, Plan
+from contracts.journey import Evidence, Exit, Plan, ProviderFacts
 from contracts.permissions import journey_command as journey_command_operation
 from services.lifecycle.application import CommandResult, Idempotency, LifecycleApp
 from services.lifecycle.domain.base import CommandContext, event_id
@@ -494,12 +494,21 @@ def if_match(value: str | None) -> int | None:
 
 
 def render_journey(
-    app: LifecycleApp, journey: Journey, principal: Principal, as_of: date | None = None
+    app: LifecycleApp,
+    journey: Journey,
+    principal: Principal,
+    as_of: date | None = None,
+    *,
+    providers: dict[str, ProviderFacts] | None = None,
 ) -> dict[str, Any]:
+    """The journey view; `providers`: its providers' facts when the caller read them already
+    (a command reads them with the journey), else they are read here."""
     view = journey_view(
         journey.facts,
         as_of=as_of or app.today(),
-        providers=app.provider_facts(journey.facts.providers_ever),
+        providers=app.provider_facts(journey.facts.providers_ever)
+        if providers is None
+        else providers,
         person_id=journey.person_id if principal.sees_person_id else None,
     )
     if view is None:
@@ -525,12 +534,11 @@ def respond(
         response.headers["Idempotent-Replayed"] = "true"
     r = result.resource
     if r["kind"] == "journey":
-        journey = (
-            result.aggregate
-            if isinstance(result.aggregate, Journey)
-            else app.journey(r["journey_id"], version=r.get("version"))
-        )
-        view = render_journey(app, journey, principal)
+        if isinstance(result.aggregate, Journey):
+            journey, providers = result.aggregate, result.providers
+        else:
+            journey, providers = app.journey(r["journey_id"], version=r.get("version")), None
+        view = render_journey(app, journey, principal, providers=providers)
         response.headers["ETag"] = f'"{journey.version}"'
         if "voucher_id" in r:
             voucher = next(v for v in view["vouchers"] if v["voucher_id"] == r["voucher_id"])

@@ -7,17 +7,19 @@ one transaction, so a command records all of its events or none.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Notification, Transcoding
 from eventsourcing.utils import get_topic
@@ -88,6 +90,8 @@ class CommandResult:
     replayed: bool = False
     # The aggregate as the command left it, so the response needs no second read.
     aggregate: Any = field(default=None, compare=False, repr=False)
+    # The facts of the journey's providers, read with it (the view's de-authorisations).
+    providers: dict[str, ProviderFacts] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,42 @@ class PersonRefKey:
 
     def ref(self, person_number: str) -> str:
         return hmac.new(self._key, person_number.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+class StreamsRead:
+    """The aggregates a command read together (`LifecycleApp._read`): a stream not read there
+    is read when asked for, as `repository.get` would."""
+
+    def __init__(self, app: LifecycleApp, found: dict[UUID, Any]):
+        self._app = app
+        self._found = found
+        self._asked = set(found)
+
+    def get(self, stream_id: UUID) -> Any:
+        """The aggregate, or None when there is no such stream."""
+        if stream_id not in self._asked:
+            self._asked.add(stream_id)
+            with contextlib.suppress(AggregateNotFoundError):
+                self._found[stream_id] = self._app.repository.get(stream_id)
+        return self._found.get(stream_id)
+
+    def provider(self, provider_id: str) -> Provider:
+        """As `LifecycleApp.provider`: NotFound for one never authorised."""
+        pid = normalise_org_number(provider_id)
+        agg = self.get(provider_stream_id(pid))
+        if not isinstance(agg, Provider):
+            raise NotFound("not_found", f"unknown provider {pid}", "provider_id")
+        return agg
+
+    def provider_facts(self, provider_ids: Iterable[str]) -> dict[str, ProviderFacts]:
+        """As `LifecycleApp.provider_facts`."""
+        out: dict[str, ProviderFacts] = {}
+        for pid in provider_ids:
+            try:
+                out[pid] = self.provider(pid).facts
+            except NotFound:
+                continue
+        return out
 
 
 class LifecycleApp(Application[UUID]):
@@ -146,6 +186,16 @@ class LifecycleApp(Application[UUID]):
 
     def _save(self, *aggregates: Aggregate) -> int | None:
         recordings = self.save(*aggregates)
+        cache = self.repository.cache
+        if cache is not None and self.repository.fastforward:
+            # The state just recorded is the cache's best start for the next command (the
+            # library keeps the state read before it), so the next one reads nothing it knows
+            # and its hint of what to read with the journey (`_streams_for`) is current. A copy:
+            # the caller keeps reading its own.
+            # Only streams the cache holds already: what it holds stays as before.
+            for aggregate in aggregates:
+                if self._cached(aggregate.id) is not None:
+                    cache.put(aggregate.id, _copied(aggregate))
         with self._saved:
             self._saved.notify_all()
         ids = [r.notification.id for r in recordings if r.notification is not None]
@@ -162,6 +212,71 @@ class LifecycleApp(Application[UUID]):
         if not isinstance(agg, cls):
             raise NotFound("not_found", f"unknown {what}", field)
         return agg
+
+    def _read(self, stream_ids: Iterable[UUID]) -> dict[UUID, Any]:
+        """The current state of several aggregates, read in one query: what `repository.get`
+        does one stream at a time (fast-forward the cached aggregate under its lock by the
+        events recorded since, or fold the stream; hand out a copy). Streams that do not
+        exist are left out. The locks are the repository's own, taken in id order. Without
+        `select_streams` (SQLite) the streams are read one by one in the order given."""
+        in_order = list(dict.fromkeys(stream_ids))
+        wanted = sorted(in_order)
+        repo, cache = self.repository, self.repository.cache
+        select = getattr(self.recorder, "select_streams", None)
+        if select is None or cache is None or not repo.fastforward or len(wanted) < 2:
+            # One at a time, in the order given (a decision reads the lock first).
+            found: dict[UUID, Any] = {}
+            for stream_id in in_order:
+                try:
+                    found[stream_id] = repo.get(stream_id)
+                except AggregateNotFoundError:
+                    continue
+            return found
+        locks = [repo._use_fastforward_lock(i) for i in wanted]
+        try:
+            for lock in locks:
+                lock.acquire()
+            try:
+                return self._fast_forward(wanted, cache, select)
+            finally:
+                for lock in reversed(locks):
+                    lock.release()
+        finally:
+            for stream_id in wanted:
+                repo._disuse_fastforward_lock(stream_id)
+
+    def _fast_forward(
+        self, wanted: list[UUID], cache: Any, select: Callable[..., Any]
+    ) -> dict[UUID, Any]:
+        cached: dict[UUID, Any] = {}
+        for stream_id in wanted:
+            try:
+                cached[stream_id] = cache.get(stream_id)
+            except KeyError:
+                continue
+        new: dict[UUID, list[Any]] = {}
+        for stored in select([(i, cached[i].version if i in cached else 0) for i in wanted]):
+            new.setdefault(stored.originator_id, []).append(self.mapper.to_domain_event(stored))
+        found: dict[UUID, Any] = {}
+        for stream_id in wanted:
+            agg = project_aggregate(cached.get(stream_id), new.get(stream_id, ()))
+            if agg is None:
+                continue
+            if stream_id not in cached:
+                cache.put(stream_id, agg)
+            found[stream_id] = _copied(agg)
+        return found
+
+    def _cached(self, stream_id: UUID) -> Any:
+        """The cached aggregate itself (no copy, not fast-forwarded), or None: a hint of which
+        streams a command will need, never a fact it decides on."""
+        cache = self.repository.cache
+        if cache is None:
+            return None
+        try:
+            return cache.get(stream_id)
+        except KeyError:
+            return None
 
     def journey(self, journey_id: UUID | str, version: int | None = None) -> Journey:
         jid = _uuid(journey_id, "journey_id")
@@ -277,7 +392,11 @@ class LifecycleApp(Application[UUID]):
                     ) from None
                 continue
             return CommandResult(
-                result.status, result.resource, position, aggregate=result.aggregate
+                result.status,
+                result.resource,
+                position,
+                aggregate=result.aggregate,
+                providers=result.providers,
             )
         raise Conflict("concurrent_update", "too many concurrent updates; try again")
 
@@ -444,15 +563,13 @@ class LifecycleApp(Application[UUID]):
             # The person's lock before the journey: both are saved in one transaction, so a
             # lock naming this journey means the journey is there to compare with — identical
             # concurrent decisions then all get the one journey, never open_journey_exists.
-            try:
-                lock: Any = self.repository.get(person_stream_id(person_ref))
-            except AggregateNotFoundError:
+            lock_id = person_stream_id(person_ref)
+            read = self._read([lock_id, journey_id])  # one query, one snapshot
+            lock: Any = read.get(lock_id)
+            if lock is None:
                 lock = PersonJourneys.open_for(person_ref)
             assert isinstance(lock, PersonJourneys)
-            try:
-                existing: Any = self.repository.get(journey_id)
-            except AggregateNotFoundError:
-                existing = None
+            existing: Any = read.get(journey_id)
             if isinstance(existing, Journey):
                 if existing.same_decision(
                     person_id=person.number,
@@ -513,7 +630,7 @@ class LifecycleApp(Application[UUID]):
             )
             lock.journey_opened(str(journey_id))
             return [journey, lock, *saved], CommandResult(
-                201, {**resource, "version": 1}, aggregate=journey
+                201, {**resource, "version": 1}, aggregate=journey, providers={}
             )
 
         return self._execute(ctx, decide, idempotency=idem)
@@ -537,9 +654,10 @@ class LifecycleApp(Application[UUID]):
         return self._on_journey(
             ctx,
             journey_id,
-            lambda j: j.choose_provider(
-                ctx, provider=self.provider(provider_id), starts_on=starts_on
+            lambda j, read: j.choose_provider(
+                ctx, provider=read.provider(provider_id), starts_on=starts_on
             ),
+            providers=(provider_id,),
             expected_version=expected_version,
             idem=idem,
         )
@@ -557,7 +675,7 @@ class LifecycleApp(Application[UUID]):
         return self._on_journey(
             ctx,
             journey_id,
-            lambda j: j.register_plan(ctx, plan),
+            lambda j, read: j.register_plan(ctx, plan),
             provider_fact=True,
             expected_version=expected_version,
             idem=idem,
@@ -578,7 +696,7 @@ class LifecycleApp(Application[UUID]):
         return self._on_journey(
             ctx,
             journey_id,
-            lambda j: j.start_internship(
+            lambda j, read: j.start_internship(
                 ctx, employer=employer, started_on=started_on, share_percent=share_percent
             ),
             provider_fact=True,
@@ -599,7 +717,7 @@ class LifecycleApp(Application[UUID]):
         return self._on_journey(
             ctx,
             journey_id,
-            lambda j: j.end_internship(ctx, ended_on=ended_on),
+            lambda j, read: j.end_internship(ctx, ended_on=ended_on),
             provider_fact=True,
             expected_version=expected_version,
             idem=idem,
@@ -619,7 +737,7 @@ class LifecycleApp(Application[UUID]):
         """A tilläggscheck, within the bounds of the rate table in force on `granted_on`."""
         rates = self.rate_table_on(granted_on)
 
-        def act(journey: Journey) -> dict[str, Any]:
+        def act(journey: Journey, _: StreamsRead) -> dict[str, Any]:
             voucher_id = journey.grant_voucher(
                 ctx, amount=amount, purpose=purpose, granted_on=granted_on, rates=rates
             )
@@ -642,8 +760,9 @@ class LifecycleApp(Application[UUID]):
         return self._on_journey(
             ctx,
             journey_id,
-            lambda j: j.exit(ctx, reported._replace(next_journey_id=None)),
+            lambda j, read: j.exit(ctx, reported._replace(next_journey_id=None)),
             provider_fact=True,
+            closes=True,
             expected_version=expected_version,
             idem=idem,
         )
@@ -664,7 +783,7 @@ class LifecycleApp(Application[UUID]):
         return self._on_journey(
             ctx,
             journey_id,
-            lambda j: j.record_follow_up(
+            lambda j, read: j.record_follow_up(
                 ctx, followed_up_on=followed_up_on, outcome=outcome, evidence=evidence
             ),
             provider_fact=True,
@@ -687,7 +806,7 @@ class LifecycleApp(Application[UUID]):
         return self._on_journey(
             ctx,
             journey_id,
-            lambda j: j.review_bonus_claim(
+            lambda j, read: j.review_bonus_claim(
                 ctx, reviewed_on=reviewed_on, decision=decision, reason=reason
             ),
             expected_version=expected_version,
@@ -708,7 +827,8 @@ class LifecycleApp(Application[UUID]):
         return self._on_journey(
             ctx,
             journey_id,
-            lambda j: j.withdraw(ctx, withdrawn_on=withdrawn_on, reason=reason),
+            lambda j, read: j.withdraw(ctx, withdrawn_on=withdrawn_on, reason=reason),
+            closes=True,
             expected_version=expected_version,
             idem=idem,
         )
@@ -729,7 +849,7 @@ class LifecycleApp(Application[UUID]):
         return self._on_journey(
             ctx,
             journey_id,
-            lambda j: j.correct(ctx, what=field, value=value, reason=reason),
+            lambda j, read: j.correct(ctx, what=field, value=value, reason=reason),
             expected_version=expected_version,
             idem=idem,
         )
@@ -755,9 +875,11 @@ class LifecycleApp(Application[UUID]):
         self,
         ctx: CommandContext,
         journey_id: UUID | str,
-        act: Callable[[Journey], dict[str, Any] | None],
+        act: Callable[[Journey, StreamsRead], dict[str, Any] | None],
         *,
         provider_fact: bool = False,
+        providers: Sequence[str] = (),
+        closes: bool = False,
         expected_version: int | None = None,
         idem: Idempotency | None = None,
         status: int = 200,
@@ -765,10 +887,19 @@ class LifecycleApp(Application[UUID]):
         """Load the journey, check the caller's provider scope (before anything else, so its
         version and rules reveal nothing), check If-Match, apply `act` (which raises or
         triggers events) and save. When the journey stops being open, the person's lock is
-        released in the same transaction."""
+        released in the same transaction.
+
+        What the command will need is read with the journey, in one query: the providers it
+        names (`providers`), the journey's providers (the view's facts) and, for a command
+        that `closes` the journey, the person's lock — as the cached journey names them; what
+        the cache did not know is read when it is needed."""
 
         def decide() -> tuple[list[Aggregate], CommandResult]:
-            journey = self.journey(journey_id)
+            jid = _uuid(journey_id, "journey_id")
+            read = StreamsRead(self, self._streams_for(jid, providers, closes=closes))
+            journey = read.get(jid)
+            if not isinstance(journey, Journey):
+                raise NotFound("journey_not_found", "unknown journey", "journey_id")
             journey.check_scope(ctx.provider_id, acting=provider_fact)
             if expected_version is not None and journey.version != expected_version:
                 raise Conflict(
@@ -777,10 +908,10 @@ class LifecycleApp(Application[UUID]):
                     "If-Match",
                 )
             was_open = journey.is_open
-            extra = act(journey) or {}
+            extra = act(journey, read) or {}
             aggregates: list[Aggregate] = [journey]
             if was_open and not journey.is_open:
-                lock: Any = self.repository.get(person_stream_id(journey.person_ref))
+                lock = read.get(person_stream_id(journey.person_ref))
                 assert isinstance(lock, PersonJourneys)
                 lock.journey_closed(str(journey.id))
                 aggregates.append(lock)
@@ -790,11 +921,34 @@ class LifecycleApp(Application[UUID]):
                 "version": journey.version,
                 **extra,
             }
-            return aggregates, CommandResult(status, resource, aggregate=journey)
+            return aggregates, CommandResult(
+                status,
+                resource,
+                aggregate=journey,
+                providers=read.provider_facts(journey.facts.providers_ever),
+            )
 
         return self._execute(
             ctx, decide, idempotency=idem, retry_on_conflict=expected_version is None
         )
+
+    def _streams_for(
+        self, journey_id: UUID, providers: Sequence[str], *, closes: bool
+    ) -> dict[UUID, Any]:
+        """The journey and what a command on it will read, in one query (see `_on_journey`)."""
+        ids = [journey_id]
+        hint = self._cached(journey_id)
+        named = list(providers)
+        if isinstance(hint, Journey) and hint.facts.decision is not None:
+            named.extend(hint.facts.providers_ever)
+            if closes:
+                ids.append(person_stream_id(hint.person_ref))
+        for pid in named:
+            try:
+                ids.append(provider_stream_id(normalise_org_number(pid)))
+            except Invalid:
+                continue  # refused where the command reads it, in the order it did
+        return self._read(ids)
 
     # --- the public log ----------------------------------------------------------------------
 
@@ -871,6 +1025,25 @@ def public_event(position: int, event: Fact, *, include_person_id: bool = False)
         correlation_id=event.correlation_id,
         payload=event.payload(include_person_id=include_person_id),
     )
+
+
+_IMMUTABLE = (str, int, float, bool, UUID, date, datetime, Decimal, tuple, frozenset, type(None))
+
+
+def _copied(aggregate: Any) -> Any:
+    """A copy of an aggregate that neither shares state with it nor its pending events. Ours
+    keep immutable values only (the public model's facts are named tuples; applying an event
+    rebinds them), so a shallow copy with a list of its own is one, for a fraction of a deep
+    copy's cost; anything else is copied deeply (as `repository.get` copies)."""
+    state = vars(aggregate)
+    if all(
+        isinstance(v, _IMMUTABLE) for k, v in state.items() if k != "_pending_events"
+    ) and isinstance(state.get("_pending_events"), list):
+        copied = object.__new__(type(aggregate))
+        vars(copied).update(state)
+        vars(copied)["_pending_events"] = list(state["_pending_events"])
+        return copied
+    return deepcopy(aggregate)
 
 
 def _uuid(value: UUID | str, field: str) -> UUID:

@@ -1,7 +1,9 @@
 """Run every benchmark and assemble docs/benchmarks.md from their sections.
 
-    python bench/all.py            # commands (PostgreSQL), payout run, statistics
+    python bench/all.py            # commands (PostgreSQL), payout run, statistics, relay, rebuild
     python bench/all.py --only commands
+    python bench/all.py --json     # then print every figure and its baseline as one JSON object
+    python bench/all.py --json --no-run   # the last recorded figures, without running anything
 
 Each benchmark prints its figures beside a baseline measured in the same run and writes its
 section to docs/bench/<name>.md; this script then joins the sections into docs/benchmarks.md.
@@ -10,20 +12,29 @@ section to docs/bench/<name>.md; this script then joins the sections into docs/b
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.figures import load_all  # noqa: E402
+
 SECTIONS = ROOT / "docs" / "bench"
 BENCHMARKS = {
     "commands": ["bench/commands.py", "--write", "docs/bench/commands.md"],
     "payments": ["bench/payout_run.py"],
     "statistics": ["bench/statistics.py"],
     "relay": ["bench/relay.py"],  # kafka (issue 10)
+    "rebuild": ["bench/rebuild.py"],  # reading the whole log (issue 13)
 }
-ORDER = ("commands", "payments", "statistics", "relay")
+ORDER = ("commands", "payments", "rebuild", "statistics", "relay")
+# Sections in docs/benchmarks.md: each benchmark's, then how the figures grow (written by hand
+# from the recorded runs: docs/bench/scale.md).
+SECTION_ORDER = (*ORDER, "scale")
 
 
 def assemble() -> Path:
@@ -34,7 +45,7 @@ def assemble() -> Path:
         "project's standard workplace machine (2 cores, 24 GiB); other work on it adds noise, "
         "noted in each section.\n",
     ]
-    for name in ORDER:
+    for name in SECTION_ORDER:
         section = SECTIONS / f"{name}.md"
         if section.exists():
             text = section.read_text(encoding="utf-8").strip()
@@ -49,13 +60,25 @@ def assemble() -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append")
+    parser.add_argument("--json", action="store_true", help="print every figure as one object")
+    parser.add_argument("--no-run", action="store_true", help="only assemble what is recorded")
     args = parser.parse_args()
-    for name in args.only or ORDER:
+    for name in [] if args.no_run else args.only or ORDER:
         started = time.perf_counter()
-        print(f"== {name}", flush=True)
-        subprocess.run([sys.executable, *BENCHMARKS[name]], cwd=ROOT, check=True)
-        print(f"== {name}: {time.perf_counter() - started:.0f} s", flush=True)
-    print(assemble())
+        # progress to stderr, so that --json leaves standard output to the one object
+        print(f"== {name}", file=sys.stderr, flush=True)
+        subprocess.run(
+            [sys.executable, *BENCHMARKS[name]],
+            cwd=ROOT,
+            check=True,
+            stdout=sys.stderr if args.json else None,
+        )
+        print(f"== {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    written = assemble()
+    if args.json:
+        print(json.dumps(load_all(), indent=2, ensure_ascii=False))
+    else:
+        print(written)
 
 
 if __name__ == "__main__":

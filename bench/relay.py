@@ -47,6 +47,7 @@ from typing import Any  # noqa: E402
 
 from stdnum import luhn  # noqa: E402
 
+from bench import figures  # noqa: E402
 from bench.machine import machine_facts  # noqa: E402
 
 os.environ.setdefault("INSATS_TODAY", "2026-11-23")
@@ -371,6 +372,18 @@ def write(rows: list[list[Any]], facts: dict[str, Any], journeys: int, broker: s
     ]
     out = ROOT / "docs" / "bench" / "relay.md"
     out.write_text("\n".join(text) + "\n", encoding="utf-8")
+    figures.save(
+        "relay",
+        {
+            "journeys": journeys,
+            "rows": {
+                str(row[0]): {"count": row[1], "seconds": row[3], "per second": row[4]}
+                for row in rows
+            },
+            "relay / bare producer": facts["relay_ratio"],
+            "rebuild / bare consumer": facts["rebuild_ratio"],
+        },
+    )
     print(out)
 
 

@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterator  # noqa: E402
 from datetime import date, timedelta  # noqa: E402
 from typing import Any  # noqa: E402
 
+from bench import figures  # noqa: E402
 from bench.machine import machine_facts  # noqa: E402
 from contracts import journey as model  # noqa: E402
 from contracts.events import TARGET_GROUPS as CONTRACT_TARGET_GROUPS  # noqa: E402
@@ -519,6 +520,16 @@ def write_markdown(
     medians = {label: pystats.median(times) for label, times, _ in results}
     year = max(v for k, v in medians.items() if k.startswith("figures ") and "–" not in k)
     naive = next((v for k, v in medians.items() if "naive" in k), None)
+    figures.save(
+        "statistics",
+        {
+            "journeys": args.journeys,
+            "events": events,
+            "seconds (median per query)": medians,
+            "slowest year figures s": year,
+            "baseline: naive fold s": naive,
+        },
+    )
     lines = [
         "# Statistics benchmark (SPEC §6)",
         "",

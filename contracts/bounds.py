@@ -11,11 +11,11 @@ belong to the domain; these are the absolute limits beneath them.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from calendar import monthrange
+from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from dateutil.relativedelta import relativedelta
 from pydantic import AfterValidator, BeforeValidator, Field
 
 # Customer choice under LOV (lag 2008:962 om valfrihetssystem) exists from 2009-01-01: no
@@ -103,12 +103,13 @@ def add_days(day: date, days: int) -> date:
 
 
 def add_months(day: date, months: int) -> date:
-    """Calendar months; the day is clipped to the end of a shorter month."""
-    try:
-        result: date = day + relativedelta(months=months)
-    except (OverflowError, ValueError):
+    """Calendar months; the day is clipped to the end of a shorter month (as dateutil's
+    `relativedelta(months=...)`, written out: read models call it for every journey)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    if not MINYEAR <= year <= MAXYEAR:
         return date.max if months > 0 else date.min
-    return result
+    return date(year, month, min(day.day, monthrange(year, month)[1]))
 
 
 def _bounded_date(day: date) -> date:

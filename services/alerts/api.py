@@ -43,9 +43,7 @@ def _date(value: str, field: str) -> date:
 def _integer(value: str, field: str, lowest: int, highest: int) -> int:
     number = int(value) if _INTEGER.match(value.strip()) else None
     if number is None or not lowest <= number <= highest:
-        raise Invalid(
-            "invalid_parameter", f"{field} must be an integer {lowest}–{highest}", field
-        )
+        raise Invalid("invalid_parameter", f"{field} must be an integer {lowest}–{highest}", field)
     return number
 
 

@@ -77,6 +77,6 @@ class AlertsProjection:
             return
         dirty = [r[0] for r in tx.execute("SELECT journey_id FROM alerts_dirty").fetchall()]
         if touched or dirty:
-            store.reconcile(tx, touched.union(dirty), self._today(), providers)
+            store.reconcile(tx, touched.union(dirty), self._today(), providers, keep=False)
         if dirty:
             tx.execute("DELETE FROM alerts_dirty")

@@ -356,17 +356,21 @@ def lock_sequence(tx: Tx) -> int:
 
 
 def reconcile(
-    tx: Tx, journey_ids: Iterable[str], as_of: date, providers: Providers
+    tx: Tx, journey_ids: Iterable[str], as_of: date, providers: Providers, *, keep: bool = True
 ) -> list[AlertChange]:
     """Evaluate the journeys on `as_of`, compare with the recorded alert set and record every
     difference once: an alert is identified by (kind, level, since, provider_id); any change of
     these is a clear of the old alert and a raise of the new one (green→yellow: clear green,
     raise yellow). Runs in the caller's transaction, so the changes commit with whatever
-    caused them (the feed position, or the scan log)."""
+    caused them (the feed position, or the scan log).
+
+    Returns the changes; with `keep=False` nothing is kept (a rebuild's last page evaluates
+    every journey: each chunk's changes are recorded and let go, so memory stays bounded)."""
     ids = sorted(set(journey_ids))
-    last_seq = lock_sequence(tx)
-    changes: list[AlertChange] = []
+    first_seq = last_seq = lock_sequence(tx)
+    kept: list[AlertChange] = []
     for part in chunks(ids):
+        changes: list[AlertChange] = []
         facts = load_journeys(tx, part)
         new = evaluate_journeys(facts.values(), as_of, providers)
         old = _load_current(tx, part)
@@ -383,10 +387,13 @@ def reconcile(
                 if now is not None:
                     last_seq += 1
                     changes.append(_change(last_seq, RAISED, now, as_of))
-    if changes:
-        _record(tx, changes)
+        if changes:
+            _record(tx, changes)
+            if keep:
+                kept.extend(changes)
+    if last_seq != first_seq:
         tx.execute("UPDATE alerts_sequence SET last_seq = %s WHERE id = 1", (last_seq,))
-    return changes
+    return kept
 
 
 def _change(seq: int, type_: str, alert: JourneyAlert, as_of: date) -> AlertChange:

@@ -119,43 +119,91 @@ def rebuild_each(c: Container) -> int:
     return c.lifecycle.public_head()
 
 
+# Peak RSS is read in the measured process itself, from /proc/self/status (VmHWM): the
+# resource module's ru_maxrss of a child counts the parent's size at fork time on Linux, and
+# this process holds the generated log.
+PEAK = """
+import atexit, sys
+def peak():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM"):
+            print("PEAK_KB", line.split()[1], file=sys.stderr)
+atexit.register(peak)
+"""
+
+RUN_CLI = (
+    PEAK
+    + """
+import runpy
+sys.argv = ["insats", *sys.argv[1:]]
+runpy.run_module("insats", run_name="__main__")
+"""
+)
+
+
+def _peak_mb(stderr: str) -> float:
+    return (
+        next(int(line.split()[1]) for line in stderr.splitlines() if line.startswith("PEAK_KB"))
+        / 1024
+    )
+
+
 def verify_in_a_process(config: StoreConfig) -> tuple[float, float, str]:
     """`insats audit verify` as an operator runs it: seconds, peak RSS in MB, last line."""
-    args = [sys.executable, "-m", "insats", "audit", "verify"]
+    args = [sys.executable, "-c", RUN_CLI, "audit", "verify"]
     if config.sqlite_file is not None:
         args += ["--db", str(config.sqlite_file)]
     else:
         args += ["--postgres", config.postgres_url or ""]
     env = {**os.environ, "INSATS_POSTGRES_SCHEMA": config.schema}
     started = time.perf_counter()
-    process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-    out = process.stdout.read() if process.stdout else ""
-    _, status, usage = os.wait4(process.pid, 0)
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
     took = time.perf_counter() - started
-    if status != 0:
-        raise SystemExit(f"audit verify failed:\n{out}")
-    return took, usage.ru_maxrss / 1024, out.strip().splitlines()[-1]
+    if done.returncode != 0:
+        raise SystemExit(f"audit verify failed:\n{done.stdout}\n{done.stderr}")
+    return took, _peak_mb(done.stderr), done.stdout.strip().splitlines()[-1]
 
 
-HOLD_THE_LOG = """
-import sys, resource
+HOLD_THE_LOG = (
+    PEAK
+    + """
 from pathlib import Path
 sys.path.insert(0, {root!r})
 from insats.bootstrap import build
 from services.lifecycle.store import StoreConfig
 c = build(StoreConfig(sqlite_file=Path({db!r})), record_default_rates=False)
 events = list(c.lifecycle.iter_public_events())
-print(len(events), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
+)
 
 
 def rss_holding_the_log(db: Path) -> float:
     """Peak RSS (MB) of a process that holds the decoded log in a list (the old verify)."""
     code = HOLD_THE_LOG.format(root=str(ROOT), db=str(db))
-    out = subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
-    ).stdout.split()
-    return float(out[1])
+    )
+    return _peak_mb(done.stderr)
+
+
+def plain_save(tmp: Path, journeys: int) -> tuple[int, float]:
+    """Baseline for the import: a plain eventsourcing Application (SQLite) saving the same
+    number of events — one aggregate of four events per journey — in one transaction."""
+    from bench.baseline_service import Case, Cases
+
+    app = Cases(
+        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp / "plain.db")}
+    )
+    cases = []
+    for n in range(journeys):
+        case = Case(person_id=f"p{n}", insats="grund", decided_on="2026-01-10")
+        case.choose(provider_id="5560360793", starts_on="2026-01-20")
+        case.plan(established_on="2026-02-10")
+        case.exit(exited_on="2026-06-30", reason="work")
+        cases.append(case)
+    started = time.perf_counter()
+    app.save(*cases)
+    return journeys * 4, time.perf_counter() - started
 
 
 def export_lines(c: Container) -> list[str]:
@@ -196,6 +244,18 @@ def run_size(tmp: Path, journeys: int, lines: list[str], pg: str | None) -> dict
         ["SQLite", "events import", f"{imported:,}", f"{took:.2f}", f"{imported / took:,.0f}", ""]
     )
     result["import"] = imported / took
+    saved, took = plain_save(tmp / f"s{journeys}", journeys)
+    rows.append(
+        [
+            "SQLite",
+            "baseline: plain eventsourcing save of as many events, one transaction",
+            f"{saved:,}",
+            f"{took:.2f}",
+            f"{saved / took:,.0f}",
+            "baseline",
+        ]
+    )
+    result["baseline: plain save"] = saved / took
     exported, took = timed(lambda: len(export_lines(c)))
     rows.append(
         ["SQLite", "events export", f"{exported:,}", f"{took:.2f}", f"{exported / took:,.0f}", ""]

@@ -25,6 +25,7 @@ from types import UnionType
 from typing import IO, Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
@@ -46,6 +47,14 @@ class ImportError_(Exception):
     """A file that cannot be imported; nothing was recorded."""
 
 
+def export_line(data: dict[str, Any]) -> str:
+    """One line of the sharing format: compact JSON, UTF-8 as is, keys in the envelope's order.
+    orjson writes exactly what `json.dumps(data, ensure_ascii=False, separators=(",", ":"))`
+    writes for this data (strings, integers, booleans, nulls: no floats in the contract) at a
+    fifth of the cost (tests/lifecycle/unit/test_export_line.py)."""
+    return orjson.dumps(data).decode() + "\n"
+
+
 def export_events(
     app: LifecycleApp,
     out: IO[str],
@@ -58,7 +67,7 @@ def export_events(
     count = 0
     position = 0
     for event in app.iter_public_events(include_person_id=include_person_ids):
-        out.write(json.dumps(event.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n")
+        out.write(export_line(event.to_dict()))
         count += 1
         position = event.position
         if progress is not None and count % PROGRESS_EVERY == 0:

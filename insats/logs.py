@@ -36,8 +36,17 @@ def _mask(match: re.Match[str]) -> str:
     return match.group(1) or "[personnummer]"
 
 
+# Quick checks before the full scans: `_PARAM` needs an "=", and a personnummer `_PNR` matches
+# holds a run of at least six digits (`\d` as `_PNR` has it, so any Unicode digit).
+_DIGIT_RUN = re.compile(r"\d{6}")
+
+
 def redact(text: str) -> str:
-    return _SCAN.sub(_mask, _PARAM.sub(r"\1[redacted]", text))
+    if "=" in text:
+        text = _PARAM.sub(r"\1[redacted]", text)
+    if _DIGIT_RUN.search(text) is None:
+        return text  # nothing shaped like a personnummer (and no UUID with one's digits)
+    return _SCAN.sub(_mask, text)
 
 
 class Redact(logging.Filter):
@@ -47,7 +56,7 @@ class Redact(logging.Filter):
         if record.args:
             args: Any = record.args
             if isinstance(args, tuple):
-                record.args = tuple(redact(a) if isinstance(a, str) else a for a in args)
+                record.args = tuple([redact(a) if isinstance(a, str) else a for a in args])
             elif isinstance(args, dict):
                 record.args = {k: redact(v) if isinstance(v, str) else v for k, v in args.items()}
         return True

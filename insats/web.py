@@ -105,33 +105,47 @@ def create_app(
     def measured(inner: ASGIApp) -> ASGIApp:
         """Counts and times requests per route template (never per raw path: no ids, no
         personnummer in label values)."""
+        # The labelled children by label values, so a request does not look them up (and
+        # validate and lock) in the metric again; the same children `labels()` returns.
+        counted: dict[tuple[str, str, str], Any] = {}
+        timed: dict[tuple[str, str], Any] = {}
+        clock = time.perf_counter
 
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http":
                 await inner(scope, receive, send)
                 return
-            started = time.perf_counter()
-            status = {"code": 500}
+            started = clock()
+            code = 500
 
             async def send_wrapper(message: Message) -> None:
+                nonlocal code
                 if message["type"] == "http.response.start":
-                    status["code"] = message["status"]
+                    code = message["status"]
                 await send(message)
 
             try:
                 await inner(scope, receive, send_wrapper)
             finally:
-                route = scope.get("route")
-                path = getattr(route, "path", "unmatched")
-                requests.labels(scope["method"], path, str(status["code"])).inc()
-                latency.labels(scope["method"], path).observe(time.perf_counter() - started)
+                elapsed = clock() - started
+                method = scope["method"]
+                path = getattr(scope.get("route"), "path", "unmatched")
+                key = (method, path, str(code))
+                counter = counted.get(key)
+                if counter is None:
+                    counter = counted[key] = requests.labels(*key)
+                counter.inc()
+                timer = timed.get(key[:2])
+                if timer is None:
+                    timer = timed[key[:2]] = latency.labels(method, path)
+                timer.observe(elapsed)
 
         return middleware
 
     # Added first, so it runs inside `measured` (refusals are counted) and before any route,
     # authentication or body parsing.
-    app.add_middleware(_Wrap, wrap=functools.partial(bounded, limits=limits))
-    app.add_middleware(_Wrap, wrap=measured)
+    app.add_middleware(_wrapped, wrap=functools.partial(bounded, limits=limits))
+    app.add_middleware(_wrapped, wrap=measured)
 
     @app.exception_handler(Refusal)
     async def refused(_: Request, exc: Refusal) -> JSONResponse:
@@ -206,14 +220,10 @@ def readiness(container: Container) -> tuple[int, dict[str, Any]]:
     return 200, {"status": "ready"}
 
 
-class _Wrap:
-    """Adapts a function that wraps an ASGI app to Starlette's middleware signature."""
-
-    def __init__(self, app: ASGIApp, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
-        self._app = wrap(app)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._app(scope, receive, send)
+def _wrapped(app: ASGIApp, wrap: Callable[[ASGIApp], ASGIApp]) -> ASGIApp:
+    """Adapts a function that wraps an ASGI app to Starlette's middleware signature (a factory
+    called with the app inside); the wrapped app is the middleware itself, no layer between."""
+    return wrap(app)
 
 
 def _service_routers(container: Container) -> list[Any]:

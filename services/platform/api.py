@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -150,29 +151,80 @@ def operation_of(request: Request) -> str:
     return f"{request.method} {getattr(route, 'path', request.url.path)}"
 
 
-def permitted(
+class _RouteEntry:
+    """What `permitted` needs of a route, worked out on its first request: the roles by method
+    (from the permission table) and the query parameters it declares."""
+
+    __slots__ = ("declared", "known", "roles")
+
+    def __init__(self, route: Any) -> None:
+        self.declared = frozenset(_declared_query(getattr(route, "dependant", None)))
+        self.known = ", ".join(sorted(self.declared)) or "none"
+        self.roles: dict[str, frozenset[str]] = {}
+
+
+# The entry is kept on the route object itself (so it lives and dies with the route; a route
+# defines __eq__ and so cannot be a dict key, and an id() could be reused).
+_ENTRY = "_insats_permission_entry"
+
+
+def _route_entry(route: Any) -> _RouteEntry | None:
+    if route is None:
+        return None
+    entry: _RouteEntry | None = getattr(route, _ENTRY, None)
+    if entry is None:
+        entry = _RouteEntry(route)
+        with contextlib.suppress(AttributeError):  # without a __dict__: worked out each time
+            setattr(route, _ENTRY, entry)
+    return entry
+
+
+def _allowed(request: Request, entry: _RouteEntry | None) -> frozenset[str]:
+    if entry is None:
+        return roles_for(operation_of(request))
+    method = request.method
+    allowed = entry.roles.get(method)
+    if allowed is None:
+        allowed = entry.roles[method] = roles_for(operation_of(request))  # KeyError: not cached
+    return allowed
+
+
+async def permitted(
     request: Request, _: HTTPAuthorizationCredentials | None = Security(bearer)
 ) -> Principal:
     """A FastAPI dependency: the caller, if its role may call this endpoint by the permission
-    table (`contracts.permissions`); 401 without a valid key, 403 for another role."""
+    table (`contracts.permissions`); 401 without a valid key, 403 for another role.
+
+    Async, so it runs on the event loop rather than taking a worker thread per request: it does
+    no I/O but a look at the keys file at most once a second (`KeyStore`)."""
     principal = current_principal(request)
-    allowed = roles_for(operation_of(request))
+    entry = _route_entry(request.scope.get("route"))
+    allowed = _allowed(request, entry)
     if principal.role not in allowed:
         raise Forbidden(
             "forbidden",
             f"role {principal.role!r} may not do this; allowed: {', '.join(sorted(allowed))}",
         )
-    check_query(request)
+    _check_query(request, entry)
     return principal
 
 
 def check_query(request: Request) -> None:
     """A query parameter the endpoint does not take is refused (422 naming it), never ignored:
     a misspelt filter would otherwise return the whole list as if it had matched."""
-    declared = set(_declared_query(getattr(request.scope.get("route"), "dependant", None)))
+    _check_query(request, _route_entry(request.scope.get("route")))
+
+
+def _check_query(request: Request, entry: _RouteEntry | None) -> None:
+    if not request.scope.get("query_string"):
+        return  # no parameters at all: none unknown
+    if entry is None:
+        declared: frozenset[str] = frozenset(_declared_query(None))
+        known = ", ".join(sorted(declared)) or "none"
+    else:
+        declared, known = entry.declared, entry.known
     unknown = sorted(set(request.query_params) - declared)
     if unknown:
-        known = ", ".join(sorted(declared)) or "none"
         raise Invalid(
             "unknown_parameter",
             f"unknown query parameter {', '.join(unknown)}; this endpoint takes: {known}",

@@ -461,21 +461,18 @@ def backup_restore(
 
 @contextmanager
 def _progress(what: str) -> Any:
-    """A progress line on standard error for a long command (rich; nothing when not a TTY)."""
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    """A progress line on standard error for a long command that counts records as it goes
+    (no total known ahead)."""
+    with _progress_bars() as bars:
+        task = bars.add_task(what, total=None, count="")
+        done = 0
 
-    console = Console(stderr=True)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn(f"{what}: {{task.completed}} records"),
-        TimeElapsedColumn(),
-        transient=True,
-        console=console,
-        disable=not console.is_terminal,
-    ) as bar:
-        task = bar.add_task(what, total=None)
-        yield lambda n: bar.advance(task, n)
+        def step(n: int) -> None:
+            nonlocal done
+            done += n
+            bars.update(task, advance=n, count=f"{done} records")
+
+        yield step
 
 
 @events_app.command("export")
@@ -522,7 +519,7 @@ def events_import(
 
     if not file.exists():
         fail(f"{file}: no such file", 2)
-    with opened(db, postgres, default_rates=False) as c, _transfer_bars() as bars:
+    with opened(db, postgres, default_rates=False) as c, _progress_bars() as bars:
         total = 0 if bars.disable else _count_lines(file)
         reading = bars.add_task("import: checking lines", total=max(total, 1), count="")
         done = 0
@@ -552,9 +549,9 @@ def events_import(
 
 
 @contextmanager
-def _transfer_bars() -> Any:
-    """Progress bars on standard error for `events import`, a line a stage, like
-    `_progress` (rich; nothing when standard error is not a terminal: `.disable`). Each task
+def _progress_bars() -> Any:
+    """Progress bars on standard error for the long commands, a line a stage (rich; nothing
+    when standard error is not a terminal: `.disable`). Each task
     gives its `count` field, words saying how far it is. Yields the rich `Progress`."""
     from rich.console import Console
     from rich.progress import (
@@ -620,22 +617,15 @@ def readmodels_rebuild(
 @contextmanager
 def log_position_bar(what: str, head: int) -> Any:
     """A bar on standard error from log position 0 to `head` for a command that reads the
-    whole log (rich; nothing when standard error is not a terminal)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    whole log."""
+    with _progress_bars() as bars:
+        task = bars.add_task(what, total=max(head, 1), count="")
 
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn(what),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} positions"),
-        TimeElapsedColumn(),
-        transient=True,
-        console=console,
-        disable=not console.is_terminal,
-    ) as bar:
-        task = bar.add_task(what, total=max(head, 1))
-        yield lambda position: bar.update(task, completed=min(position, head))
+        def step(position: int) -> None:
+            at = min(position, head)
+            bars.update(task, completed=at, count=f"{at}/{head} positions")
+
+        yield step
 
 
 @readmodels_app.command("status")

@@ -113,6 +113,20 @@ class PersonRefKey:
         return hmac.new(self._key, person_number.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def facts_of_providers(
+    provider: Callable[[str], Provider], provider_ids: Iterable[str]
+) -> dict[str, ProviderFacts]:
+    """The facts of the providers that exist among `provider_ids` (one never authorised has
+    none: it cuts no journey's spans)."""
+    out: dict[str, ProviderFacts] = {}
+    for pid in provider_ids:
+        try:
+            out[pid] = provider(pid).facts
+        except NotFound:
+            continue
+    return out
+
+
 class StreamsRead:
     """The aggregates a command read together (`LifecycleApp._read`): a stream not read there
     is read when asked for, as `repository.get` would."""
@@ -140,13 +154,7 @@ class StreamsRead:
 
     def provider_facts(self, provider_ids: Iterable[str]) -> dict[str, ProviderFacts]:
         """As `LifecycleApp.provider_facts`."""
-        out: dict[str, ProviderFacts] = {}
-        for pid in provider_ids:
-            try:
-                out[pid] = self.provider(pid).facts
-            except NotFound:
-                continue
-        return out
+        return facts_of_providers(self.provider, provider_ids)
 
 
 class LifecycleApp(Application[UUID]):
@@ -314,13 +322,7 @@ class LifecycleApp(Application[UUID]):
 
     def provider_facts(self, provider_ids: Iterable[str]) -> dict[str, ProviderFacts]:
         """The public model's facts of these providers (what cuts a journey's spans)."""
-        out: dict[str, ProviderFacts] = {}
-        for pid in provider_ids:
-            try:
-                out[pid] = self.provider(pid).facts
-            except NotFound:
-                continue
-        return out
+        return facts_of_providers(self.provider, provider_ids)
 
     def provider_ids(self) -> list[str]:
         """Every provider ever authorised (read from the log, filtered by event topic)."""

@@ -11,11 +11,9 @@ locks from it.
 
 from __future__ import annotations
 
-import gc
 import json
 import typing
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import UTC, date, datetime
@@ -37,6 +35,7 @@ from services.lifecycle.domain.person import PersonJourneys
 from services.lifecycle.domain.personnummer import parse_person_id
 from services.lifecycle.domain.provider import Provider
 from services.lifecycle.domain.rates import Rates
+from services.platform.collector import collector_paused
 
 IMPORT_SOURCE = "import"
 # How many lines or events make one `progress` report.
@@ -190,21 +189,7 @@ def read_lines(
         progress(batch)
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for a bulk load, and back on after. The lines and
-    events an import holds until its one save make every full collection walk all of them:
-    10-15 % of an import of 80 000 events (measured, bench/relay.py's journeys)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-@_collector_paused()
+@collector_paused()
 def import_events(
     app: LifecycleApp,
     lines: Iterable[str],

@@ -8,10 +8,8 @@ configuration.
 
 from __future__ import annotations
 
-import gc
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import cached_property
@@ -20,6 +18,7 @@ from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
 from services.payments.rules import ZERO
+from services.platform.collector import collector_paused
 from services.platform.municipality import municipality_name, municipality_org_no
 
 RunStatus = Literal["preview", "closed"]
@@ -243,7 +242,7 @@ class Run:
     def by_journey(self) -> dict[str, list[RunLine]]:
         """The lines per journey (built once: runs are final)."""
         out: dict[str, list[RunLine]] = {}
-        with gc_paused():
+        with collector_paused():
             for line in self.lines:
                 out.setdefault(line.journey_id, []).append(line)
         return out
@@ -310,7 +309,7 @@ class Run:
 
     @classmethod
     def from_event_fields(cls, data: Mapping[str, Any]) -> Run:
-        with gc_paused():
+        with collector_paused():
             lines = lines_from_lists(data["lines"])
         return cls(
             month=data["month"],
@@ -339,20 +338,6 @@ def changed(run: Run, **changes: Any) -> Run:
             if name in run.__dict__:
                 new.__dict__[name] = run.__dict__[name]
     return new
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many small objects (run lines):
-    otherwise it walks the whole heap — cached runs included — again and again. Reference
-    counting still frees everything; collection resumes afterwards."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def lines_from_lists(rows: Iterable[list[Any]]) -> tuple[RunLine, ...]:

@@ -29,8 +29,8 @@ from typing import Any, NamedTuple
 from contracts import journey as model
 from contracts.events import PublicEvent
 from contracts.journey import JourneyFacts, ProviderFacts
-from services.payments.model import gc_paused
 from services.payments.rules import PAYMENT_PARTS, RateSchedule, RateTable, month_of
+from services.platform.collector import collector_paused
 from services.platform.db import Tx
 from services.platform.feed import tracked_position
 
@@ -168,7 +168,7 @@ class PaymentsProjection:
             tx.execute(f"DROP TABLE IF EXISTS {table}")
 
     def handle(self, tx: Tx, events: Sequence[PublicEvent]) -> None:
-        with gc_paused():  # a batch builds many small objects; see model.gc_paused
+        with collector_paused():  # a batch builds many small objects
             self._handle(tx, events)
 
     def _handle(self, tx: Tx, events: Sequence[PublicEvent]) -> None:

@@ -28,7 +28,8 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
-from services.payments.model import Run, gc_paused
+from services.payments.model import Run
+from services.platform.collector import collector_paused
 
 RUN_NAMESPACE = UUID("6f1d2c1e-4b8a-5d7e-9a43-1c0b2e5f7a90")
 LEDGER_ID = uuid5(RUN_NAMESPACE, "payout-ledger")
@@ -167,12 +168,12 @@ class PayoutRuns(Application[UUID]):
         if cached is not None:
             return cached
         try:
-            with gc_paused():
+            with collector_paused():
                 aggregate: PayoutRun = self.repository.get(run_id(month))
         except AggregateNotFoundError:
             return None
         assert isinstance(aggregate, PayoutRun)
-        with gc_paused():
+        with collector_paused():
             run = aggregate.to_run()
         with self._lock:
             self._runs.setdefault(month, run)
@@ -193,7 +194,7 @@ class PayoutRuns(Application[UUID]):
                     if notification.originator_id in known:
                         self._seen = notification.id
                         continue
-                    with gc_paused():  # decoding a run builds millions of small objects
+                    with collector_paused():  # decoding a run builds millions of small objects
                         domain_event = self.mapper.to_domain_event(notification)
                     if isinstance(domain_event, PayoutRunClosed):
                         fields = {  # a run closed before layouts lacks the last two

@@ -23,13 +23,13 @@ from services.payments.model import (
     ProviderInfo,
     Run,
     changed,
-    gc_paused,
 )
 from services.payments.projection import PaymentsProjection
 from services.payments.references import DecisionReferences
 from services.payments.rules import RateMissing, RateOutOfBounds, last_day, parse_month
 from services.payments.runs import CloseRaced, PayoutRuns
 from services.platform import clock
+from services.platform.collector import collector_paused
 from services.platform.db import Database, Tx
 from services.platform.feed import (
     EventSource,
@@ -179,7 +179,7 @@ class PaymentsService:
                     )
                 # One pause of the collector for computing, rendering and storing: the lines
                 # and files are built once, and examined once afterwards.
-                with gc_paused():
+                with collector_paused():
                     preview = self._compute(month, closed, closing=True)
                     closed_at = format_timestamp(self.now())
                     run = changed(preview, status="closed", closed_at=closed_at)
@@ -263,14 +263,14 @@ class PaymentsService:
         with self._files_lock:
             files = self._files.get(run.month)
             if files is None:
-                with gc_paused():
+                with collector_paused():
                     files = render_files(run)
                 self._files = {run.month: files, **dict(list(self._files.items())[-3:])}
             return files
 
     def _compute(self, month: str, closed: dict[str, Run], *, closing: bool = False) -> Run:
         self.catch_up()
-        with gc_paused():  # reading and computing build hundreds of thousands of objects
+        with collector_paused():  # reading and computing build hundreds of thousands of objects
             return self._compute_paused(month, closed, closing)
 
     def _compute_paused(self, month: str, closed: dict[str, Run], closing: bool) -> Run:

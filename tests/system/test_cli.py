@@ -155,3 +155,30 @@ def test_keys_add_validates_role_and_provider(tmp_path: Path) -> None:
         ],
     )
     assert r.exit_code == 2 and "organisation number" in r.output
+
+
+def test_the_long_commands_show_their_progress_on_a_terminal(tmp_path: Path, monkeypatch) -> None:
+    from insats.bootstrap import build
+    from services.lifecycle.store import StoreConfig
+
+    db = tmp_path / "insats.db"
+    c = build(StoreConfig(sqlite_file=db))
+    authorise(c.lifecycle)
+    for n in range(3):
+        decide(c.lifecycle, str(n), person("1990-01-01", f"{n + 1:03d}"))
+    c.close()
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich draws as on a terminal
+    out = tmp_path / "events.jsonl"
+    for args, bar in [
+        (["readmodels", "rebuild"], "rebuilding alerts"),
+        (["audit", "verify"], "replaying the log"),
+        (["events", "export", str(out)], "export: writing events"),
+        (["backup", "create", str(tmp_path / "backup.jsonl")], "backup"),
+    ]:
+        r = runner.invoke(app, [*args, "--db", str(db)])
+        assert r.exit_code == 0, r.output
+        assert bar in r.stderr, (args, r.stderr)
+    # without a terminal (the rest of this file): no bar, the results as before
+    monkeypatch.delenv("FORCE_COLOR")
+    r = runner.invoke(app, ["readmodels", "rebuild", "--db", str(db)])
+    assert "rebuilding" not in r.stderr and "journey_list: rebuilt to log position" in r.stdout

@@ -139,8 +139,9 @@ class PayoutRunLane:
         return int(self.runs.recorder.max_notification_id() or 0)
 
     def read(self, after: int, limit: int) -> tuple[list[Message], int]:
-        from services.payments.model import Run, gc_paused
+        from services.payments.model import Run
         from services.payments.runs import PayoutRunClosed
+        from services.platform.collector import collector_paused
 
         stop = self.head()
         if stop <= after:
@@ -150,7 +151,7 @@ class PayoutRunLane:
         )
         messages = []
         for n in notifications:
-            with gc_paused():
+            with collector_paused():
                 domain_event = self.runs.mapper.to_domain_event(n)
             if not isinstance(domain_event, PayoutRunClosed):
                 continue  # the ledger's entries: the order of closes, not a run

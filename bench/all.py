@@ -43,7 +43,9 @@ def assemble() -> Path:
         "Latest results of `python bench/all.py` (one command: `make bench`). Each figure stands "
         "beside a baseline measured in the same run on the same machine. The machine is the "
         "project's standard workplace machine (2 cores, 24 GiB); other work on it adds noise, "
-        "noted in each section.\n",
+        "noted in each section. `python bench/all.py --json` prints every figure with its "
+        "baseline as one JSON object (from docs/bench/*.json, which each benchmark writes), so "
+        "a run can be compared with an earlier one.\n",
     ]
     for name in SECTION_ORDER:
         section = SECTIONS / f"{name}.md"

@@ -478,6 +478,13 @@ _PART_OF = {
 }
 
 
+def events_outside(parts: Iterable[str]) -> frozenset[str]:
+    """The journey event types that change only a part of the facts outside `parts`: a read
+    model storing just those parts may skip them (folded, they would move only the version)."""
+    wanted = set(parts)
+    return frozenset(kind for kind, part in _PART_OF.items() if part not in wanted)
+
+
 def apply_payload(
     facts: JourneyFacts | None,
     journey_id: str,

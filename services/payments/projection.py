@@ -54,11 +54,7 @@ _CHUNK = 500  # ids per IN (...) query
 
 # Journey events that change only a part of the facts payments do not store (a plan, an
 # internship, a follow-up): folded onto stored facts they would move only the version.
-_UNPAID_EVENTS: frozenset[str] = frozenset(
-    kind
-    for kind, part in model._PART_OF.items()  # the model's own table of what changes what
-    if part not in PAYMENT_PARTS
-)
+_UNPAID_EVENTS: frozenset[str] = model.events_outside(PAYMENT_PARTS)
 
 
 def decode_facts(journey_id: str, text: str) -> JourneyFacts:

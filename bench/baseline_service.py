@@ -98,21 +98,25 @@ class ExitIn(In):
     reason: str
 
 
-def create_app(postgres_url: str, schema: str) -> FastAPI:
+def plain_postgres_env(postgres_url: str, schema: str) -> dict[str, str]:
+    """A plain eventsourcing Application's settings for this database and schema (the
+    baselines: this service and bench/commands.py's in-process one)."""
     params = conninfo_to_dict(postgres_url)
-    cases = Cases(
-        {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": str(params["dbname"]),
-            "POSTGRES_HOST": str(params.get("host", "127.0.0.1")),
-            "POSTGRES_PORT": str(params.get("port", "5432")),
-            "POSTGRES_USER": str(params.get("user", "postgres")),
-            "POSTGRES_PASSWORD": str(params.get("password", "")),
-            "POSTGRES_SCHEMA": schema,
-            "POSTGRES_POOL_SIZE": "8",
-            "POSTGRES_MAX_OVERFLOW": "8",
-        }
-    )
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": str(params["dbname"]),
+        "POSTGRES_HOST": str(params.get("host", "127.0.0.1")),
+        "POSTGRES_PORT": str(params.get("port", "5432")),
+        "POSTGRES_USER": str(params.get("user", "postgres")),
+        "POSTGRES_PASSWORD": str(params.get("password", "")),
+        "POSTGRES_SCHEMA": schema,
+        "POSTGRES_POOL_SIZE": "8",
+        "POSTGRES_MAX_OVERFLOW": "8",
+    }
+
+
+def create_app(postgres_url: str, schema: str) -> FastAPI:
+    cases = Cases(plain_postgres_env(postgres_url, schema))
     app = FastAPI(title="baseline")
 
     def load(journey_id: str) -> Case:

@@ -410,20 +410,9 @@ class PlainApp(Application[uuid.UUID]):
 
 
 def bench_plain_app(url: str, schema: str, journeys: int, concurrency: int) -> Result:
-    params = psycopg.conninfo.conninfo_to_dict(url)
-    app = PlainApp(
-        {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": str(params["dbname"]),
-            "POSTGRES_HOST": str(params.get("host", "127.0.0.1")),
-            "POSTGRES_PORT": str(params.get("port", "5432")),
-            "POSTGRES_USER": str(params.get("user", "postgres")),
-            "POSTGRES_PASSWORD": str(params.get("password", "")),
-            "POSTGRES_SCHEMA": schema,
-            "POSTGRES_POOL_SIZE": "8",
-            "POSTGRES_MAX_OVERFLOW": "8",
-        }
-    )
+    from bench.baseline_service import plain_postgres_env
+
+    app = PlainApp(plain_postgres_env(url, schema))
 
     def journey(i: int) -> list[float]:
         lat = []

@@ -325,7 +325,7 @@ def run_size(tmp: Path, journeys: int, lines: list[str], pg: str | None) -> dict
     return result
 
 
-def write(results: list[dict[str, Any]], pg: bool) -> None:
+def write(results: list[dict[str, Any]]) -> None:
     facts = machine_facts()
     out = [
         "# Reading the whole log: rebuild, verify, export, import (issue 13)",
@@ -375,7 +375,7 @@ def main() -> None:
             pg = None if args.no_postgres or journeys != middle else args.postgres
             results.append(run_size(tmp, journeys, lines, pg))
     if not args.no_write:
-        write(results, pg=not args.no_postgres)
+        write(results)
     print(json.dumps([{k: v for k, v in r.items() if k != "rows"} for r in results]))
 
 

@@ -1013,6 +1013,8 @@ class LifecycleApp(Application[UUID]):
 
 
 def public_event(position: int, event: Fact, *, include_person_id: bool = False) -> PublicEvent:
+    """A domain event's public envelope, the definition by the domain objects: the log itself is
+    read by `PublicDecoder` (public_log.py), which is tested to give exactly this."""
     return PublicEvent(
         position=position,
         event_id=event_id(event.originator_id, event.originator_version),

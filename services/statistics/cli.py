@@ -67,9 +67,14 @@ def _group_label(group_by: str, key: str, provider_names: Mapping[str, str]) -> 
     return group_label(group_by, key, provider_names)
 
 
+def _widths(header: list[str], rows: list[list[str]]) -> list[int]:
+    """Each column's widest cell."""
+    return [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     """Columns padded to their widest cell; the first left-aligned, numbers right-aligned."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    widths = _widths(header, rows)
 
     def line(cells: list[str]) -> str:
         first = cells[0].ljust(widths[0])
@@ -82,7 +87,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 def _tables(header: list[str], rows: list[list[str]], width: int = WIDTH) -> str:
     """`_table` split by columns into parts no wider than `width` (the first column in each)."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    widths = _widths(header, rows)
     parts: list[list[int]] = []
     current: list[int] = []
     used = widths[0]

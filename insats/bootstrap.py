@@ -27,8 +27,11 @@ from services.platform.feed import FeedRunner, Projection
 from services.platform.kafka.relay import Relay
 from services.platform.kafka.settings import KafkaSettings
 from services.platform.kafka.wiring import relay_for
+from services.platform.municipality import municipality_org_no
 from services.platform.tasks import BackgroundTask, start_all, stop_all
 from services.statistics.service import StatisticsService
+from services.transparency.checkpoints import Keys, origin_from_env
+from services.transparency.service import Transparency
 
 DEFAULT_DB = Path("var") / "insats.db"
 
@@ -71,6 +74,7 @@ class Container:
     statistics: StatisticsService
     scheduler: DailyScheduler  # the daily alert scan
     keys: KeyStore
+    transparency: Transparency  # the Merkle log and its signed checkpoints (docs/audit.md)
     relay: Relay | None = None  # to Kafka, when INSATS_KAFKA_BOOTSTRAP is set
 
     @property
@@ -109,9 +113,10 @@ def build(
 
 def _build(config: StoreConfig, clock: Clock, *, record_default_rates: bool) -> Container:
     config.create_schema()
+    person_key = config.person_key()
     app = LifecycleApp(
         config.eventsourcing_env(),
-        person_key=PersonRefKey(config.person_key()),
+        person_key=PersonRefKey(person_key),
         today=clock.today,
     )
     if record_default_rates:
@@ -147,9 +152,7 @@ def _build(config: StoreConfig, clock: Clock, *, record_default_rates: bool) -> 
     )
     kafka = KafkaSettings.from_env()
     relay = (
-        relay_for(
-            kafka, config=config, lifecycle=app, readmodel_db=db, payout_runs=payments.runs
-        )
+        relay_for(kafka, config=config, lifecycle=app, readmodel_db=db, payout_runs=payments.runs)
         if kafka is not None
         else None
     )
@@ -165,7 +168,22 @@ def _build(config: StoreConfig, clock: Clock, *, record_default_rates: bool) -> 
         statistics=statistics,
         scheduler=DailyScheduler(alerts, today=clock.today, now=clock.now),
         keys=KeyStore(keys_path(config)),
+        transparency=_transparency(source, db, person_key, clock),
         relay=relay,
+    )
+
+
+def _transparency(
+    source: StoreEventSource, db: Database, person_key: bytes, clock: Clock
+) -> Transparency:
+    origin = origin_from_env(municipality_org_no())
+    return Transparency(
+        source,
+        db,
+        Keys.from_env(person_key, origin),
+        origin,
+        now=clock.now,
+        today=clock.today,
     )
 
 
@@ -187,5 +205,9 @@ def fresh_projections(container: Container) -> list[Projection]:
 
 def service_verifications(container: Container) -> list[Callable[[], list[str]]]:
     """Extra checks services offer auditors (callables returning a list of problems): payments
-    reproduces every closed run and its files."""
-    return [container.payments.verify]
+    reproduces every closed run and its files; the Merkle log recomputes the tree from the log
+    and checks it against the stored tree and every signed checkpoint."""
+    return [
+        container.payments.verify,
+        lambda: [f"event log: {p}" for p in container.transparency.verify()],
+    ]

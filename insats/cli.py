@@ -397,6 +397,88 @@ def audit_verify(db: DbOption = None, postgres: PgOption = None) -> None:
         )
 
 
+@audit_app.command("checkpoint")
+def audit_checkpoint(db: DbOption = None, postgres: PgOption = None) -> None:
+    """Sign a checkpoint of the event log now (C2SP signed note) and print it."""
+    with opened(db, postgres) as c:
+        stored = c.transparency.checkpoints.write("on_demand")
+        typer.echo(f"checkpoint {stored.id}: {stored.tree_size} events", err=True)
+        typer.echo(stored.note, nl=False)
+
+
+@audit_app.command("keys")
+def audit_keys(db: DbOption = None, postgres: PgOption = None) -> None:
+    """The log's verifier keys (the active one first): give them to auditors and witnesses."""
+    with opened(db, postgres) as c:
+        for key in c.transparency.keys.verifiers:
+            typer.echo(str(key))
+
+
+@audit_app.command("keygen")
+def audit_keygen(
+    name: Annotated[str, typer.Argument(help="Key name, e.g. the log's origin")],
+    witness: Annotated[bool, typer.Option(help="A witness key (cosignature/v1)")] = False,
+) -> None:
+    """A new Ed25519 signing key (for INSATS_CHECKPOINT_KEY, or a witness): the secret key on
+    standard output, its verifier key on standard error."""
+    from services.transparency.checkpoints import Signer
+
+    try:
+        signer = Signer.generate(name, witness=witness)
+    except ValueError as exc:
+        fail(str(exc), 2)
+    typer.echo(str(signer))
+    typer.echo(f"verifier key: {signer.verifier}", err=True)
+
+
+@audit_app.command("prove")
+def audit_prove(
+    journey_id: str,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Bundle file to write")],
+    db: DbOption = None,
+    postgres: PgOption = None,
+) -> None:
+    """Write a self-contained bundle: the journey's events, their inclusion proofs and the
+    signed checkpoint (check it with `insats audit check` or contracts/audit_verify.py)."""
+    from services.platform.refusal import Refusal
+
+    if out.exists():
+        fail(f"{out} exists already", 2)
+    with opened(db, postgres) as c:
+        try:
+            c.lifecycle.journey(journey_id)  # refuses an unknown or malformed id
+            events = c.lifecycle.public_stream(journey_id)
+            bundle = c.transparency.bundle(journey_id, events)
+        except (Refusal, LookupError) as exc:
+            fail(str(getattr(exc, "message", exc)))
+    out.write_text(json.dumps(bundle, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    typer.echo(f"wrote {out}: {len(bundle['events'])} events, key {bundle['public_key']}")
+
+
+@audit_app.command("check")
+def audit_check(
+    bundle: Annotated[Path, typer.Argument(help="A bundle `insats audit prove` wrote")],
+    public_key: Annotated[str, typer.Option("--public-key", help="The log's verifier key")],
+) -> None:
+    """Verify a bundle with nothing but the bundle and the log's public key."""
+    from contracts.audit_verify import VerificationError, VerifierKey, check_bundle
+
+    try:
+        key = VerifierKey(public_key)
+        data = json.loads(bundle.read_text(encoding="utf-8"))
+    except (VerificationError, OSError, ValueError) as exc:
+        fail(str(exc), 2)
+    problems = check_bundle(data, key)
+    for p in problems:
+        typer.secho(f"FAIL: {p}", fg=typer.colors.RED)
+    if problems:
+        raise typer.Exit(1)
+    typer.secho(
+        f"OK: {len(data['events'])} events of journey {data['journey_id']} are in the signed log",
+        fg=typer.colors.GREEN,
+    )
+
+
 @backup_app.command("create")
 def backup_create(
     file: Annotated[Path, typer.Argument(help="Backup file to write (- for standard output)")],

@@ -40,7 +40,7 @@ from services.lifecycle.domain.person import PersonJourneys, person_stream_id
 from services.lifecycle.domain.personnummer import parse_person_id
 from services.lifecycle.domain.provider import Provider, provider_stream_id
 from services.lifecycle.domain.rates import RATES_STREAM_ID, Rates, RateTable
-from services.lifecycle.public_log import PublicDecoder
+from services.lifecycle.public_log import PublicDecoder, record_digest
 from services.platform.identifiers import normalise_org_number
 from services.platform.refusal import Conflict, Invalid, NotFound
 
@@ -974,6 +974,23 @@ class LifecycleApp(Application[UUID]):
             if e is not None:
                 out.append(e)
         return out
+
+    def public_stream(self, stream_id: UUID | str) -> list[PublicEvent]:
+        """One stream's public events with their log positions (for audit bundles). Reads the
+        whole log: the store has no index from a stream to positions."""
+        wanted = str(_uuid(stream_id, "journey_id"))
+        return [e for e in self.iter_public_events(batch=5000) if e.stream_id == wanted]
+
+    def record_digests(self, positions: Sequence[int]) -> dict[int, str]:
+        """The stored records' digests (public_log.record_digest) at these positions."""
+        if not positions:
+            return {}
+        low, high = min(positions), max(positions)
+        notifications = self.recorder.select_notifications(
+            start=low, limit=high - low + 1, stop=high, topics=PUBLIC_TOPICS
+        )
+        wanted = set(positions)
+        return {n.id: record_digest(n) for n in notifications if n.id in wanted}
 
     def iter_public_events(
         self, *, include_person_id: bool = False, batch: int = 1000

@@ -43,6 +43,10 @@ class StoreEventSource:
     def read(self, after: int, limit: int) -> Sequence[PublicEvent]:
         return self.app.public_events(after, limit)
 
+    def record_digests(self, positions: Sequence[int]) -> dict[int, str]:
+        """The stored records' digests at these positions (for the Merkle log's leaves)."""
+        return self.app.record_digests(positions)
+
     def max_position(self) -> int:
         # The last public event: the head a caught-up read model stands at.
         return self.app.public_head()

@@ -12,6 +12,7 @@ against the mapper's way for every event type in tests/lifecycle/integration/tes
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -120,3 +121,10 @@ class PublicDecoder:
             correlation_id=data["correlation_id"],
             payload=payload,
         )
+
+
+def record_digest(n: Notification) -> str:
+    """SHA-256 (hex) of a stored record as stored (encrypted, when the store encrypts): the
+    part of a Merkle leaf that binds the public form to the bytes in the database."""
+    head = f"insats-record/v1\n{n.id}\n{n.originator_id}\n{n.originator_version}\n{n.topic}\n"
+    return hashlib.sha256(head.encode() + n.state).hexdigest()

@@ -16,6 +16,7 @@ a separate key for a separate purpose), so every instance signs alike with no ne
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -167,17 +168,6 @@ class StoredCheckpoint:
     key: str  # the signing key's name
     note: str
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "tree_size": self.tree_size,
-            "root_hash": self.root_hash,
-            "time": self.time,
-            "reason": self.reason,
-            "key": self.key,
-            "note": self.note,
-        }
-
 
 _COLUMNS = "id, tree_size, root_hash, time, reason, key, note"
 
@@ -226,12 +216,12 @@ class Checkpoints:
         size = self.tree.size() if upto_position is None else self.tree.size_at(upto_position)
         root = self.tree.root(size)
         latest = self.latest()
-        if latest is not None and latest.tree_size <= size:
-            proof = self.tree.consistency(latest.tree_size, size)
-            verify_consistency(latest.tree_size, size, bytes.fromhex(latest.root_hash), root, proof)
-        elif latest is not None:  # an older size (a close of a run computed earlier)
-            proof = self.tree.consistency(size, latest.tree_size)
-            verify_consistency(size, latest.tree_size, root, bytes.fromhex(latest.root_hash), proof)
+        if latest is not None:  # the older of the two sizes must be a prefix of the newer
+            (small, small_root), (large, large_root) = sorted(
+                [(latest.tree_size, bytes.fromhex(latest.root_hash)), (size, root)]
+            )
+            proof = self.tree.consistency(small, large)
+            verify_consistency(small, large, small_root, large_root, proof)
         now = self._now().astimezone(dt.UTC).replace(microsecond=0)
         time = now.isoformat().replace("+00:00", "Z")
         note = self.keys.signer.sign(checkpoint_body(self.origin, size, root, time))
@@ -249,7 +239,7 @@ class Checkpoints:
             tx.execute(
                 f"INSERT INTO audit_checkpoints ({_COLUMNS}, daily) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                (*stored.to_dict().values(), daily),
+                (*dataclasses.astuple(stored), daily),
             )
             if tx.scalar("SELECT id FROM audit_checkpoints WHERE id = %s", (stored.id,)) is None:
                 return None  # another instance wrote today's daily checkpoint first

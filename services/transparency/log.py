@@ -12,7 +12,6 @@ subtrees above the leaves (see tree.py). Hashes are stored as hex.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -71,11 +70,9 @@ class MerkleLog:
 
     name = "merkle_log"
     evidence = True  # never reset, rebuilt or replayed: see the module docstring
-    volatile_tables: tuple[str, ...] = ()
 
     def __init__(self, records: RecordDigests):
         self._records = records
-        self._lock = threading.Lock()
         self._edge: tree.CompactRange | None = None  # cached right edge, checked by size
 
     def setup(self, tx: Tx) -> None:
@@ -98,25 +95,24 @@ class MerkleLog:
 
     def handle(self, tx: Tx, events: Sequence[PublicEvent]) -> None:
         records = self._records([e.position for e in events])
-        with self._lock:
-            edge = self._right_edge(tx)
-            leaves: list[tuple[int, int, str]] = []
-            nodes: list[tuple[int, int, str]] = []
-            for event in events:
-                made = edge.append(event_leaf(event, records[event.position]))
-                leaves.append((made[0][1], event.position, made[0][2].hex()))
-                nodes.extend((level, i, h.hex()) for level, i, h in made[1:])
+        edge = self._right_edge(tx)
+        leaves: list[tuple[int, int, str]] = []
+        nodes: list[tuple[int, int, str]] = []
+        for event in events:
+            made = edge.append(event_leaf(event, records[event.position]))
+            leaves.append((made[0][1], event.position, made[0][2].hex()))
+            nodes.extend((level, i, h.hex()) for level, i, h in made[1:])
+        tx.executemany(
+            "INSERT INTO merkle_leaves (leaf_index, position, leaf_hash) VALUES (%s, %s, %s)",
+            leaves,
+        )
+        if nodes:
             tx.executemany(
-                "INSERT INTO merkle_leaves (leaf_index, position, leaf_hash) VALUES (%s, %s, %s)",
-                leaves,
+                "INSERT INTO merkle_nodes (level, node_index, hash) VALUES (%s, %s, %s)",
+                nodes,
             )
-            if nodes:
-                tx.executemany(
-                    "INSERT INTO merkle_nodes (level, node_index, hash) VALUES (%s, %s, %s)",
-                    nodes,
-                )
-            # Kept only if this transaction commits; a rolled-back one is caught by the size.
-            self._edge = edge
+        # Kept only if this transaction commits; a rolled-back one is caught by the size.
+        self._edge = edge
 
 
 @dataclass(frozen=True)

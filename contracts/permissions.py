@@ -82,6 +82,13 @@ PERMISSIONS: Final[Mapping[str, frozenset[str]]] = {
     "GET /v1/statistics/report.csv": STATISTICS_READERS,
     # audit and operations
     "GET /v1/events": AUDITORS,
+    # the tamper-evident log (docs/audit.md): hashes and signed tree heads, no personal data
+    "GET /v1/audit/checkpoints": EVERYONE,
+    "GET /v1/audit/checkpoint": EVERYONE,
+    "POST /v1/audit/checkpoints": AUDITORS,
+    "GET /v1/audit/proofs/inclusion": EVERYONE,
+    "GET /v1/audit/proofs/consistency": EVERYONE,
+    "GET /v1/audit/leaves": AUDITORS,
     "GET /metrics": frozenset({"admin", "auditor", "clerk", "counsellor"}),
 }
 

@@ -1,10 +1,11 @@
 """`insats backup create|restore`: what an installation's backup holds, and its restore.
 
 The format and the copying are `services.platform.backup`; this module names what belongs in a
-backup of insats (both event stores, the alerts service's published record, the API keys'
-hashes) and checks that the backup fits the installation it is restored into (the person key
-that derives `person_ref`, the cipher key that encrypts stored events), before anything is
-written. Read models are not in the backup: they are rebuilt from the restored log.
+backup of insats (both event stores, the alerts service's published record, the signed
+checkpoints, the API keys' hashes) and checks that the backup fits the installation it is
+restored into (the person key that derives `person_ref`, the cipher key that encrypts stored
+events), before anything is written. Read models are not in the backup: they are rebuilt from
+the restored log.
 """
 
 from __future__ import annotations
@@ -28,9 +29,13 @@ from services.platform.backup import (
     fingerprint,
     write_backup,
 )
+from services.transparency.checkpoints import CHECKPOINT_RECORDS
 
 LIFECYCLE, PAYOUT_RUNS = "lifecycle", "payout-runs"
 KEYS_FILE = "api-keys.json"
+# The read-model tables that are records: what the alerts service published, the checkpoints
+# the log's key signed.
+RECORDS = (*PUBLISHED, CHECKPOINT_RECORDS)
 PERSON_KEY_PURPOSE, CIPHER_KEY_PURPOSE = "person-ref", "cipher"
 
 
@@ -59,8 +64,8 @@ def create(
 
     Read in this order so that the copy is consistent while the service runs: the payout runs'
     head first (every run it holds names a log position at most the lifecycle head read
-    later), then the published alerts (computed from events already recorded), then the
-    lifecycle head. Later writes are simply not in this backup."""
+    later), then the published alerts and the checkpoints (computed from events already
+    recorded), then the lifecycle head. Later writes are simply not in this backup."""
     person_key = c.config.person_key()
     header = {
         "person_key_fingerprint": fingerprint(person_key, PERSON_KEY_PURPOSE),
@@ -71,7 +76,7 @@ def create(
         header["person_key"] = person_key.hex()
     lifecycle, runs = event_tables(c)
     runs_head = runs.head()
-    published = [(table, table.rows(c.readmodel_db)) for table in PUBLISHED]
+    published = [(table, table.rows(c.readmodel_db)) for table in RECORDS]
     lifecycle_head = lifecycle.head()
     keys = c.keys.path  # the keys file this installation reads
     files = {KEYS_FILE: keys.read_text(encoding="utf-8")} if keys.exists() else {}
@@ -153,12 +158,12 @@ def restore(
             for table in tables:
                 written.append(table)
                 table.insert(_decoded(table, backup, progress))
-            for published in PUBLISHED:
+            for published in RECORDS:
                 published.replace(c.readmodel_db, backup.rows(published.name))
         except Exception:
             for table in written:
                 table.delete_all()
-            for published in PUBLISHED:
+            for published in RECORDS:
                 published.replace(c.readmodel_db, [])
             raise
         files = backup.files()
@@ -172,10 +177,12 @@ def restore(
                 notes.append(f"kept the API keys already in {keys} (the backup's differ)")
     finally:
         c.close()
-    # A new container: the one above cached the empty store. Its feed rebuilds the read models.
+    # A new container: the one above cached the empty store. Its feeds rebuild the read models
+    # and the Merkle log, which the restored checkpoints then check (`insats audit verify`).
     c = build(config, record_default_rates=False)
     try:
-        c.feed.catch_up()
+        for feed in c.feeds:
+            feed.catch_up()
     finally:
         c.close()
     return Restored(dict(backup.counts), notes)

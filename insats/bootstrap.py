@@ -23,7 +23,7 @@ from services.payments.service import PaymentsService, feed_catch_up
 from services.platform.auth import KeyStore
 from services.platform.clock import SYSTEM_CLOCK, Clock
 from services.platform.db import Database
-from services.platform.feed import FeedRunner, Projection
+from services.platform.feed import Failure, FeedRunner, Projection
 from services.platform.kafka.relay import Relay
 from services.platform.kafka.settings import KafkaSettings
 from services.platform.kafka.wiring import relay_for
@@ -80,13 +80,36 @@ class Container:
     @property
     def services(self) -> Mapping[str, Any]:
         """The read-side services by name (their routers find them under these names)."""
-        return {"payments": self.payments, "alerts": self.alerts, "statistics": self.statistics}
+        return {
+            "payments": self.payments,
+            "alerts": self.alerts,
+            "statistics": self.statistics,
+            "transparency": self.transparency,
+        }
+
+    @property
+    def feeds(self) -> list[FeedRunner]:
+        """The read models' feed and the Merkle log's (evidence, never rebuilt with them)."""
+        return [self.feed, self.transparency.feed]
+
+    def failures(self) -> dict[str, Failure]:
+        """Every stopped projection of every feed, by name."""
+        return {name: f for feed in self.feeds for name, f in feed.failures().items()}
+
+    def positions(self) -> dict[str, int]:
+        return {name: p for feed in self.feeds for name, p in feed.positions().items()}
 
     @property
     def background_tasks(self) -> list[BackgroundTask]:
-        # The feed first: the daily scan then evaluates facts the feed keeps current. The relay
-        # publishes alert changes and closed runs the others record.
-        return [self.feed, self.scheduler, *([self.relay] if self.relay is not None else [])]
+        # The feeds first: the daily scan then evaluates facts the feed keeps current, the daily
+        # checkpoint signs leaves the Merkle log's feed appends. The relay publishes alert
+        # changes, closed runs and checkpoints the others record.
+        return [
+            *self.feeds,
+            self.scheduler,
+            self.transparency.daily,
+            *([self.relay] if self.relay is not None else []),
+        ]
 
     def start(self) -> None:
         start_all(self.background_tasks)
@@ -139,6 +162,7 @@ def _build(config: StoreConfig, clock: Clock, *, record_default_rates: bool) -> 
             references,  # the decision references the payout files name customers by
         ],
     )
+    transparency = _transparency(source, db, person_key, clock)
     payments = PaymentsService(
         db,
         PayoutRuns(payout_runs_env(config)),
@@ -149,6 +173,9 @@ def _build(config: StoreConfig, clock: Clock, *, record_default_rates: bool) -> 
         source=source,
         today=clock.today,
         now=clock.now,
+        checkpoint=lambda position: (
+            transparency.checkpoints.write("payout_run", upto_position=position).id
+        ),
     )
     kafka = KafkaSettings.from_env()
     relay = (
@@ -168,7 +195,7 @@ def _build(config: StoreConfig, clock: Clock, *, record_default_rates: bool) -> 
         statistics=statistics,
         scheduler=DailyScheduler(alerts, today=clock.today, now=clock.now),
         keys=KeyStore(keys_path(config)),
-        transparency=_transparency(source, db, person_key, clock),
+        transparency=transparency,
         relay=relay,
     )
 

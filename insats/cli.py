@@ -455,6 +455,74 @@ def audit_prove(
     typer.echo(f"wrote {out}: {len(bundle['events'])} events, key {bundle['public_key']}")
 
 
+@audit_app.command("witness")
+def audit_witness(
+    url: Annotated[
+        str, typer.Option("--url", help="The insats instance, e.g. https://insats.kommun.se")
+    ],
+    log_key: Annotated[
+        str, typer.Option("--log-key", help="The log's verifier key (insats audit keys)")
+    ],
+    key_file: Annotated[
+        Path,
+        typer.Option(
+            "--key-file", help="This witness's signing key (insats audit keygen NAME --witness)"
+        ),
+    ],
+    state: Annotated[Path, typer.Option("--state", help="This witness's directory")] = Path(
+        "witness"
+    ),
+) -> None:
+    """Witness the event log: verify the latest checkpoint, its consistency with the last one
+    cosigned and every live leaf against it, then cosign it. The API key (role auditor) is read
+    from INSATS_WITNESS_TOKEN. Exits 1 on a finding (nothing cosigned), 2 when the log cannot
+    be read."""
+    import os
+
+    import httpx
+
+    from contracts.audit_verify import VerificationError, VerifierKey
+    from insats.witness import HttpAuditLog, Witness, WitnessError
+    from services.transparency.checkpoints import Signer
+
+    token = os.environ.get("INSATS_WITNESS_TOKEN", "")
+    if not token:
+        fail("set INSATS_WITNESS_TOKEN to an API key of the instance (role auditor)", 2)
+    try:
+        key = VerifierKey(log_key)
+        signer = Signer.parse(key_file.read_text(encoding="utf-8"))
+    except (VerificationError, ValueError, OSError) as exc:
+        fail(str(exc), 2)
+    headers = {"Authorization": f"Bearer {token}"}
+    with (
+        httpx.Client(base_url=url, headers=headers, timeout=60) as client,
+        _progress_bars() as bars,
+    ):
+        task = bars.add_task("reading the log's leaves", total=None, count="")
+        read = [0]
+
+        def advance(n: int) -> None:
+            read[0] += n
+            bars.update(task, advance=n, count=f"{read[0]} leaves")
+
+        witness = Witness(HttpAuditLog(client), key, signer, state, progress=advance)
+        try:
+            result = witness.run()
+        except (WitnessError, httpx.HTTPError) as exc:
+            fail(str(exc), 2)
+        finally:
+            witness.close()
+    for p in result.problems:
+        typer.secho(f"FINDING: {p}", fg=typer.colors.RED)
+    if result.problems:
+        typer.secho("not cosigned", fg=typer.colors.RED)
+        raise typer.Exit(1)
+    typer.secho(
+        f"OK: cosigned the checkpoint of {result.checkpoint.size} events ({result.path})",
+        fg=typer.colors.GREEN,
+    )
+
+
 @audit_app.command("check")
 def audit_check(
     bundle: Annotated[Path, typer.Argument(help="A bundle `insats audit prove` wrote")],
@@ -715,8 +783,8 @@ def readmodels_status(db: DbOption = None, postgres: PgOption = None) -> None:
     """Each read model's position in the event log, and where a stopped one stopped."""
     with opened(db, postgres) as c:
         head = c.source.max_position()  # the last public event: where a caught-up one stands
-        stopped = c.feed.failures()
-        positions = sorted(c.feed.positions().items())
+        stopped = c.failures()
+        positions = sorted(c.positions().items())
         width = max((len(n) for n, _ in positions), default=0)
         for n, pos in positions:
             failure = stopped.get(n)
@@ -726,7 +794,7 @@ def readmodels_status(db: DbOption = None, postgres: PgOption = None) -> None:
                 typer.echo(
                     f"    at event {failure.position} ({failure.event_type}, "
                     f"{failure.event_id}) since {failure.failed_at}:\n    {failure.error}\n"
-                    f"    fix the cause, then: insats readmodels rebuild {n}"
+                    f"    fix the cause, then: {_restart_hint(c, n)}"
                 )
         from services.platform.kafka.commands import status_lines  # kafka (issue 10)
 
@@ -734,6 +802,13 @@ def readmodels_status(db: DbOption = None, postgres: PgOption = None) -> None:
             typer.echo(line)
         if stopped:
             raise typer.Exit(1)
+
+
+def _restart_hint(c: Container, name: str) -> str:
+    if name in c.feed.projections:
+        return f"insats readmodels rebuild {name}"
+    # The Merkle log is evidence, never rebuilt: a restarted process retries the event once.
+    return "restart insats, then run insats audit verify (docs/audit.md)"
 
 
 # --- the services' commands -------------------------------------------------------------------

@@ -185,8 +185,8 @@ def create_app(
     def metrics(
         _: Principal = Depends(permitted),
     ) -> Response:
-        failed = container.feed.failures()
-        for name, pos in container.feed.positions().items():
+        failed = container.failures()
+        for name, pos in container.positions().items():
             positions.labels(name).set(pos)
             stopped.labels(name).set(1 if name in failed else 0)
         head.set(container.source.max_position())
@@ -209,7 +209,7 @@ def readiness(container: Container) -> tuple[int, dict[str, Any]]:
     (still 200: the API and the other read models serve) while a read model is stopped."""
     try:
         container.config.probe()
-        stopped = container.feed.failures()
+        stopped = container.failures()
     except Exception as exc:  # any store failure means not ready
         return 503, {"status": "unavailable", "detail": f"{type(exc).__name__}: {exc}"}
     if stopped:
@@ -230,5 +230,6 @@ def _service_routers(container: Container) -> list[Any]:
     from services.alerts.api import router as alerts_router
     from services.payments.api import router as payments_router
     from services.statistics.api import router as statistics_router
+    from services.transparency.api import router as transparency_router
 
-    return [payments_router, alerts_router, statistics_router]
+    return [payments_router, alerts_router, statistics_router, transparency_router]

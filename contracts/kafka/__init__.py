@@ -24,9 +24,10 @@ PROVIDERS = f"providers.v{TOPIC_VERSION}"
 RATES = f"rates.v{TOPIC_VERSION}"
 ALERTS = f"alerts.v{TOPIC_VERSION}"
 PAYOUT_RUNS = f"payout-runs.v{TOPIC_VERSION}"
+CHECKPOINTS = f"checkpoints.v{TOPIC_VERSION}"
 TOPIC_BY_STREAM_TYPE = {"journey": JOURNEYS, "provider": PROVIDERS, "rates": RATES}
 EVENT_TOPICS: tuple[str, ...] = (JOURNEYS, PROVIDERS, RATES)
-ALL_TOPICS: tuple[str, ...] = (JOURNEYS, PROVIDERS, RATES, ALERTS, PAYOUT_RUNS)
+ALL_TOPICS: tuple[str, ...] = (JOURNEYS, PROVIDERS, RATES, ALERTS, PAYOUT_RUNS, CHECKPOINTS)
 RATES_KEY = "rates"
 
 HEADERS: tuple[str, ...] = ("event_id", "type", "position", "schema")
@@ -57,7 +58,9 @@ class AlertChange(_Message):
 class PayoutRunClosed(_Message):
     """A closed payout run on `insats.payout-runs.v1`, without its lines (key: YYYY-MM).
     `position` is the event-log position the run was computed from (replay the log up to it to
-    recompute the run); the lines are in the files, whose SHA-256 are listed."""
+    recompute the run); the lines are in the files, whose SHA-256 are listed. `checkpoint` is
+    the id of the event log's signed checkpoint written at the close (`GET /v1/audit/
+    checkpoints`); runs closed before checkpoints existed have none."""
 
     month: str = Field(pattern=r"^\d{4}-\d{2}$")
     position: int
@@ -65,11 +68,29 @@ class PayoutRunClosed(_Message):
     total: str = Field(pattern=r"^-?\d+\.\d{2}$")
     files: dict[str, str]
     closed_at: str | None
+    checkpoint: str | None = Field(default=None, pattern=r"^[0-9a-f]{16}$")
+
+
+class Checkpoint(_Message):
+    """A signed checkpoint of the event log on `insats.checkpoints.v1`, exactly as one item of
+    `GET /v1/audit/checkpoints` (key: the checkpoint's id). `seq` is its place in the order
+    checkpoints were written (also the `position` header); `note` is the C2SP signed note
+    (docs/audit.md) a witness verifies and cosigns."""
+
+    id: str = Field(pattern=r"^[0-9a-f]{16}$")
+    seq: int = Field(ge=1)
+    tree_size: int = Field(ge=0)
+    root_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    time: str
+    reason: Literal["payout_run", "daily", "on_demand"]
+    key: str
+    note: str
 
 
 MESSAGE_MODELS: dict[str, type[_Message]] = {
     "AlertChange": AlertChange,
     "PayoutRunClosed": PayoutRunClosed,
+    "Checkpoint": Checkpoint,
 }
 
 
@@ -98,4 +119,3 @@ def write_all() -> list[Path]:
         path.write_text(render_schema(kind), encoding="utf-8")
         written.append(path)
     return written
-

@@ -34,7 +34,8 @@ def _service(request: Request) -> PaymentsService:
 
 def _run_json(run: Run) -> Response:
     """API.md "A run", written directly (a run may hold hundreds of thousands of lines)."""
-    return Response(content=run_json(run).encode("utf-8"), media_type="application/json")
+    document = run_json(run, extra={"checkpoint": run.checkpoint})
+    return Response(content=document.encode("utf-8"), media_type="application/json")
 
 
 @router.get("/v1/payouts")
@@ -48,6 +49,7 @@ def list_runs(request: Request, _: Principal = Depends(permitted)) -> dict[str, 
                 "status": run.status,
                 "position": run.position,
                 "closed_at": run.closed_at,
+                "checkpoint": run.checkpoint,
                 "lines": len(run.lines),
                 "total": f"{run.total:.2f}",
                 "files": dict(sorted(run.files.items())),

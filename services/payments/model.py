@@ -223,6 +223,9 @@ class Run:
     layout: int = CURRENT_LAYOUT
     # journey id → (case system, decision id), for the journeys of the lines (layout ≥ 2)
     references: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # The signed checkpoint of the event log up to `position`, written at the close (docs/
+    # audit.md); not in the files, which stay what the lines and facts make them.
+    checkpoint: str | None = None
 
     @cached_property
     def totals(self) -> dict[str, Decimal]:
@@ -305,6 +308,7 @@ class Run:
             "providers": {p: self.providers[p].to_json() for p in sorted(self.providers)},
             "booking": self.booking.to_json(),
             **layout,
+            **({"checkpoint": self.checkpoint} if self.checkpoint else {}),
         }
 
     @classmethod
@@ -322,6 +326,7 @@ class Run:
             files=dict(data["files"]),
             layout=int(data.get("layout") or FIRST_LAYOUT),
             references={j: (r[0], r[1]) for j, r in (data.get("references") or {}).items()},
+            checkpoint=data.get("checkpoint") or None,
         )
 
 

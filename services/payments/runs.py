@@ -58,6 +58,8 @@ class PayoutRunClosed(Aggregate.Created):
     # From layout 2 on (services.payments.model.CURRENT_LAYOUT); absent in earlier runs.
     layout: int = 1
     references: dict[str, list[str]] | None = None
+    # The id of the event log's signed checkpoint written at the close; absent in earlier runs.
+    checkpoint: str | None = None
 
 
 class PayoutRun(Aggregate):
@@ -79,6 +81,7 @@ class PayoutRun(Aggregate):
         booking: dict[str, Any],
         layout: int = 1,
         references: dict[str, list[str]] | None = None,
+        checkpoint: str | None = None,
     ) -> None:
         self.month = month
         self.position = position
@@ -91,6 +94,7 @@ class PayoutRun(Aggregate):
         self.booking = booking
         self.layout = layout
         self.references = references or {}
+        self.checkpoint = checkpoint
 
     def to_run(self) -> Run:
         return Run.from_event_fields(self.__dict__)
@@ -197,7 +201,7 @@ class PayoutRuns(Application[UUID]):
                     with collector_paused():  # decoding a run builds millions of small objects
                         domain_event = self.mapper.to_domain_event(notification)
                     if isinstance(domain_event, PayoutRunClosed):
-                        fields = {  # a run closed before layouts lacks the last two
+                        fields = {  # earlier runs lack the later fields
                             k: getattr(domain_event, k, None)
                             for k in PayoutRunClosed.__annotations__
                         }

@@ -121,8 +121,12 @@ class PaymentsService:
         today: Callable[[], date] = clock.today,
         now: Callable[[], datetime] = clock.utcnow,
         layout: int = CURRENT_LAYOUT,
+        checkpoint: Callable[[int], str] | None = None,
     ):
         self.layout = layout  # the file layout new runs are closed with (`model.CURRENT_LAYOUT`)
+        # Signs the event log up to a position and returns the checkpoint's id (the composition
+        # root's Merkle log, docs/audit.md); every closed run names the one written for it.
+        self.checkpoint = checkpoint
         self.db = db
         self.runs = runs
         self.catch_up = catch_up
@@ -182,7 +186,8 @@ class PaymentsService:
                 with collector_paused():
                     preview = self._compute(month, closed, closing=True)
                     closed_at = format_timestamp(self.now())
-                    run = changed(preview, status="closed", closed_at=closed_at)
+                    signed = self.checkpoint(preview.position) if self.checkpoint else None
+                    run = changed(preview, status="closed", closed_at=closed_at, checkpoint=signed)
                     files = render_files(run)
                     run = changed(run, files=file_hashes(files))
                     try:

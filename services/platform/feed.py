@@ -476,7 +476,7 @@ class FeedRunner:
         if self._thread is not None:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="feed-runner", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"{self.name}-runner", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:

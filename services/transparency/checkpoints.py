@@ -44,16 +44,19 @@ from contracts.audit_verify import (
     verify_consistency,
     verify_note,
 )
+from services.platform.backup import RecordTable
 from services.platform.db import Database, Tx
 from services.platform.refusal import NotFound
 from services.transparency.log import TreeReader
 
 log = logging.getLogger(__name__)
 
+# `seq` numbers checkpoints in the order they were written (and committed: writers take a lock),
+# so the Kafka relay can publish them as an ordered log; `daily` is the date of a daily one.
 CHECKPOINTS_DDL = (
     "CREATE TABLE IF NOT EXISTS audit_checkpoints (id TEXT PRIMARY KEY, tree_size BIGINT NOT "
     "NULL, root_hash TEXT NOT NULL, time TEXT NOT NULL, reason TEXT NOT NULL, key TEXT NOT NULL, "
-    "note TEXT NOT NULL, daily TEXT UNIQUE)"
+    "note TEXT NOT NULL, seq BIGINT UNIQUE, daily TEXT UNIQUE)"
 )
 REASONS = ("payout_run", "daily", "on_demand")
 
@@ -167,19 +170,80 @@ class StoredCheckpoint:
     reason: str
     key: str  # the signing key's name
     note: str
+    seq: int = 0  # its place in the order checkpoints were written
+
+    def to_json(self) -> dict[str, Any]:
+        """API.md "A checkpoint": one item of `GET /v1/audit/checkpoints`, one Kafka message."""
+        return {
+            "id": self.id,
+            "seq": self.seq,
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash,
+            "time": self.time,
+            "reason": self.reason,
+            "key": self.key,
+            "note": self.note,
+        }
 
 
-_COLUMNS = "id, tree_size, root_hash, time, reason, key, note"
+_COLUMNS = "id, tree_size, root_hash, time, reason, key, note, seq"
+
+# What was signed and when cannot be derived from the log again: backups copy it row by row.
+CHECKPOINT_RECORDS = RecordTable(
+    "audit_checkpoints",
+    ("id", "tree_size", "root_hash", "time", "reason", "key", "note", "seq", "daily"),
+    ("id",),
+)
 
 
 def _row(row: tuple[Any, ...]) -> StoredCheckpoint:
     return StoredCheckpoint(
-        str(row[0]), int(row[1]), str(row[2]), str(row[3]), str(row[4]), str(row[5]), str(row[6])
+        str(row[0]),
+        int(row[1]),
+        str(row[2]),
+        str(row[3]),
+        str(row[4]),
+        str(row[5]),
+        str(row[6]),
+        int(row[7] or 0),
     )
 
 
 def setup(tx: Tx) -> None:
     tx.execute(CHECKPOINTS_DDL)
+    if not _has_seq(tx):  # a table from before `seq`: number its rows in the order written
+        tx.execute("ALTER TABLE audit_checkpoints ADD COLUMN seq BIGINT")
+        rows = tx.execute("SELECT id FROM audit_checkpoints ORDER BY time, id").fetchall()
+        ids = [r[0] for r in rows]
+        tx.executemany(
+            "UPDATE audit_checkpoints SET seq = %s WHERE id = %s",
+            [(n, i) for n, i in enumerate(ids, 1)],
+        )
+
+
+def _has_seq(tx: Tx) -> bool:
+    if tx.dialect == "sqlite":
+        columns = tx.execute("PRAGMA table_info(audit_checkpoints)").fetchall()
+        return any(r[1] == "seq" for r in columns)
+    return bool(
+        tx.scalar(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = 'audit_checkpoints' AND column_name = 'seq'"
+        )
+    )
+
+
+def written_after(tx: Tx, after: int, limit: int) -> list[StoredCheckpoint]:
+    """The checkpoints written after `seq` `after`, in the order they were written."""
+    rows = tx.execute(
+        f"SELECT {_COLUMNS} FROM audit_checkpoints WHERE seq > %s ORDER BY seq LIMIT %s",
+        (after, limit),
+    ).fetchall()
+    return [_row(r) for r in rows]
+
+
+def last_seq(tx: Tx) -> int:
+    return int(tx.scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints") or 0)
 
 
 class Checkpoints:
@@ -236,9 +300,12 @@ class Checkpoints:
         )
         daily = self._today().isoformat() if reason == "daily" else None
         with self.db.transaction() as tx:
+            if tx.dialect == "postgresql":  # writers in turn: they commit in `seq` order
+                tx.execute("LOCK TABLE audit_checkpoints IN SHARE ROW EXCLUSIVE MODE")
+            stored = dataclasses.replace(stored, seq=last_seq(tx) + 1)
             tx.execute(
                 f"INSERT INTO audit_checkpoints ({_COLUMNS}, daily) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 (*dataclasses.astuple(stored), daily),
             )
             if tx.scalar("SELECT id FROM audit_checkpoints WHERE id = %s", (stored.id,)) is None:
@@ -265,6 +332,10 @@ class Checkpoints:
                 f"SELECT {_COLUMNS} FROM audit_checkpoints ORDER BY tree_size, time, id"
             ).fetchall()
         return [_row(r) for r in rows]
+
+    def written_after(self, after: int, limit: int) -> list[StoredCheckpoint]:
+        with self.db.transaction() as tx:
+            return written_after(tx, after, limit)
 
     def latest(self) -> StoredCheckpoint | None:
         with self.db.transaction() as tx:

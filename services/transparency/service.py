@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from contracts.audit_verify import BUNDLE_FORMAT, VerificationError, verify_consistency
 from contracts.events import PublicEvent
+from services.platform.daily import DailyTask
 from services.platform.db import Database
 from services.platform.feed import EventSource, FeedRunner, ReadModelStopped
 from services.transparency import tree
@@ -48,13 +49,22 @@ class Transparency:
         self.checkpoints = Checkpoints(
             db, self.tree, keys, origin, catch_up=self.catch_up, now=now, today=today
         )
+        self.daily = DailyCheckpoint(self.checkpoints, now=now)
 
     def catch_up(self) -> None:
         """Append the leaves of every event recorded so far; a stopped Merkle log says so."""
         self.feed.catch_up()
+        self.require_running()
+
+    def require_running(self) -> None:
+        """Refuse (503) to answer from a stopped Merkle log: it would be silently stale."""
         failure = self.feed.failures().get(self.log.name)
         if failure is not None:
             raise ReadModelStopped(failure)
+
+    def tree_size(self) -> int:
+        self.require_running()
+        return self.tree.size()
 
     # --- proofs ------------------------------------------------------------------------------
 
@@ -122,6 +132,19 @@ class Transparency:
                 yield event, event_leaf(event, records[event.position])
             after = page[-1].position
 
+    def live_leaf_page(self, after: int, limit: int) -> list[dict[str, Any]]:
+        """One page of `live_leaves` as `GET /v1/audit/leaves` items."""
+        page = self.source.read(after, limit)
+        records = self.source.record_digests([e.position for e in page])
+        return [
+            {
+                "position": e.position,
+                "record": records[e.position],
+                "leaf_hash": _b64(event_leaf(e, records[e.position])),
+            }
+            for e in page
+        ]
+
     def verify(self) -> list[str]:
         """Recompute the tree from the log and compare it with the stored Merkle log and every
         signed checkpoint; the problems found, each naming positions, or []."""
@@ -147,7 +170,7 @@ class Transparency:
             elif recorded.position != event.position or recorded.hash != leaf:
                 differences += 1
                 if differences <= NAMED_DIFFERENCES:
-                    problems.append(_describe(index, event.position, recorded.position))
+                    problems.append(describe_difference(index, event.position, recorded.position))
             edge.append(leaf)
             last_position = event.position
             while pending and pending[0].tree_size == edge.size:
@@ -200,7 +223,21 @@ class Transparency:
         return problems
 
 
-def _describe(index: int, position: int, recorded_position: int) -> str:
+class DailyCheckpoint(DailyTask):
+    """Signs the tree once a day (a background task; the table's `daily` column, unique, keeps
+    several instances from writing two for one day)."""
+
+    name = "daily-checkpoint"
+
+    def __init__(self, checkpoints: Checkpoints, *, now: Callable[[], dt.datetime]):
+        super().__init__(now=now)
+        self.checkpoints = checkpoints
+
+    def run_pending(self) -> StoredCheckpoint | None:
+        return self.checkpoints.daily()
+
+
+def describe_difference(index: int, position: int, recorded_position: int) -> str:
     if position == recorded_position:
         return (
             f"the event at position {position} (leaf {index}) is not the one recorded: its "

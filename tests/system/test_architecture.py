@@ -186,11 +186,13 @@ def test_the_container_starts_and_stops_its_background_tasks(sqlite_config: Stor
     try:
         assert [task.name for task in container.background_tasks] == [
             "feed",
+            "merkle-log",
             "alerts-daily-scan",
+            "daily-checkpoint",
         ]
         container.start()
-        assert container.feed.running and container.scheduler.running
+        assert all(task.running for task in container.background_tasks)  # type: ignore[attr-defined]
         container.stop()
-        assert not container.feed.running and not container.scheduler.running
+        assert not any(task.running for task in container.background_tasks)  # type: ignore[attr-defined]
     finally:
         container.close()

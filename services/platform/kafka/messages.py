@@ -78,6 +78,20 @@ def alert_message(change: dict[str, Any]) -> Message:
     )
 
 
+def checkpoint_message(checkpoint: dict[str, Any]) -> Message:
+    """`checkpoint` is `StoredCheckpoint.to_json()` (one item of `GET /v1/audit/checkpoints`)."""
+    seq = int(checkpoint["seq"])
+    eid = str(uuid5(INSATS_NS, f"checkpoint:{checkpoint['id']}"))
+    return Message(
+        topic=contract.CHECKPOINTS,
+        key=str(checkpoint["id"]).encode(),
+        value=dumps(checkpoint),
+        headers=_headers(eid, "Checkpoint", seq, contract.message_schema_id("Checkpoint")),
+        position=seq,
+        event_id=eid,
+    )
+
+
 def run_message(run_json: dict[str, Any], run_stream_id: str, position: int) -> Message:
     """A closed run without its lines. `run_json` is `Run.to_json()`'s head and tail; `position`
     is the run's place in the payout-run log (not the event-log position it was computed from,
@@ -90,6 +104,8 @@ def run_message(run_json: dict[str, Any], run_stream_id: str, position: int) -> 
         "files": run_json["files"],
         "closed_at": run_json["closed_at"],
     }
+    if run_json.get("checkpoint"):  # absent, not null, for earlier runs: their messages stay
+        value["checkpoint"] = run_json["checkpoint"]  # byte-identical when sent again
     eid = event_id(run_stream_id, 1)  # the run's one event: PayoutRunClosed, version 1
     return Message(
         topic=contract.PAYOUT_RUNS,

@@ -11,25 +11,18 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from services.platform.kafka.consumer import consumer_lags, quarantined, setup_consumer_tables
-from services.platform.kafka.relay import (
-    AlertLane,
-    EventLane,
-    Lane,
-    PayoutRunLane,
-    relay_positions,
-    setup_relay_tables,
-)
+from services.platform.kafka.relay import Lane, relay_positions, setup_relay_tables
 from services.platform.kafka.settings import KafkaSettings
 
 
 class KafkaCollector(Collector):
     def __init__(self, container: Any):
         self.db = container.readmodel_db
-        self.lanes: list[Lane] = [
-            EventLane(container.lifecycle),
-            AlertLane(self.db),
-            PayoutRunLane(container.services["payments"].runs),
-        ]
+        from services.platform.kafka.wiring import lanes_for
+
+        self.lanes: list[Lane] = lanes_for(
+            container.lifecycle, self.db, container.services["payments"].runs
+        )
         with self.db.transaction() as tx:
             setup_relay_tables(tx)
             setup_consumer_tables(tx)

@@ -3,7 +3,9 @@
 Three ordered logs, each a `Lane` with its own tracked position (table `kafka_relay`):
 - `events`: the lifecycle store's log (public events only) → journeys/providers/rates topics;
 - `alerts`: the alert change feed (`alerts_changes`, numbered by `seq`) → alerts topic;
-- `payout-runs`: the closed payout runs' log → payout-runs topic.
+- `payout-runs`: the closed payout runs' log → payout-runs topic;
+- `checkpoints`: the event log's signed checkpoints (`audit_checkpoints`, numbered by `seq`) →
+  checkpoints topic, for witnesses (docs/audit.md).
 
 Per batch: read the next entries after the lane's position, send them all through an idempotent
 producer with `acks=all`, wait for the broker, and only then record the new position — up to the
@@ -40,7 +42,13 @@ from services.lifecycle.application import PUBLIC_TOPICS, LifecycleApp
 from services.platform.db import Database, Tx
 from services.platform.feed import TRANSIENT_ERRORS
 from services.platform.kafka.leadership import Leadership
-from services.platform.kafka.messages import Message, alert_message, event_message, run_message
+from services.platform.kafka.messages import (
+    Message,
+    alert_message,
+    checkpoint_message,
+    event_message,
+    run_message,
+)
 from services.platform.kafka.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -53,7 +61,7 @@ RELAY_DDL = (
     "next_offset BIGINT NOT NULL, PRIMARY KEY (topic, part))",
 )
 
-EVENTS, ALERTS, PAYOUT_RUNS = "events", "alerts", "payout-runs"
+EVENTS, ALERTS, PAYOUT_RUNS, CHECKPOINTS = "events", "alerts", "payout-runs", "checkpoints"
 MAX_BACKOFF_SECONDS = 10.0
 
 
@@ -127,6 +135,29 @@ class AlertLane:
         return messages, (changes[-1].seq if changes else after)
 
 
+class CheckpointLane:
+    """The signed checkpoints (their `seq` is their position; writers commit in `seq` order)."""
+
+    name = CHECKPOINTS
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def head(self) -> int:
+        from services.transparency.checkpoints import last_seq
+
+        with self.db.transaction() as tx:
+            return last_seq(tx)
+
+    def read(self, after: int, limit: int) -> tuple[list[Message], int]:
+        from services.transparency.checkpoints import written_after
+
+        with self.db.transaction() as tx:
+            written = written_after(tx, after, limit)
+        messages = [checkpoint_message(c.to_json()) for c in written]
+        return messages, (written[-1].seq if written else after)
+
+
 class PayoutRunLane:
     """The closed payout runs' log (its own `eventsourcing` application)."""
 
@@ -157,7 +188,7 @@ class PayoutRunLane:
                 continue  # the ledger's entries: the order of closes, not a run
             fields = {k: getattr(domain_event, k, None) for k in PayoutRunClosed.__annotations__}
             run = Run.from_event_fields(fields)
-            rendered = {**run.to_json_head(), **run.to_json_tail()}
+            rendered = {**run.to_json_head(), **run.to_json_tail(), "checkpoint": run.checkpoint}
             messages.append(run_message(rendered, str(n.originator_id), n.id))
         upto = notifications[-1].id if len(notifications) == limit else stop
         return messages, upto
@@ -333,8 +364,9 @@ class Relay:
             acked += 1
         if acked:
             complete = acked == len(messages) and failure is None
-            self._record(lane.name, after, upto if complete else messages[acked - 1].position,
-                         partitions)
+            self._record(
+                lane.name, after, upto if complete else messages[acked - 1].position, partitions
+            )
         if failure is not None:
             self.failures += 1
             self.reset_producer()

@@ -14,7 +14,14 @@ from services.lifecycle.application import LifecycleApp
 from services.payments.runs import PayoutRuns
 from services.platform.db import Database
 from services.platform.kafka.leadership import FileLeadership, Leadership, PostgresLeadership
-from services.platform.kafka.relay import AlertLane, EventLane, Lane, PayoutRunLane, Relay
+from services.platform.kafka.relay import (
+    AlertLane,
+    CheckpointLane,
+    EventLane,
+    Lane,
+    PayoutRunLane,
+    Relay,
+)
 from services.platform.kafka.settings import KafkaSettings
 
 
@@ -32,8 +39,13 @@ def leadership_for(config: Any) -> Leadership:
 def lanes_for(
     lifecycle: LifecycleApp, readmodel_db: Database, payout_runs: PayoutRuns
 ) -> list[Lane]:
-    """The three ordered logs a relay publishes, each with its own position."""
-    return [EventLane(lifecycle), AlertLane(readmodel_db), PayoutRunLane(payout_runs)]
+    """The ordered logs a relay publishes, each with its own position."""
+    return [
+        EventLane(lifecycle),
+        AlertLane(readmodel_db),
+        PayoutRunLane(payout_runs),
+        CheckpointLane(readmodel_db),
+    ]
 
 
 def relay_for(

@@ -92,7 +92,18 @@ SAMPLES: dict[str, tuple[dict[str, str], dict | None]] = {
     "GET /v1/statistics/report.html": ({}, None),
     "GET /v1/statistics/report.csv": ({}, None),
     "GET /v1/events": ({}, None),
+    "GET /v1/audit/checkpoints": ({}, None),
+    "GET /v1/audit/checkpoint": ({}, None),
+    "POST /v1/audit/checkpoints": ({}, None),
+    "GET /v1/audit/proofs/inclusion": ({}, None),
+    "GET /v1/audit/proofs/consistency": ({}, None),
+    "GET /v1/audit/leaves": ({}, None),
     "GET /metrics": ({}, None),
+}
+# Query strings the sample requests need (required query parameters).
+QUERIES = {
+    "GET /v1/audit/proofs/inclusion": "?position=1&tree_size=1",
+    "GET /v1/audit/proofs/consistency": "?from=0&to=1",
 }
 
 
@@ -137,7 +148,7 @@ def journey(api: Api) -> str:
 def test_role_matrix(api: Api, journey: str, operation: str) -> None:
     method, template = operation.split(" ", 1)
     params, body = SAMPLES[operation]
-    url = template.format(journey_id=journey, **params)
+    url = template.format(journey_id=journey, **params) + QUERIES.get(operation, "")
     anonymous = api.client.request(method, url, json=body)
     assert anonymous.status_code == 401 and anonymous.json()["error"] == "unauthenticated"
     bad_token = api.client.request(method, url, json=body, headers={"Authorization": "Bearer nope"})

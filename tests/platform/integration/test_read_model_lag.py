@@ -52,7 +52,8 @@ def test_readmodels_status_shows_no_lag_once_caught_up(
     else:
         monkeypatch.setenv("INSATS_DB", str(container.config.sqlite_file))
     chosen_with_an_idempotency_key(container, "lag-2")
-    container.feed.catch_up()
+    for feed in container.feeds:  # the read models' and the Merkle log's
+        feed.catch_up()
     head = container.source.max_position()
     result = CliRunner().invoke(cli, ["readmodels", "status"])
     assert result.exit_code == 0, result.output

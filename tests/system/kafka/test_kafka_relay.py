@@ -141,9 +141,23 @@ def _check_the_contract(
         "total": f"{run.total:.2f}",
         "files": dict(sorted(run.files.items())),
         "closed_at": run.closed_at,
+        "checkpoint": run.checkpoint,
     }
     schema = json.loads(Path("contracts/kafka/v1/PayoutRunClosed.json").read_text())
     Draft202012Validator(schema).validate(value)
+
+    # The signed checkpoints, the run's among them: exactly the items of the audit API.
+    checkpoints = topics[contract.CHECKPOINTS]
+    written = container.transparency.checkpoints.all()
+    assert run.checkpoint in {c.id for c in written}
+    in_order = sorted(checkpoints, key=lambda r: int(dict(r.headers)["position"]))
+    assert [json.loads(r.value) for r in in_order] == [
+        c.to_json() for c in sorted(written, key=lambda c: c.seq)
+    ]
+    schema = json.loads(Path("contracts/kafka/v1/Checkpoint.json").read_text())
+    for r in checkpoints:
+        Draft202012Validator(schema).validate(json.loads(r.value))
+        assert r.key == json.loads(r.value)["id"].encode()
 
     _no_personnummer([r for rs in topics.values() for r in rs], _people(container))
 

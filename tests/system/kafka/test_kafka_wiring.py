@@ -35,6 +35,7 @@ def test_the_message_schemas_are_generated_from_the_models() -> None:
         "insats.rates.v1",
         "insats.alerts.v1",
         "insats.payout-runs.v1",
+        "insats.checkpoints.v1",
     }
 
 

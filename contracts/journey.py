@@ -119,6 +119,40 @@ class Voucher(NamedTuple):
     granted_on: date
 
 
+class Rules(NamedTuple):
+    """The named rule parameters of SPEC §4.2 (which exit qualifies for the bonus) and §6 (which
+    exit is self-sufficient). SPEC's values are the defaults and the only ones real runs and
+    figures use; a policy scenario (`contracts.scenario`) changes them from a date on."""
+
+    bonus_fixed_term_min_months: int = BONUS_CONTRACT_MONTHS
+    bonus_full_time_hourly_counts: bool = True
+    bonus_subsidised_work_counts: bool = True
+    bonus_csn_studies_count: bool = True
+    self_sufficiency_subsidised_work_counts: bool = True
+
+    def qualifies_for_bonus(self, exit_: Exit) -> bool:
+        if exit_.reason == "work":
+            if exit_.subsidised and not self.bonus_subsidised_work_counts:
+                return False
+            form = exit_.employment_form
+            if form == "permanent":
+                return True
+            if form == "full_time_hourly":
+                return self.bonus_full_time_hourly_counts
+            return (
+                form == "fixed_term"
+                and (exit_.contract_months or 0) >= self.bonus_fixed_term_min_months
+            )
+        return exit_.reason == "studies" and exit_.csn_eligible is True and (
+            self.bonus_csn_studies_count
+        )
+
+    def self_sufficient(self, exit_: Exit) -> bool:
+        if exit_.reason == "work" and exit_.subsidised:
+            return self.self_sufficiency_subsidised_work_counts
+        return exit_.reason in SELF_SUFFICIENT_REASONS
+
+
 class Exit(NamedTuple):
     exited_on: date
     reason: str
@@ -133,15 +167,12 @@ class Exit(NamedTuple):
         return self.reason in SELF_SUFFICIENT_REASONS
 
     @property
+    def subsidised(self) -> bool:
+        return self.subsidy not in (None, "none")
+
+    @property
     def qualifies_for_bonus(self) -> bool:
-        if self.reason == "work":
-            if self.employment_form in ("permanent", "full_time_hourly"):
-                return True
-            return (
-                self.employment_form == "fixed_term"
-                and (self.contract_months or 0) >= BONUS_CONTRACT_MONTHS
-            )
-        return self.reason == "studies" and self.csn_eligible is True
+        return SPEC_RULES.qualifies_for_bonus(self)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -166,6 +197,9 @@ class Exit(NamedTuple):
             p.get("csn_eligible"),
             p.get("next_journey_id"),
         )
+
+
+SPEC_RULES = Rules()
 
 
 class Evidence(NamedTuple):
@@ -314,6 +348,28 @@ class JourneyFacts(NamedTuple):
             if review.decision == "approved":
                 return review.reviewed_on
         return None
+
+    @property
+    def bonus_claimable_on(self) -> date | None:
+        """The first sustained follow-up with evidence on or after its due date: the day a
+        provider could have claimed the bonus, had the exit qualified (only read models that
+        store follow-ups know it)."""
+        for u in self.follow_ups:
+            if u.outcome == "sustained" and u.evidence and u.followed_up_on >= u.due_on:
+                return u.followed_up_on
+        return None
+
+    def bonus_earned_on(self, rules: Rules) -> date | None:
+        """The day the bonus is earned under `rules`, for an exit that qualifies under them:
+        its approval; for one that qualifies under `rules` but not under SPEC's (no claim could
+        be made, so none was approved), the day it could have been claimed — the claim taken
+        as approved that day. None when nothing is earned."""
+        exit_ = self.exit
+        if exit_ is None or not rules.qualifies_for_bonus(exit_):
+            return None
+        if exit_.qualifies_for_bonus:
+            return self.bonus_approved_on
+        return self.bonus_claimable_on
 
     def bonus_status_on(self, day: date) -> str:
         """none | not_qualified | awaiting_claim | claimed | returned | approved"""

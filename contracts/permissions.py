@@ -39,6 +39,8 @@ PAYOUT_READERS: Final = frozenset({"clerk", "auditor", "counsellor"})
 ALERT_READERS: Final = frozenset({"counsellor", "auditor", "admin", "provider"})
 STATISTICS_READERS: Final = frozenset({"counsellor", "auditor", "admin"})
 AUDITORS: Final = frozenset({"auditor", "admin"})
+# The policy sandbox (docs/sandbox.md): the clerks who pay and those who read the statistics.
+SANDBOX_USERS: Final = PAYOUT_READERS | STATISTICS_READERS
 
 _JOURNEY = "/v1/journeys/{journey_id}"
 
@@ -80,6 +82,8 @@ PERMISSIONS: Final[Mapping[str, frozenset[str]]] = {
     "GET /v1/statistics": STATISTICS_READERS,
     "GET /v1/statistics/report.html": STATISTICS_READERS,
     "GET /v1/statistics/report.csv": STATISTICS_READERS,
+    # the policy sandbox: past months under another rate table or rule (writes nothing)
+    "POST /v1/sandbox/runs": SANDBOX_USERS,
     # audit and operations
     "GET /v1/events": AUDITORS,
     # the tamper-evident log (docs/audit.md): hashes and signed tree heads, no personal data

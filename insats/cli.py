@@ -57,12 +57,17 @@ backup_app = typer.Typer(
 )
 readmodels_app = typer.Typer(help="Read models fed from the event log.")
 contracts_app = typer.Typer(help="The public contract files in contracts/.")
+sandbox_app = typer.Typer(
+    help="The policy sandbox: past months replayed under another rate table or rule "
+    "(docs/sandbox.md). Read-only."
+)
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(events_app, name="events")
 app.add_typer(backup_app, name="backup")
 app.add_typer(readmodels_app, name="readmodels")
 app.add_typer(contracts_app, name="contracts")
+app.add_typer(sandbox_app, name="sandbox")
 
 DbOption = Annotated[
     Path | None, typer.Option("--db", help="SQLite event store file (default var/insats.db)")
@@ -872,12 +877,140 @@ app.command("relay")(kafka_relay)
 def contracts_write() -> None:
     """Regenerate contracts/openapi.json and the event JSON Schemas from the code."""
     from contracts.kafka import write_all as write_kafka_schemas  # kafka (issue 10)
+    from contracts.scenario import write_schema as write_scenario_schema
     from contracts.schemas import write_all
     from insats.openapi import write_openapi
 
-    for p in [*write_all(), *write_kafka_schemas()]:
+    for p in [*write_all(), *write_kafka_schemas(), write_scenario_schema()]:
         typer.echo(str(p))
     typer.echo(str(write_openapi()))
+
+
+def _scenario(path: Path) -> Any:
+    from contracts.scenario import ScenarioInvalid, load_scenario
+
+    try:
+        return load_scenario(path)
+    except OSError as error:
+        fail(f"{path}: {error.strerror or error}", 2)
+    except ScenarioInvalid as error:
+        fail(f"{path}: {error}", 2)
+
+
+@sandbox_app.command("check")
+def sandbox_check(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (.json or .toml)")],
+) -> None:
+    """Check a scenario file against contracts/scenario/v1/scenario.json and SPEC's bounds."""
+    loaded = _scenario(scenario)
+    typer.echo(f"{scenario}: {loaded.name!r}, {len(loaded.changes)} changes, valid")
+
+
+@sandbox_app.command("run")
+def sandbox_run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (.json or .toml)")],
+    from_: Annotated[str, typer.Option("--from", help="First payout month, YYYY-MM or a date")],
+    to: Annotated[str, typer.Option("--to", help="Last payout month, YYYY-MM or a date")],
+    known_at: Annotated[
+        str | None,
+        typer.Option(
+            "--known-at",
+            help="Only what was recorded by then (ISO time, e.g. 2026-01-31T23:59:59+01:00; "
+            "default: each closed run as it closed, the rest as known now)",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write sandbox.json, .csv, -insatser.csv, .html here"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON")] = False,
+    db: DbOption = None,
+    postgres: PgOption = None,
+) -> None:
+    """Replay the months under the baseline and the scenario and compare them: totals and
+    differences per month, provider, insats and line type, the journeys whose outcome
+    changes, and the self-sufficiency figures under both rules. Writes nothing to the store."""
+    from insats.sandbox import SandboxRequest, months_between, run_sandbox
+    from insats.sandbox.report import write_all
+    from services.platform.clock import today as today_
+    from services.platform.municipality import municipality_name
+    from services.platform.refusal import Refusal
+
+    loaded = _scenario(scenario)
+    moment = None
+    if known_at is not None:
+        try:
+            moment = datetime.fromisoformat(known_at.replace("Z", "+00:00"))
+        except ValueError:
+            fail(
+                f"--known-at must be an ISO time such as 2026-01-31T23:59:59+01:00, "
+                f"got {known_at[:40]!r}",
+                2,
+            )
+        if moment is not None and moment.tzinfo is None:
+            fail("--known-at needs a time zone, e.g. 2026-01-31T23:59:59+01:00", 2)
+    request = SandboxRequest(loaded, from_[:7], to[:7], moment)
+    with opened(db, postgres, default_rates=False) as c, _progress_bars() as bars:
+        total = (
+            len(months_between(request.month_from, request.month_to))
+            if request.month_from <= request.month_to
+            else 0
+        )
+        task = bars.add_task("sandbox: replaying", total=total or None, count="")
+
+        def advance(month: str) -> None:
+            bars.update(task, advance=1, count=month)
+
+        try:
+            comparison = run_sandbox(
+                c.source, c.payments.runs, request, today=today_(), progress=advance
+            )
+        except Refusal as refused:
+            fail(f"{refused.field or 'sandbox'}: {refused.message}", 2)
+    if out is not None:
+        for path in write_all(comparison, out, municipality_name()):
+            typer.echo(f"wrote {path}", err=as_json)
+    if as_json:
+        typer.echo(json.dumps(comparison, ensure_ascii=False, indent=2))
+        return
+    _print_comparison(comparison)
+
+
+def _print_comparison(comparison: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from insats.sandbox.report import BASIS_NAMES
+
+    console = Console()
+    t = comparison["totals"]
+    table = Table(
+        title=f"{comparison['scenario']['name']}: {comparison['from']}–{comparison['to']}"
+    )
+    for column in ("Månad", "Underlag", "Utbetalt", "Baslinje", "Scenario", "Skillnad"):
+        table.add_column(column, justify="left" if column in ("Månad", "Underlag") else "right")
+    for m in comparison["months"]:
+        table.add_row(
+            m["month"],
+            BASIS_NAMES[m["basis"]],
+            m["paid"] or "",
+            m["baseline"] or "",
+            m["scenario"] or "",
+            m["difference"] or "",
+        )
+    table.add_row("Totalt", "", t["paid"] or "", t["baseline"], t["scenario"], t["difference"])
+    console.print(table)
+    matches = t["baseline_matches_paid"]
+    if matches is not None:
+        console.print(
+            "baseline reproduces the closed runs line for line"
+            if matches
+            else "[red]the baseline does NOT reproduce the closed runs: run insats audit verify[/]"
+        )
+    j = comparison["journeys"]
+    console.print(
+        f"{j['changed']} journeys paid differently, {j['outcome_changed']} change outcome"
+    )
 
 
 def main() -> None:

@@ -52,21 +52,17 @@ _DDL = (
 _TABLES = ("pay_journeys", "pay_providers", "pay_provider_details", "pay_rates")
 _CHUNK = 500  # ids per IN (...) query
 
-# Journey events that change only a part of the facts payments do not store (a plan, an
-# internship, a follow-up): folded onto stored facts they would move only the version.
-_UNPAID_EVENTS: frozenset[str] = model.events_outside(PAYMENT_PARTS)
-
-
 def decode_facts(journey_id: str, text: str) -> JourneyFacts:
     return model.decode(journey_id, text)
 
 
 def _paid(f: JourneyFacts | None) -> tuple[Any, ...] | None:
     """What payments store of a journey (`PAYMENT_PARTS`, no version): a change elsewhere (a
-    plan, a follow-up) is not a change to pay on, and leaves the row as it is."""
+    plan, a follow-up) is not a change to pay on, and leaves the row as it is. (Follow-ups are
+    folded only by the sandbox's projection, where a scenario may pay on them.)"""
     if f is None:
         return None
-    return (f.insats, f.assignments, f.exit, f.vouchers, f.reviews, f.withdrawal)
+    return (f.insats, f.assignments, f.exit, f.vouchers, f.reviews, f.withdrawal, f.follow_ups)
 
 
 class JourneyRow(NamedTuple):
@@ -88,7 +84,9 @@ class JourneyRow(NamedTuple):
 _ROW_COLUMNS = "journey_id, facts, changed_at, insats, starts_on, holder, holder_since, extra_until"
 
 
-def row_of(f: JourneyFacts, changed_at: int) -> JourneyRow:
+def row_of(
+    f: JourneyFacts, changed_at: int, parts: frozenset[str] = PAYMENT_PARTS
+) -> JourneyRow:
     ongoing = f.withdrawal is None and f.exit is None and bool(f.assignments)
     last = f.assignments[-1] if ongoing else None
     extras = [month_of(v.granted_on) for v in f.vouchers]
@@ -98,7 +96,7 @@ def row_of(f: JourneyFacts, changed_at: int) -> JourneyRow:
         f.journey_id,
         # Without the version: a row is written only when what payments read changed, so a
         # stored version would depend on how the log was cut into batches (and replays differ).
-        model.encode(f._replace(version=0), PAYMENT_PARTS),
+        model.encode(f._replace(version=0), parts),
         changed_at,
         f.insats,
         None if f.starts_on is None else f.starts_on.isoformat(),
@@ -118,6 +116,8 @@ def earns_until(f: JourneyFacts) -> str:
     months = [month_of(f.exit.exited_on)]
     if f.bonus_approved_on is not None:
         months.append(month_of(f.bonus_approved_on))
+    if f.bonus_claimable_on is not None:  # (a scenario's bonus: follow-ups stored)
+        months.append(month_of(f.bonus_claimable_on))
     months.extend(month_of(v.granted_on) for v in f.vouchers)
     return max(months)
 
@@ -152,6 +152,13 @@ class PaymentsProjection:
 
     name = "payments"
     schema_version = 2  # 2: the shared journey model's stored form, providers as model facts
+
+    def __init__(self, parts: frozenset[str] = PAYMENT_PARTS):
+        # The parts of the journey facts stored (`rules.PAYMENT_PARTS`); the sandbox's
+        # throwaway copy stores them all, so a scenario can pay on follow-ups and the figures
+        # can be computed from the same facts.
+        self.parts = parts
+        self._unpaid = model.events_outside(parts)
 
     # --- feed side ------------------------------------------------------------------------------
 
@@ -206,7 +213,7 @@ class PaymentsProjection:
                 for (jid, _), value in zip(stored, values, strict=True):
                     current[jid] = model.from_value(jid, value)
         changed: dict[str, int] = {}
-        unpaid = _UNPAID_EVENTS
+        unpaid, parts = self._unpaid, self.parts
         for e in events:
             jid = e.stream_id
             before = current.get(jid)
@@ -214,7 +221,7 @@ class PaymentsProjection:
                 # It changes only a part payments do not store: the fold would move only the
                 # version (not stored either), and the row stays as it is.
                 continue
-            after = model.apply(before, e, PAYMENT_PARTS)
+            after = model.apply(before, e, parts)
             if after is before:  # folded already (delivered twice)
                 continue
             current[jid] = after
@@ -232,7 +239,7 @@ class PaymentsProjection:
                 [
                     (*row[:3], earns_until(current[jid]), *row[3:])
                     for jid, pos in changed.items()
-                    for row in (row_of(current[jid], pos),)
+                    for row in (row_of(current[jid], pos, parts),)
                 ],
             )
 

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Protocol
 
 from contracts import journey as model
 from contracts.bounds import MAX_AMOUNT
 from contracts.events import PublicEvent
-from contracts.journey import JourneyFacts, ProviderFacts, Providers
+from contracts.journey import JourneyFacts, ProviderFacts, Providers, Rules
 
 LineType = Literal["monthly", "bonus", "voucher"]
 LINE_TYPES: tuple[LineType, ...] = ("monthly", "bonus", "voucher")  # display order
@@ -130,16 +130,55 @@ class RateTable:
         )
 
 
+class Policy(Protocol):
+    """What a policy scenario changes beyond the rate tables (`contracts.scenario.Scenario`):
+    SPEC's rule parameters and the voucher bounds, from dates on."""
+
+    def rules_on(self, day: date) -> Rules: ...
+
+    def voucher_amount(self, amount: Decimal, granted_on: date) -> Decimal: ...
+
+    def changes_on(self, day: date) -> Sequence[Any]: ...
+
+    def change_dates(self) -> list[date]: ...
+
+
 class RateSchedule:
     """The effective-dated rate tables; the table in force on a day is the latest one whose
     effective_from is on or before it (one table per effective_from: a later RatesSet with the
-    same effective_from replaced the earlier one before it got here)."""
+    same effective_from replaced the earlier one before it got here).
 
-    def __init__(self, tables: Iterable[RateTable] = ()):
+    `policy` (the sandbox's scenario, `under`) changes the rules and vouchers too; real runs
+    have none: SPEC's rules and the vouchers as granted."""
+
+    def __init__(self, tables: Iterable[RateTable] = (), policy: Policy | None = None):
         by_day = {t.effective_from: t for t in tables}
         self.tables: tuple[RateTable, ...] = tuple(by_day[d] for d in sorted(by_day))
+        self.policy = policy
         self._starts = [t.effective_from for t in self.tables]
         self._monthly: dict[tuple[str, str], Decimal] = {}
+
+    def under(self, policy: Policy) -> RateSchedule:
+        """These tables with a scenario's changes applied from their dates on (the table of
+        each day: the real one in force, then every change in force, oldest first), and its
+        rules and voucher bounds."""
+        days = sorted({*self._starts, *(d for d in policy.change_dates() if self._starts)})
+        tables = []
+        for day in days:
+            base = self.in_force(day)
+            if base is None:  # before the first real table: a change alone sets no rate
+                continue
+            monthly, bonus = dict(base.monthly), dict(base.bonus)
+            min_days = base.min_days_before_payment
+            for change in policy.changes_on(day):
+                if change.monthly is not None:
+                    monthly.update(change.monthly.given())
+                if change.bonus is not None:
+                    bonus.update(change.bonus.given())
+                if change.min_days_before_payment is not None:
+                    min_days = change.min_days_before_payment
+            tables.append(RateTable(day, monthly, bonus, min_days))
+        return RateSchedule(tables, policy)
 
     def in_force(self, day: date) -> RateTable | None:
         i = bisect.bisect_right(self._starts, day)
@@ -330,10 +369,16 @@ def journey_entitlement(
             out[(jid, provider, period, "monthly", "")] = Line(n, rate, prorata(rate, n, dim))
 
     lowest = after or ""  # bonus and vouchers: periods in (after, through]
-    approved = facts.bonus_approved_on
+    policy = rates.policy
+    if exit_ is None:
+        approved = None
+    elif policy is None:
+        approved = facts.bonus_approved_on if exit_.qualifies_for_bonus else None
+    else:
+        approved = facts.bonus_earned_on(policy.rules_on(exit_.exited_on))
     if approved is not None and exit_ is not None and exit_on is not None:
         period = _period_of_ordinal(approved.toordinal())
-        if lowest < period <= through and exit_.qualifies_for_bonus:
+        if lowest < period <= through:
             holder = _holder(spans, exit_on)
             if holder is not None:
                 bonus = rates.bonus(insats, exit_.exited_on)
@@ -346,7 +391,10 @@ def journey_entitlement(
             holder = _holder(spans, granted)
             if holder is not None:
                 key = (jid, holder, period, "voucher", voucher.voucher_id)
-                out[key] = Line(None, None, voucher.amount)
+                amount = voucher.amount
+                if policy is not None:
+                    amount = policy.voucher_amount(amount, voucher.granted_on)
+                out[key] = Line(None, None, amount)
     return out
 
 

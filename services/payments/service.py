@@ -24,7 +24,7 @@ from services.payments.model import (
     Run,
     changed,
 )
-from services.payments.projection import PaymentsProjection
+from services.payments.projection import PaymentsProjection, Snapshot
 from services.payments.references import DecisionReferences
 from services.payments.rules import RateMissing, RateOutOfBounds, last_day, parse_month
 from services.payments.runs import CloseRaced, PayoutRuns
@@ -101,6 +101,24 @@ def _stored_references(journeys: set[str], last: Run | None) -> dict[str, tuple[
         return {}
     # in the stored (sorted) order: the run's event lists its references sorted
     return {jid: ref for jid, ref in last.references.items() if jid in journeys}
+
+
+def settled_by(last: Run | None, snapshot: Snapshot) -> tuple[Settled | None, frozenset[str]]:
+    """What the last closed run settled for the next one computed from `snapshot`, and the
+    providers whose journeys must be computed in full (a de-authorisation recorded since):
+    nothing is settled before the first run, or when rates for settled months changed."""
+    if last is None:
+        return None, frozenset()
+    settled_end = last_day(last.month)
+    if any(
+        r.recorded_at > last.position and r.effective_from <= settled_end
+        for r in snapshot.rate_rows
+    ):
+        return None, frozenset()  # rates for settled months changed: recompute everything
+    slow = frozenset(
+        p for p, row in snapshot.providers.items() if row.deauth_changed_at > last.position
+    )
+    return Settled(last.month, last.position), slow
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -307,29 +325,14 @@ class PaymentsService:
             computed = self._computed
             if computed is not None and computed[0] == key:
                 return computed[1]
-            settled: Settled | None = None
-            slow_providers: frozenset[str] = frozenset()
-            if last is not None:
-                if snapshot.position < last.position:
-                    raise Unavailable(
-                        "read_model_behind",
-                        f"the payments read model is at position {snapshot.position}, behind "
-                        f"the last closed run ({last.month}, position {last.position})",
-                        retry_after=RETRY_BEHIND_SECONDS,
-                    )
-                settled = Settled(last.month, last.position)
-                settled_end = last_day(last.month)
-                if any(
-                    r.recorded_at > last.position and r.effective_from <= settled_end
-                    for r in snapshot.rate_rows
-                ):
-                    settled = None  # rates for settled months changed: recompute everything
-                else:
-                    slow_providers = frozenset(
-                        p
-                        for p, row in snapshot.providers.items()
-                        if row.deauth_changed_at > last.position
-                    )
+            if last is not None and snapshot.position < last.position:
+                raise Unavailable(
+                    "read_model_behind",
+                    f"the payments read model is at position {snapshot.position}, behind "
+                    f"the last closed run ({last.month}, position {last.position})",
+                    retry_after=RETRY_BEHIND_SECONDS,
+                )
+            settled, slow_providers = settled_by(last, snapshot)
             if settled is None or slow_providers:
                 rows = self.projection.journey_rows(tx)
             else:

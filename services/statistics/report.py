@@ -73,7 +73,7 @@ def _days(value: float | None) -> str:
 
 
 @contextmanager
-def _chart_context() -> Iterator[None]:
+def chart_context() -> Iterator[None]:
     with _RENDER_LOCK, matplotlib.rc_context(_SVG_RC):
         yield
 
@@ -105,7 +105,7 @@ def _legend(fig: Figure, ax: Any) -> None:
     )
 
 
-def _to_svg(fig: Figure) -> str:
+def to_svg(fig: Figure) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     text = buf.getvalue()
@@ -114,7 +114,7 @@ def _to_svg(fig: Figure) -> str:
 
 def chart_customers(by_insats: Mapping[str, Any]) -> str:
     """Figure 1: customers per insats."""
-    with _chart_context():
+    with chart_context():
         fig = Figure(figsize=(6.5, 3.2))
         ax = fig.add_subplot()
         names = [INSATS_NAMES[i] for i in INSATS_TYPES]
@@ -126,12 +126,12 @@ def chart_customers(by_insats: Mapping[str, Any]) -> str:
         _counts(ax.yaxis)
         ax.set_ylim(0, max(max(values, default=0), 1) * 1.15)
         fig.tight_layout()
-        return _to_svg(fig)
+        return to_svg(fig)
 
 
 def chart_exit_reasons(by_insats: Mapping[str, Any]) -> str:
     """Figure 5: exits per reason and insats (grouped horizontal bars)."""
-    with _chart_context():
+    with chart_context():
         fig = Figure(figsize=(6.5, 5.2))
         ax = fig.add_subplot()
         height = 0.8 / len(INSATS_TYPES)
@@ -158,7 +158,7 @@ def chart_exit_reasons(by_insats: Mapping[str, Any]) -> str:
         ax.set_xlim(0, max(most, 1) * 1.05)
         _legend(fig, ax)
         fig.tight_layout()
-        return _to_svg(fig)
+        return to_svg(fig)
 
 
 def chart_days_per_year(yearly: list[YearlyDays]) -> str:
@@ -166,7 +166,7 @@ def chart_days_per_year(yearly: list[YearlyDays]) -> str:
 
     Exactly the years given, from 0 up; a year or insats without self-sufficient exits has no
     bar (and says so when no year has any)."""
-    with _chart_context():
+    with chart_context():
         fig = Figure(figsize=(max(6.5, 0.9 * len(yearly) + 2), 3.8))
         ax = fig.add_subplot()
         width = 0.8 / len(INSATS_TYPES)
@@ -206,7 +206,7 @@ def chart_days_per_year(yearly: list[YearlyDays]) -> str:
         ax.set_ylabel("Dagar")
         _legend(fig, ax)
         fig.tight_layout()
-        return _to_svg(fig)
+        return to_svg(fig)
 
 
 # --- HTML -------------------------------------------------------------------------------------

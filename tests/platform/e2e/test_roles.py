@@ -98,12 +98,20 @@ SAMPLES: dict[str, tuple[dict[str, str], dict | None]] = {
     "GET /v1/audit/proofs/inclusion": ({}, None),
     "GET /v1/audit/proofs/consistency": ({}, None),
     "GET /v1/audit/leaves": ({}, None),
+    "POST /v1/sandbox/runs": (
+        {},
+        {
+            "name": "30 dagar",
+            "changes": [{"effective_from": "2026-01-01", "min_days_before_payment": 30}],
+        },
+    ),
     "GET /metrics": ({}, None),
 }
 # Query strings the sample requests need (required query parameters).
 QUERIES = {
     "GET /v1/audit/proofs/inclusion": "?position=1&tree_size=1",
     "GET /v1/audit/proofs/consistency": "?from=0&to=1",
+    "POST /v1/sandbox/runs": "?from=2026-01&to=2026-01",
 }
 
 

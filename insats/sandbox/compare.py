@@ -1,0 +1,275 @@
+"""The baseline against the scenario: totals and differences per month, provider, insats and
+line type, the journeys whose outcome changes, and the self-sufficiency figures under both.
+
+Pure: from a `Simulation` (services.payments.sandbox) to the comparison's JSON shape
+(docs/sandbox.md), which the CSV, the HTML page and the API all render.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from contracts.events import INSATS_TYPES
+from contracts.journey import SPEC_RULES, JourneyFacts, Providers
+from contracts.scenario import Scenario
+from services.payments.model import Run, RunLine
+from services.payments.rules import LINE_TYPES, first_day, last_day
+from services.payments.sandbox import BASELINE, Simulation
+from services.statistics.facts import figure_row
+from services.statistics.figures import compute_figures
+
+SCENARIO = "scenario"
+ZERO = Decimal("0.00")
+# The figures shown under both rules (the rest of GET /v1/statistics does not depend on them).
+FIGURES = ("journeys", "exits_total", "self_sufficient", "rate_of_journeys", "rate_of_exits")
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def _row(key: str, baseline: Decimal, scenario: Decimal, **extra: Any) -> dict[str, Any]:
+    return {
+        "key": key,
+        **extra,
+        "baseline": _money(baseline),
+        "scenario": _money(scenario),
+        "difference": _money(scenario - baseline),
+    }
+
+
+def _sums(runs: Iterable[Run], key: Any) -> dict[str, Decimal]:
+    out: dict[str, Decimal] = {}
+    for run in runs:
+        for line in run.lines:
+            k = key(line)
+            out[k] = out.get(k, ZERO) + line.amount
+    return out
+
+
+def _dimension(
+    baseline: Iterable[Run], scenario: Iterable[Run], key: Any, order: Iterable[str] = ()
+) -> list[tuple[str, Decimal, Decimal]]:
+    b, s = _sums(baseline, key), _sums(scenario, key)
+    keys = list(dict.fromkeys([*order, *sorted(b.keys() | s.keys())]))
+    return [(k, b.get(k, ZERO), s.get(k, ZERO)) for k in keys if k in b or k in s]
+
+
+def _journey_outcomes(
+    baseline: Iterable[Run], scenario: Iterable[Run]
+) -> tuple[list[dict[str, Any]], int]:
+    """Every journey paid differently, and how many of them change outcome: a line type paid
+    under one and nothing under the other (fell under a new threshold, lost or gained the
+    bonus, …)."""
+    per: dict[str, dict[str, list[Decimal]]] = {}
+    about: dict[str, tuple[str, str]] = {}
+    for index, runs in enumerate((baseline, scenario)):
+        for run in runs:
+            for line in run.lines:
+                sums = per.setdefault(line.journey_id, {})
+                pair = sums.setdefault(line.type, [ZERO, ZERO])
+                pair[index] += line.amount
+                about.setdefault(line.journey_id, (line.insats, line.provider_id))
+    rows = []
+    changed_outcomes = 0
+    for jid in sorted(per):
+        sums = per[jid]
+        b = sum((p[0] for p in sums.values()), ZERO)
+        s = sum((p[1] for p in sums.values()), ZERO)
+        if b == s and all(p[0] == p[1] for p in sums.values()):
+            continue
+        outcome = []
+        for kind in LINE_TYPES:
+            paid = sums.get(kind)
+            if paid is None:
+                continue
+            if paid[0] != 0 and paid[1] == 0:
+                outcome.append(f"{kind}_lost")
+            elif paid[0] == 0 and paid[1] != 0:
+                outcome.append(f"{kind}_gained")
+        changed_outcomes += bool(outcome)
+        insats, provider = about[jid]
+        rows.append(
+            {
+                "journey_id": jid,
+                "insats": insats,
+                "provider_id": provider,
+                "baseline": _money(b),
+                "scenario": _money(s),
+                "difference": _money(s - b),
+                "by_line_type": {k: _money(p[1] - p[0]) for k, p in sums.items() if p[0] != p[1]},
+                "outcome": outcome,
+            }
+        )
+    return rows, changed_outcomes
+
+
+def _statistics(
+    facts: list[JourneyFacts],
+    providers: Providers,
+    scenario: Scenario,
+    period_from: date,
+    period_to: date,
+    as_of: date,
+) -> dict[str, Any]:
+    """The self-sufficiency figures of the period per insats, under SPEC's rules and the
+    scenario's, with the exits that qualify for the bonus under each."""
+    counted = [f for f in facts if f.counts]
+    rows = [figure_row(f, providers) for f in counted]
+    demoted = frozenset(
+        n
+        for n, f in enumerate(counted)
+        if f.exit is not None and f.exit.self_sufficient and not scenario.self_sufficient(f.exit)
+    )
+    out: dict[str, Any] = {"from": period_from.isoformat(), "to": period_to.isoformat()}
+    for name, excluded in ((BASELINE, frozenset[int]()), (SCENARIO, demoted)):
+        figures = compute_figures(
+            rows, period_from, period_to, "insats", as_of=as_of, not_self_sufficient=excluded
+        )["groups"]
+        groups = {}
+        for group, values in figures.items():
+            groups[group] = {k: values[k] for k in FIGURES}
+        for group in groups:
+            groups[group]["bonus_qualifying"] = 0
+        for f in counted:
+            exit_ = f.exit
+            if exit_ is None or not period_from <= exit_.exited_on <= period_to:
+                continue
+            rules = SPEC_RULES if name == BASELINE else scenario.rules_on(exit_.exited_on)
+            if rules.qualifies_for_bonus(exit_):
+                for group in (f.insats or "", "total"):
+                    if group in groups:
+                        groups[group]["bonus_qualifying"] += 1
+        out[name] = groups
+    return out
+
+
+def compare(
+    simulation: Simulation,
+    scenario: Scenario,
+    *,
+    month_from: str,
+    month_to: str,
+    known_at: datetime | None,
+    as_of: date,
+    provider_names: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The comparison's JSON shape (docs/sandbox.md)."""
+    base_runs = simulation.runs[BASELINE]
+    scen_runs = simulation.runs[SCENARIO]
+    names = dict(provider_names or {})
+    for run in (*base_runs.values(), *scen_runs.values()):
+        for pid, info in run.providers.items():
+            if info.name:
+                names.setdefault(pid, info.name)
+
+    months: list[dict[str, Any]] = []
+    paid_total = ZERO
+    all_match = True
+    for basis in simulation.months:
+        if basis.folded:
+            months.append(
+                {
+                    "month": basis.month,
+                    "basis": "folded",
+                    "position": None,
+                    "paid": None,
+                    "baseline": None,
+                    "scenario": None,
+                    "difference": None,
+                    "baseline_matches_paid": None,
+                }
+            )
+            continue
+        b, s = base_runs[basis.month], scen_runs[basis.month]
+        paid = basis.closed.total if basis.closed is not None else None
+        matches = None
+        if basis.closed is not None:
+            matches = _comparable(b.lines) == _comparable(basis.closed.lines)
+            all_match = all_match and matches
+            paid_total += basis.closed.total
+        months.append(
+            {
+                "month": basis.month,
+                "basis": "closed_run" if basis.closed is not None else "known_at",
+                "position": basis.position,
+                "paid": None if paid is None else _money(paid),
+                "baseline": _money(b.total),
+                "scenario": _money(s.total),
+                "difference": _money(s.total - b.total),
+                "baseline_matches_paid": matches,
+            }
+        )
+    b_total = sum((r.total for r in base_runs.values()), ZERO)
+    s_total = sum((r.total for r in scen_runs.values()), ZERO)
+    bases = [m for m in simulation.months if not m.folded]
+    journeys, outcome_changes = _journey_outcomes(base_runs.values(), scen_runs.values())
+
+    def provider_key(line: RunLine) -> str:
+        return line.provider_id
+
+    def insats_key(line: RunLine) -> str:
+        return line.insats
+
+    def type_key(line: RunLine) -> str:
+        return line.type
+
+    def period_key(line: RunLine) -> str:
+        return line.period
+
+    return {
+        "scenario": scenario.model_dump(mode="json", exclude_none=True),
+        "from": month_from,
+        "to": month_to,
+        "known_at": None if known_at is None else known_at.isoformat(),
+        "position": simulation.position,
+        "months": months,
+        "totals": {
+            "baseline": _money(b_total),
+            "scenario": _money(s_total),
+            "difference": _money(s_total - b_total),
+            "paid": _money(paid_total) if any(m.closed for m in bases) else None,
+            "baseline_matches_paid": all_match if any(m.closed for m in bases) else None,
+        },
+        "by_provider": [
+            _row(k, b, s, name=names.get(k, ""))
+            for k, b, s in _dimension(base_runs.values(), scen_runs.values(), provider_key)
+        ],
+        "by_insats": [
+            _row(k, b, s)
+            for k, b, s in _dimension(
+                base_runs.values(), scen_runs.values(), insats_key, INSATS_TYPES
+            )
+        ],
+        "by_line_type": [
+            _row(k, b, s)
+            for k, b, s in _dimension(base_runs.values(), scen_runs.values(), type_key, LINE_TYPES)
+        ],
+        "by_period": [
+            _row(k, b, s)
+            for k, b, s in _dimension(base_runs.values(), scen_runs.values(), period_key)
+        ],
+        "journeys": {
+            "changed": len(journeys),
+            "outcome_changed": outcome_changes,
+            "rows": journeys,
+        },
+        "statistics": _statistics(
+            simulation.facts,
+            simulation.providers,
+            scenario,
+            first_day(month_from),
+            last_day(month_to),
+            as_of,
+        ),
+    }
+
+
+def _comparable(lines: Iterable[RunLine]) -> list[tuple[object, ...]]:
+    return [
+        (*line[:7], None if line.rate is None else f"{line.rate:.2f}", f"{line.amount:.2f}")
+        for line in lines
+    ]

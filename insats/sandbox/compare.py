@@ -65,14 +65,14 @@ def _journey_outcomes(
     under one and nothing under the other (fell under a new threshold, lost or gained the
     bonus, …)."""
     per: dict[str, dict[str, list[Decimal]]] = {}
-    about: dict[str, tuple[str, str]] = {}
+    about: dict[str, tuple[str, set[str]]] = {}
     for index, runs in enumerate((baseline, scenario)):
         for run in runs:
             for line in run.lines:
                 sums = per.setdefault(line.journey_id, {})
                 pair = sums.setdefault(line.type, [ZERO, ZERO])
                 pair[index] += line.amount
-                about.setdefault(line.journey_id, (line.insats, line.provider_id))
+                about.setdefault(line.journey_id, (line.insats, set()))[1].add(line.provider_id)
     rows = []
     changed_outcomes = 0
     for jid in sorted(per):
@@ -91,12 +91,12 @@ def _journey_outcomes(
             elif paid[0] == 0 and paid[1] != 0:
                 outcome.append(f"{kind}_gained")
         changed_outcomes += bool(outcome)
-        insats, provider = about[jid]
+        insats, providers = about[jid]
         rows.append(
             {
                 "journey_id": jid,
                 "insats": insats,
-                "provider_id": provider,
+                "providers": sorted(providers),
                 "baseline": _money(b),
                 "scenario": _money(s),
                 "difference": _money(s - b),

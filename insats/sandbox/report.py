@@ -152,7 +152,7 @@ def render_journeys_csv(comparison: Mapping[str, Any]) -> bytes:
                 [
                     _csv(r["journey_id"]),
                     _csv(INSATS_LABELS.get(r["insats"], r["insats"])),
-                    _csv(r["provider_id"]),
+                    _csv(", ".join(r["providers"])),
                     _comma(r["baseline"]),
                     _comma(r["scenario"]),
                     _comma(r["difference"]),
@@ -295,6 +295,28 @@ def _statistics_table(statistics: Mapping[str, Any]) -> str:
     )
 
 
+PARAMETER_NAMES: Final = {
+    "monthly": "Löpande ersättning per månad",
+    "bonus": "Resultatbonus",
+    "min_days_before_payment": "Dagar innan ersättning betalas",
+    "voucher_min": "Tilläggscheck lägst",
+    "voucher_max": "Tilläggscheck högst",
+    "bonus_fixed_term_min_months": "Visstidsanställning ger bonus från (månader)",
+    "bonus_full_time_hourly_counts": "Heltid, timanställning ger bonus",
+    "bonus_subsidised_work_counts": "Subventionerat arbete ger bonus",
+    "bonus_csn_studies_count": "CSN-berättigade studier ger bonus",
+    "self_sufficiency_subsidised_work_counts": "Subventionerat arbete räknas som egen försörjning",
+}
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "ja" if value else "nej"
+    if isinstance(value, str) and "." in value:
+        return f"{sv_money(Decimal(value))} kr"
+    return str(value)
+
+
 def _changes(scenario: Mapping[str, Any]) -> str:
     items = []
     for change in scenario["changes"]:
@@ -302,9 +324,13 @@ def _changes(scenario: Mapping[str, Any]) -> str:
         for key, value in change.items():
             if key in ("effective_from", "reason"):
                 continue
-            if isinstance(value, dict):
-                value = ", ".join(f"{k} = {v}" for k, v in value.items())
-            parts.append(f"{key}: {value}")
+            if key in ("monthly", "bonus"):
+                per = ", ".join(f"{INSATS_LABELS.get(k, k)} {_value(v)}" for k, v in value.items())
+                parts.append(f"{PARAMETER_NAMES[key]}: {per}")
+            elif key == "rules":
+                parts.extend(f"{PARAMETER_NAMES.get(k, k)}: {_value(v)}" for k, v in value.items())
+            else:
+                parts.append(f"{PARAMETER_NAMES.get(key, key)}: {_value(value)}")
         reason = f" — {escape(change['reason'])}" if change.get("reason") else ""
         items.append(
             f"<li>Från {escape(change['effective_from'])}: {escape('; '.join(parts))}{reason}</li>"
@@ -343,7 +369,7 @@ def comparison_body(comparison: Mapping[str, Any], *, charts: bool = True) -> st
     journey_rows = "".join(
         f"<tr><td><code>{escape(r['journey_id'])}</code></td>"
         f"<td>{escape(INSATS_LABELS.get(r['insats'], r['insats']))}</td>"
-        f"<td>{escape(r['provider_id'])}</td>"
+        f"<td>{escape(', '.join(r['providers']))}</td>"
         f"{_cells([_money(r['baseline']), _money(r['scenario']), _money(r['difference'])])}"
         f"<td>{escape(', '.join(OUTCOME_NAMES.get(o, o) for o in r['outcome']))}</td></tr>"
         for r in shown

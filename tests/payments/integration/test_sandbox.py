@@ -6,18 +6,31 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Iterable
 from contextlib import closing
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contracts.scenario import ScenarioInvalid, parse_scenario
 from insats.sandbox import SandboxRequest, run_sandbox
+from services.payments.model import Run
+from services.payments.projection import PaymentsProjection
+from services.payments.references import DecisionReferences
+from services.payments.rules import entitlement, last_day, replay
+from services.payments.runs import PayoutRuns
+from services.payments.sandbox import BASELINE, simulate
+from services.payments.service import PaymentsService, feed_catch_up
+from services.platform.db import SQLiteDatabase
+from services.platform.feed import FeedRunner, ListEventSource
 from services.platform.refusal import Invalid
-from tests.payments.paybuild import P1, P2, Log, Wired, wire
+from tests.payments.integration import test_payments_properties as properties
+from tests.payments.paybuild import P1, P2, Clock, Log, Wired, wire
 
 MONTHS = [f"2026-{m:02d}" for m in range(1, 11)]
 
@@ -189,6 +202,19 @@ def test_voucher_bounds_count_a_voucher_at_the_nearest_bound(tmp_path: Path) -> 
     assert amounts(result["by_line_type"])["voucher"] == ("15000.00", "10000.00")
 
 
+def test_from_a_later_month_the_months_before_are_what_was_really_paid(tmp_path: Path) -> None:
+    """From February on, under 10 days instead of 14: j1 (12 days in January) was not paid for
+    January by the real January run, and is by the February run under both rules — so February
+    pays the same; the scenario must not take January as settled under its own rules."""
+    scenario = {
+        "name": "10 dagar",
+        "changes": [{"effective_from": "2025-01-01", "min_days_before_payment": 10}],
+    }
+    result = sandbox(the_year(tmp_path), scenario, month_from="2026-02", month_to="2026-02")
+    assert result["months"][0]["difference"] == "0.00"
+    assert result["months"][0]["baseline_matches_paid"] is True
+
+
 def test_known_at_leaves_out_what_was_recorded_later(tmp_path: Path) -> None:
     """With --known-at, the October run is computed from what was known on 2026-10-13: the
     bonus approved on the 14th is not, and the month is then not a closed run's basis."""
@@ -258,10 +284,6 @@ def test_two_recorded_years_every_run_reproduced_by_the_baseline(tmp_path: Path)
     late facts paid as lines for earlier periods): given its runs closed as recorded, the
     sandbox's baseline reproduces each of them line for line, and a scenario changes them."""
     from services.payments.model import FIRST_LAYOUT
-    from services.payments.runs import PayoutRuns
-    from services.payments.service import PaymentsService, feed_catch_up
-    from services.platform.db import SQLiteDatabase
-    from services.platform.feed import FeedRunner, ListEventSource
     from tests.payments.integration.test_recorded_log import recorded_events, recorded_runs
 
     events, recorded = recorded_events(), recorded_runs()
@@ -306,3 +328,100 @@ def test_two_recorded_years_every_run_reproduced_by_the_baseline(tmp_path: Path)
     assert result["totals"]["baseline_matches_paid"] is True
     assert result["totals"]["difference"] != "0.00"
     assert result["journeys"]["outcome_changed"] > 0
+
+
+# --- over random histories -----------------------------------------------------------------------
+
+SCENARIOS = st.sampled_from(
+    [
+        QUESTION,
+        {
+            "name": "kortare kontrakt, högre SAI från april",
+            "changes": [
+                {"effective_from": "2026-01-01", "rules": {"bonus_fixed_term_min_months": 3}},
+                {"effective_from": "2026-04-01", "monthly": {"sai": "8000.00"}},
+            ],
+        },
+        {
+            "name": "10 dagar",
+            "changes": [{"effective_from": "2025-01-01", "min_days_before_payment": 10}],
+        },
+    ]
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(properties.action, min_size=1, max_size=35), SCENARIOS)
+def test_over_random_histories_the_baseline_is_what_was_paid_and_the_scenario_adds_up(
+    steps: list[Any], scenario: dict[str, Any]
+) -> None:
+    """Whatever arrives late, is corrected or skipped: every closed month's baseline is its run
+    line for line, and the scenario's runs together pay exactly the scenario's entitlement of
+    the history known at the last close (computed the long way, from the folded events)."""
+    story = properties.Story()
+    source = ListEventSource()
+    db = SQLiteDatabase(":memory:")
+    projection = PaymentsProjection()
+    runner = FeedRunner(source, db, [projection, DecisionReferences()], batch_size=7)
+    runs = PayoutRuns(
+        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ":memory:"}
+    )
+    clock = Clock(date(2026, 1, 1))
+    service = PaymentsService(
+        db, runs, feed_catch_up(runner), projection=projection, today=clock.today
+    )
+    month = 0
+    for step in [*steps, ("close",)]:
+        if step[0] in ("close", "skip_month"):
+            if month >= len(properties.MONTHS):
+                continue
+            if step[0] == "close":
+                source.append(*story.log.events[len(source.events) :])
+                clock.day = last_day(properties.MONTHS[month]) + timedelta(days=1)
+                service.close(properties.MONTHS[month])
+            month += 1
+        else:
+            story.apply(step)
+    months = properties.MONTHS[:month]
+    closed = runs.closed()
+    if months[-1] not in closed:
+        source.append(*story.log.events[len(source.events) :])
+        clock.day = last_day(months[-1]) + timedelta(days=1)
+        service.close(months[-1])
+        closed = runs.closed()
+    known_events = story.log.events[: len(source.events)]
+    source.append(*story.log.events[len(source.events) :])  # learnt after the last close
+
+    parsed = parse_scenario(scenario)
+    simulation = simulate(
+        source, closed, months, {BASELINE: None, "scenario": parsed}, known_at=source.max_position()
+    )
+    for basis in simulation.months:
+        if basis.folded:
+            assert basis.month not in closed
+            continue
+        assert basis.closed is closed[basis.month]
+        assert simulation.runs[BASELINE][basis.month].lines == closed[basis.month].lines
+
+    known = replay(known_events)
+    expected = entitlement(
+        known.journeys.values(), known.rates.under(parsed), known.providers, months[-1]
+    )
+    expected_amounts = {k: v.amount for k, v in expected.items() if v.amount != 0}
+    assert summed(simulation.runs["scenario"].values()) == expected_amounts
+
+    # From a later month on, the months before are what was really paid (under the baseline):
+    # together with the scenario's runs they still pay the scenario's entitlement.
+    later = months[len(months) // 2 :]
+    partial = simulate(source, closed, later, {"scenario": parsed}, known_at=source.max_position())
+    before = [run for m, run in closed.items() if m < later[0]]
+    assert summed([*before, *partial.runs["scenario"].values()]) == expected_amounts
+
+
+def summed(runs: Iterable[Run]) -> dict[tuple[str, str, str, str, str], Decimal]:
+    paid: dict[tuple[str, str, str, str, str], Decimal] = {}
+    for run in runs:
+        for ln in run.lines:
+            key = (ln.journey_id, ln.provider_id, ln.period, ln.type, ln.voucher_id)
+            paid[key] = paid.get(key, Decimal(0)) + ln.amount
+    return {k: v for k, v in paid.items() if v != 0}

@@ -9,7 +9,10 @@ recorded by `events import`) is measured in one process:
     digest and one canonical-JSON hash per event, a leaf row and the new node rows per page);
   - the overhead: the Merkle log's time as a share of the rebuild's.
 Commands do no Merkle work: the log is appended by its own feed after the command's
-transaction, so a command's latency does not include it. Writes docs/bench/transparency.md.
+transaction. What the Merkle feed costs them is the machine it shares: command throughput is
+measured on a fresh store with every background task running (read-model feed, alerts scan,
+daily checkpoint) with and without the Merkle log's feed, alternately, best of three each.
+Writes docs/bench/transparency.md.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import os  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -66,13 +70,83 @@ def run_size(tmp: Path, journeys: int, lines: list[str]) -> dict[str, Any]:
         c.close()
 
 
+def command_throughput(tmp: Path, journeys: int, *, merkle: bool, run: int) -> float:
+    """Commands per second: `journeys` × (decision, provider choice, plan, exit) in process,
+    one at a time, on a fresh SQLite store with the background tasks running."""
+    from datetime import date
+
+    from bench.commands import PROVIDER, bench_person
+    from contracts.journey import Exit, Plan
+    from services.lifecycle.domain.journey import ExternalRef
+
+    c = build(StoreConfig(sqlite_file=tmp / f"cmd-{merkle}-{run}" / "var" / "insats.db"))
+    tasks = [t for t in c.background_tasks if merkle or t is not c.transparency.feed]
+    for task in tasks:
+        task.start()
+    try:
+        app = c.lifecycle
+        ctx = app.context("publisher:bench", "bench", "bench")
+        app.authorise_provider(
+            ctx,
+            provider_id=PROVIDER,
+            name="Bench AB",
+            insats_types=["grund"],
+            authorised_from=date(2020, 1, 1),
+            bankgiro="5050-1055",
+            iban=None,
+        )
+        start = time.perf_counter()
+        for i in range(journeys):
+            jid = app.register_decision(
+                ctx,
+                external_ref=ExternalRef("bench", str(i)),
+                person_id=bench_person(i),
+                insats="grund",
+                decided_on=date(2026, 1, 10),
+                decided_by="kv",
+                target_group="other",
+            ).resource["journey_id"]
+            app.choose_provider(ctx, jid, provider_id=PROVIDER, starts_on=date(2026, 1, 20))
+            app.register_plan(ctx, jid, Plan(date(2026, 2, 10), None, None))
+            app.exit_journey(ctx, jid, Exit(date(2026, 4, 10), "moved"))
+        took = time.perf_counter() - start
+        c.feed.catch_up()
+        if merkle:
+            c.transparency.feed.catch_up()
+            assert c.transparency.tree.size() >= journeys * 4
+        return journeys * 4 / took
+    finally:
+        for task in tasks:
+            task.stop()
+        c.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--journeys", default="5000,20000")
+    parser.add_argument("--command-journeys", type=int, default=300)
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
+        rates: dict[bool, list[float]] = {True: [], False: []}
+        for run in range(3):
+            for merkle in (False, True):
+                rates[merkle].append(
+                    command_throughput(tmp, args.command_journeys, merkle=merkle, run=run)
+                )
+        without, with_ = max(rates[False]), max(rates[True])
+        commands = {
+            "baseline: commands/s without the Merkle feed": without,
+            "commands/s with the Merkle feed running": with_,
+            "overhead: commands": without / with_ - 1,
+        }
+        print(
+            f"commands (SQLite, in process, {args.command_journeys * 4} per run, best of 3): "
+            f"{without:,.0f}/s without the Merkle feed, {with_:,.0f}/s with it, "
+            f"overhead {without / with_ - 1:.0%}",
+            flush=True,
+        )
         base = template(tmp)
         for n in (int(x) for x in args.journeys.split(",")):
             r = run_size(tmp, n, generate(base, n))
@@ -96,9 +170,19 @@ def main() -> None:
     out.write_text(
         "# The Merkle log's cost (bench/transparency.py)\n\n"
         "Machine: " + ", ".join(f"{k} {v}" for k, v in machine_facts().items()) + "\n\n"
+        "Commands (SQLite, in process, every background task running; "
+        f"{args.command_journeys * 4} commands a run, best of 3 each, alternating):\n\n"
+        "| baseline: without the Merkle feed | with the Merkle feed | overhead |\n"
+        "|---|---|---|\n"
+        f"| {without:,.0f} commands/s | {with_:,.0f} commands/s | "
+        f"{commands['overhead: commands']:.0%} |\n\n"
+        "The Merkle log from empty beside a full rebuild (both read the whole log):\n\n"
         "| journeys | events | baseline: rebuild of every read model, s | the Merkle log "
         "from empty, s | overhead |\n|---|---|---|---|---|\n" + rows + "\n",
         encoding="utf-8",
+    )
+    (out.parent / "transparency.json").write_text(
+        json.dumps({"commands": commands, "sizes": results}, indent=2) + "\n", encoding="utf-8"
     )
     print(f"wrote {out}")
 

@@ -964,6 +964,13 @@ class LifecycleApp(Application[UUID]):
     def public_events(
         self, after: int, limit: int, *, include_person_id: bool = False
     ) -> list[PublicEvent]:
+        return self.public_page(after, limit, include_person_id=include_person_id)[0]
+
+    def public_page(
+        self, after: int, limit: int, *, include_person_id: bool = False
+    ) -> tuple[list[PublicEvent], Sequence[Notification]]:
+        """The public events after `after`, and the stored records they were decoded from
+        (the Merkle log digests those without reading them again)."""
         notifications = self.recorder.select_notifications(
             start=after, limit=limit, topics=PUBLIC_TOPICS, inclusive_of_start=False
         )
@@ -973,7 +980,7 @@ class LifecycleApp(Application[UUID]):
             e = decode(n, include_person_id=include_person_id)
             if e is not None:
                 out.append(e)
-        return out
+        return out, notifications
 
     def public_stream(self, stream_id: UUID | str) -> list[PublicEvent]:
         """One stream's public events with their log positions (for audit bundles). Reads the

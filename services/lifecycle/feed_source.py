@@ -10,6 +10,7 @@ import psycopg
 
 from contracts.events import PublicEvent
 from services.lifecycle.application import LifecycleApp
+from services.lifecycle.public_log import record_digest
 from services.platform.db import PgTimeouts
 
 log = logging.getLogger(__name__)
@@ -36,15 +37,25 @@ class StoreEventSource:
         self._notified = threading.Event()
         self._listener: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._page = threading.local()  # the stored records of the page this thread last read
         if postgres_url and channel:
             self._listener = threading.Thread(target=self._listen, name="pg-listen", daemon=True)
             self._listener.start()
 
     def read(self, after: int, limit: int) -> Sequence[PublicEvent]:
-        return self.app.public_events(after, limit)
+        events, records = self.app.public_page(after, limit)
+        self._page.records = records
+        return events
 
     def record_digests(self, positions: Sequence[int]) -> dict[int, str]:
-        """The stored records' digests at these positions (for the Merkle log's leaves)."""
+        """The stored records' digests at these positions (for the Merkle log's leaves): from
+        the page this thread just read when it holds them all (a feed reads a page, then
+        hands it to the Merkle log), else read again."""
+        records = getattr(self._page, "records", None)
+        if records:
+            by_position = {n.id: n for n in records}
+            if all(p in by_position for p in positions):
+                return {p: record_digest(by_position[p]) for p in positions}
         return self.app.record_digests(positions)
 
     def max_position(self) -> int:

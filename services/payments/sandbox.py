@@ -25,7 +25,7 @@ from contracts.journey import PARTS as ALL_PARTS
 from contracts.journey import JourneyFacts, Providers
 from services.payments.compute import compute_lines
 from services.payments.model import Booking, ProviderInfo, Run, RunLine
-from services.payments.projection import PaymentsProjection, decode_rows
+from services.payments.projection import JourneyRow, PaymentsProjection, decode_rows
 from services.payments.rules import Policy, RateMissing
 from services.payments.service import settled_by
 from services.platform.db import SQLiteDatabase
@@ -134,8 +134,10 @@ def simulate(
             runner.catch_up()
             with database.transaction() as tx:
                 snapshot = projection.snapshot(tx)
-                all_rows = projection.journey_rows(tx)
             providers = {p: row.facts for p, row in snapshot.providers.items()}
+            # The rows each policy's run reads, read once for all policies that read the same
+            # (after the first month every policy settles on the same position).
+            read: dict[tuple[int, str] | None, list[JourneyRow]] = {}
             for name, policy in policies.items():
                 earlier = paid[name]
                 last = earlier[-1] if earlier else None
@@ -143,13 +145,17 @@ def simulate(
                 if policy is not None and last is not None and last.month < first:
                     settled, slow = None, frozenset()  # the real run was paid under the baseline
                 rates = snapshot.rates if policy is None else snapshot.rates.under(policy)
-                if settled is not None and not slow:
+                which = None if settled is None or slow else (settled.position, settled.month)
+                rows = read.get(which)
+                if rows is None:
                     with database.transaction() as tx:
-                        rows = projection.journey_rows(
-                            tx, changed_after=settled.position, earning_after=settled.month
+                        rows = read[which] = (
+                            projection.journey_rows(tx)
+                            if which is None
+                            else projection.journey_rows(
+                                tx, changed_after=which[0], earning_after=which[1]
+                            )
                         )
-                else:
-                    rows = all_rows
                 try:
                     lines = compute_lines(
                         basis.month, rows, rates, providers, earlier, settled, slow

@@ -227,10 +227,10 @@ def _wrapped(app: ASGIApp, wrap: Callable[[ASGIApp], ASGIApp]) -> ASGIApp:
 
 
 def _service_routers(container: Container) -> list[Any]:
+    from insats.sandbox.api import router as sandbox_router
     from services.alerts.api import router as alerts_router
     from services.payments.api import router as payments_router
     from services.statistics.api import router as statistics_router
-    from insats.sandbox.api import router as sandbox_router
     from services.transparency.api import router as transparency_router
 
     return [payments_router, alerts_router, statistics_router, transparency_router, sandbox_router]

@@ -87,7 +87,7 @@ def mount(app: FastAPI, container: Any) -> None:
     """Add the pages, their static files and `/docs` to `app` (call it last in create_app)."""
     import fastapi_offline
 
-    from insats.ui import audit, payouts, statistics
+    from insats.ui import audit, payouts, sandbox, statistics
 
     app.state.ui = UiState(
         sessions=Sessions(container.readmodel_db, app.state.keys),
@@ -96,7 +96,7 @@ def mount(app: FastAPI, container: Any) -> None:
     app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")
     swagger = Path(fastapi_offline.__file__).parent / "static"  # Swagger UI 5 (MIT)
     app.mount("/docs/assets", StaticFiles(directory=swagger), name="docs-assets")
-    for module in (auth, worklist, journeys, payouts, audit, statistics, docs):
+    for module in (auth, worklist, journeys, payouts, audit, statistics, sandbox, docs):
         app.include_router(module.router)
     app.add_exception_handler(UiError, _ui_error)
     _pages_answer_in_html(app)

@@ -23,7 +23,7 @@ from insats.ui.sessions import COOKIE, Session, Sessions
 from services.platform.clock import STOCKHOLM
 
 HERE = Path(__file__).parent
-STATIC_VERSION = "1"  # bump to make browsers fetch changed assets at once
+STATIC_VERSION = "2"  # bump to make browsers fetch changed assets at once
 
 # Every page: no script from anywhere but the app, no framing, no inline script. Inline style
 # attributes are allowed for matplotlib's SVG charts (their <style> element).

@@ -23,6 +23,7 @@ MIRRORS: Final[dict[str, str]] = {
     # a provider: only its own compensation basis
     "payouts.files": "GET /v1/payouts/{month}/files/{name}",
     "statistics": "GET /v1/statistics",  # and /v1/statistics/report.*
+    "sandbox": "POST /v1/sandbox/runs",  # the page runs it, and gives its files
     "audit": "GET /v1/events",
     "providers": "GET /v1/providers",  # names on the pages
 }
@@ -40,6 +41,7 @@ NAVIGATION: Final[tuple[tuple[str, str, str], ...]] = (
     ("payouts", "/ui/payouts", "Utbetalningar"),
     ("basis", "/ui/underlag", "Ersättningsunderlag"),
     ("statistics", "/ui/statistics", "Statistik"),
+    ("sandbox", "/ui/sandbox", "Sandlåda"),
     ("audit", "/ui/audit", "Granskning"),
 )
 

@@ -58,6 +58,7 @@ def test_each_role_gets_the_pages_of_the_table_and_403_elsewhere(
         ("alerts", "/ui/alerts"),
         ("payouts", "/ui/payouts"),
         ("statistics", "/ui/statistics"),
+        ("sandbox", "/ui/sandbox"),
         ("audit", "/ui/audit"),
         ("basis", "/ui/underlag"),
         ("decisions", "/ui/decisions/new"),

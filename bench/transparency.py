@@ -57,13 +57,25 @@ def run_size(tmp: Path, journeys: int, lines: list[str]) -> dict[str, Any]:
         c.transparency.feed.catch_up()
         merkle = time.perf_counter() - start
         assert c.transparency.tree.size() > 0 and c.transparency.verify() == []
+        # A rebuild with the Merkle log's feed running beside it, as in a serving process: the
+        # log is current (evidence is never rebuilt), so the feed only wakes and finds nothing.
+        c.transparency.feed.start()
+        try:
+            start = time.perf_counter()
+            c.feed.rebuild()
+            rebuild_beside = time.perf_counter() - start
+        finally:
+            c.transparency.feed.stop()
         return {
             "journeys": journeys,
             "events": events,
             "baseline: rebuild of every read model, events/s": events / rebuild,
+            "rebuild with the Merkle feed running, events/s": events / rebuild_beside,
+            "overhead: rebuild": rebuild_beside / rebuild - 1,
             "the Merkle log from empty, events/s": events / merkle,
-            "overhead: Merkle log time / rebuild time": merkle / rebuild,
+            "overhead: Merkle log from empty / rebuild time": merkle / rebuild,
             "rebuild s": rebuild,
+            "rebuild beside s": rebuild_beside,
             "merkle s": merkle,
         }
     finally:
@@ -154,7 +166,7 @@ def main() -> None:
                 f"{n:,} journeys, {r['events']:,} events: rebuild {r['rebuild s']:.2f} s "
                 f"({r['baseline: rebuild of every read model, events/s']:,.0f}/s), Merkle log "
                 f"{r['merkle s']:.2f} s ({r['the Merkle log from empty, events/s']:,.0f}/s), "
-                f"overhead {r['overhead: Merkle log time / rebuild time']:.0%}",
+                f"overhead {r['overhead: Merkle log from empty / rebuild time']:.0%}",
                 flush=True,
             )
             results.append(r)
@@ -164,21 +176,45 @@ def main() -> None:
         f"| {r['journeys']:,} | {r['events']:,} | {r['rebuild s']:.2f} "
         f"({r['baseline: rebuild of every read model, events/s']:,.0f}/s) | {r['merkle s']:.2f} "
         f"({r['the Merkle log from empty, events/s']:,.0f}/s) | "
-        f"{r['overhead: Merkle log time / rebuild time']:.0%} |"
+        f"{r['overhead: Merkle log from empty / rebuild time']:.0%} |"
         for r in results
     )
+    beside = "\n".join(
+        f"| {r['journeys']:,} | {r['events']:,} | {r['rebuild s']:.2f} | "
+        f"{r['rebuild beside s']:.2f} | {r['overhead: rebuild']:+.0%} |"
+        for r in results
+    )
+    met = "met" if commands["overhead: commands"] <= 0.10 else "**not met**"
+    rebuild_met = "met" if all(r["overhead: rebuild"] <= 0.10 for r in results) else "**not met**"
     out.write_text(
-        "# The Merkle log's cost (bench/transparency.py)\n\n"
-        "Machine: " + ", ".join(f"{k} {v}" for k, v in machine_facts().items()) + "\n\n"
-        "Commands (SQLite, in process, every background task running; "
-        f"{args.command_journeys * 4} commands a run, best of 3 each, alternating):\n\n"
+        "# The Merkle log's cost (issue 14, `bench/transparency.py`)\n\n"
+        f"`python bench/transparency.py --journeys {args.journeys}` on "
+        + ", ".join(f"{k} {v}" for k, v in machine_facts().items())
+        + ". Each figure beside its baseline measured in the same process. Goal: ≤ 10 % "
+        "slower with the Merkle log.\n\n"
+        "**Commands** (SQLite, the lifecycle application in process, every background task "
+        "running: read-model feed, alerts scan, daily checkpoint; "
+        f"{args.command_journeys * 4} commands a run — decision, provider, plan, exit — best "
+        f"of 3 each, alternating with and without the Merkle log's feed). Goal {met}.\n\n"
         "| baseline: without the Merkle feed | with the Merkle feed | overhead |\n"
         "|---|---|---|\n"
         f"| {without:,.0f} commands/s | {with_:,.0f} commands/s | "
-        f"{commands['overhead: commands']:.0%} |\n\n"
-        "The Merkle log from empty beside a full rebuild (both read the whole log):\n\n"
+        f"{commands['overhead: commands']:+.0%} |\n\n"
+        "A command does no Merkle work: the log is appended by its own feed after the "
+        "command commits, so what it costs commands is the machine the two share.\n\n"
+        "**Rebuild of every read model** with the Merkle log's feed running beside it (the "
+        "log is evidence and never rebuilt: the feed wakes, finds nothing new and sleeps). "
+        f"Goal {rebuild_met}.\n\n"
+        "| journeys | events | baseline: rebuild, s | with the Merkle feed running, s | "
+        "overhead |\n|---|---|---|---|---|\n" + beside + "\n\n"
+        "**The Merkle log from empty** (after an import or a restore into a new store, when "
+        "the read models and the log both read the whole log once), beside a full rebuild. "
+        "Not a goal of the issue's; the price of evidence for a log nobody hashed yet.\n\n"
         "| journeys | events | baseline: rebuild of every read model, s | the Merkle log "
-        "from empty, s | overhead |\n|---|---|---|---|---|\n" + rows + "\n",
+        "from empty, s | Merkle / rebuild |\n|---|---|---|---|---|\n" + rows + "\n\n"
+        "Its time is reading and decoding the log into the public contract form (the "
+        "leaves hash that form), one SHA-256 per leaf and per node, and the leaf and node "
+        "rows. The record digests come from the page the feed just read (no second read).\n",
         encoding="utf-8",
     )
     (out.parent / "transparency.json").write_text(

@@ -46,18 +46,26 @@ _DimensionSums = dict[tuple[str, str, str, str], Decimal]
 _JourneySums = dict[tuple[str, str], Decimal]
 
 
-def _summed(runs: Iterable[Run]) -> tuple[_DimensionSums, _JourneySums]:
-    """One pass over a policy's lines: the sums every dimension and every journey read (a
-    year over 100 000 journeys is millions of lines)."""
+def _summed(runs: Iterable[Run]) -> tuple[_DimensionSums, _JourneySums, dict[str, Decimal]]:
+    """One pass over a policy's lines: the sums every dimension, every journey and every
+    month read (a year over 100 000 journeys is millions of lines)."""
     dims: _DimensionSums = {}
     journeys: _JourneySums = {}
+    months: dict[str, Decimal] = {}
     for run in runs:
+        total = ZERO
         for period, provider, jid, insats, kind, _, _, _, amount in run.lines:
             k = (provider, insats, kind, period)
             dims[k] = dims.get(k, ZERO) + amount
             j = (jid, kind)
             journeys[j] = journeys.get(j, ZERO) + amount
-    return dims, journeys
+            total += amount
+        months[run.month] = total
+    return dims, journeys, months
+
+
+def sum_amounts(lines: Iterable[RunLine]) -> Decimal:
+    return sum((line.amount for line in lines), ZERO)
 
 
 def _dimension(
@@ -182,6 +190,8 @@ def compare(
             if info.name:
                 names.setdefault(pid, info.name)
 
+    base_dims, base_journeys, base_months = _summed(base_runs.values())
+    scen_dims, scen_journeys, scen_months = _summed(scen_runs.values())
     months: list[dict[str, Any]] = []
     paid_total = ZERO
     all_match = True
@@ -200,30 +210,29 @@ def compare(
                 }
             )
             continue
-        b, s = base_runs[basis.month], scen_runs[basis.month]
-        paid = basis.closed.total if basis.closed is not None else None
+        paid = None
         matches = None
         if basis.closed is not None:
-            matches = _comparable(b.lines) == _comparable(basis.closed.lines)
+            closed_lines = basis.closed.lines
+            matches = base_runs[basis.month].lines == closed_lines  # Decimals compare by value
             all_match = all_match and matches
-            paid_total += basis.closed.total
+            paid = base_months[basis.month] if matches else sum_amounts(closed_lines)
+            paid_total += paid
         months.append(
             {
                 "month": basis.month,
                 "basis": "closed_run" if basis.closed is not None else "known_at",
                 "position": basis.position,
                 "paid": None if paid is None else _money(paid),
-                "baseline": _money(b.total),
-                "scenario": _money(s.total),
-                "difference": _money(s.total - b.total),
+                "baseline": _money(base_months[basis.month]),
+                "scenario": _money(scen_months[basis.month]),
+                "difference": _money(scen_months[basis.month] - base_months[basis.month]),
                 "baseline_matches_paid": matches,
             }
         )
-    b_total = sum((r.total for r in base_runs.values()), ZERO)
-    s_total = sum((r.total for r in scen_runs.values()), ZERO)
+    b_total = sum(base_months.values(), ZERO)
+    s_total = sum(scen_months.values(), ZERO)
     bases = [m for m in simulation.months if not m.folded]
-    base_dims, base_journeys = _summed(base_runs.values())
-    scen_dims, scen_journeys = _summed(scen_runs.values())
     journeys, outcome_changes = _journey_outcomes(
         base_journeys, scen_journeys, [*base_runs.values(), *scen_runs.values()]
     )
@@ -266,10 +275,3 @@ def compare(
             as_of,
         ),
     }
-
-
-def _comparable(lines: Iterable[RunLine]) -> list[tuple[object, ...]]:
-    return [
-        (*line[:7], None if line.rate is None else f"{line.rate:.2f}", f"{line.amount:.2f}")
-        for line in lines
-    ]

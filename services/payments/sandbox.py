@@ -28,6 +28,7 @@ from services.payments.model import Booking, ProviderInfo, Run, RunLine
 from services.payments.projection import JourneyRow, PaymentsProjection, decode_rows
 from services.payments.rules import Policy, RateMissing
 from services.payments.service import settled_by
+from services.platform.collector import collector_paused
 from services.platform.db import SQLiteDatabase
 from services.platform.feed import EventSource, FeedRunner, UpTo
 
@@ -107,6 +108,21 @@ def simulate(
 
     Runs before the first month are the real closed ones, for every policy: a scenario
     answers what these months would have paid, given what was really paid before."""
+    # Millions of small objects and no cycles: the cyclic collector would walk them all again
+    # and again (half the time of a year over 100 000 journeys, measured).
+    with collector_paused():
+        return _simulate(source, closed, months, policies, known_at=known_at, progress=progress)
+
+
+def _simulate(
+    source: EventSource,
+    closed: Mapping[str, Run],
+    months: Sequence[str],
+    policies: Mapping[str, Policy | None],
+    *,
+    known_at: int,
+    progress: Callable[[str], None],
+) -> Simulation:
     bases = month_bases(months, closed, known_at)
     first = months[0] if months else ""
     before = [run for m, run in sorted(closed.items()) if m < first]

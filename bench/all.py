@@ -1,6 +1,7 @@
 """Run every benchmark and assemble docs/benchmarks.md from their sections.
 
-    python bench/all.py            # commands (PostgreSQL), payout run, statistics, relay, rebuild
+    python bench/all.py            # commands (PostgreSQL), payout run, sandbox, statistics, relay,
+                                   # rebuild, the Merkle log's cost
     python bench/all.py --only commands
     python bench/all.py --json     # then print every figure and its baseline as one JSON object
     python bench/all.py --json --no-run   # the last recorded figures, without running anything
@@ -30,8 +31,19 @@ BENCHMARKS = {
     "statistics": ["bench/statistics.py"],
     "relay": ["bench/relay.py"],  # kafka (issue 10)
     "rebuild": ["bench/rebuild.py"],  # reading the whole log (issue 13)
+    # the policy sandbox: a year under a scenario (issue 15)
+    "sandbox": [
+        "bench/sandbox.py",
+        "--journeys",
+        "20000",
+        "--journeys",
+        "100000",
+        "--write",
+        "docs/bench/sandbox.md",
+    ],
+    "transparency": ["bench/transparency.py"],  # the Merkle log's cost (issue 14)
 }
-ORDER = ("commands", "payments", "rebuild", "statistics", "relay")
+ORDER = ("commands", "payments", "sandbox", "rebuild", "statistics", "relay", "transparency")
 # Sections in docs/benchmarks.md: each benchmark's, then how the figures grow (written by hand
 # from the recorded runs: docs/bench/scale.md).
 SECTION_ORDER = (*ORDER, "scale")

@@ -3,7 +3,7 @@ the `client` and `api` fixtures of every e2e folder (loaded by tests/conftest.py
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from insats.bootstrap import Container
 from insats.web import create_app
 from services.platform.auth import KeyStore
-from tests.conftest import P1, P2, P3
+from tests.conftest import P1, P2, P3, decision_body, person
 
 ROLES = ("admin", "publisher", "counsellor", "clerk", "auditor")
 
@@ -69,3 +69,49 @@ def api(client: TestClient, container: Container) -> Api:
         )
         assert r.status_code == 201, r.text
     return a
+
+
+Post = Callable[[str, str, Any], Any]  # (role, path, body) → the response
+
+
+def record_the_worked_example(post: Post, closing: Callable[[str], Any] | None = None) -> str:
+    """SPEC §4.2's worked example through the API:
+    an SAI journey at P1 from 2026-01-20, at P2 from 2026-03-16, out to a 12-month job on
+    2026-04-10, followed up and its bonus approved in October; January to October closed."""
+
+    def ok(role: str, path: str, body: Any) -> Any:
+        r = post(role, path, body)
+        assert r.status_code in (200, 201), r.text
+        return r
+
+    r = ok("publisher", "/v1/decisions", decision_body("w-001", person("1990-01-01", "001")))
+    jid = str(r.json()["journey_id"])
+    ok("publisher", f"/v1/journeys/{jid}/provider", {"provider_id": P1, "starts_on": "2026-01-20"})
+    ok("publisher", f"/v1/journeys/{jid}/provider", {"provider_id": P2, "starts_on": "2026-03-16"})
+    ok(
+        "provider2",
+        f"/v1/journeys/{jid}/exit",
+        {
+            "exited_on": "2026-04-10",
+            "reason": "work",
+            "employment_form": "fixed_term",
+            "contract_months": 12,
+        },
+    )
+    ok(
+        "provider2",
+        f"/v1/journeys/{jid}/follow-up",
+        {
+            "followed_up_on": "2026-10-12",
+            "outcome": "sustained",
+            "evidence": [{"type": "anstallningsbevis", "id": "A-1", "date": "2026-10-01"}],
+        },
+    )
+    ok(
+        "counsellor",
+        f"/v1/journeys/{jid}/bonus-review",
+        {"reviewed_on": "2026-10-14", "decision": "approved"},
+    )
+    for month in [f"2026-{m:02d}" for m in range(1, 11)]:
+        (closing or (lambda m: ok("clerk", f"/v1/payouts/{m}/close", None)))(month)
+    return jid

@@ -20,11 +20,25 @@ from services.platform.db import SQLiteDatabase
 from services.platform.feed import FeedRunner, ListEventSource
 from tests.given import EventLog, exit_payload
 
-__all__ = ["P1", "P2", "P3", "Clock", "Log", "Wired", "exit_payload", "wire"]
+__all__ = ["P1", "P2", "P3", "QUESTION", "Clock", "Log", "Wired", "exit_payload", "wire"]
 
 P1 = "5560000001"
 P2 = "5560000002"
 P3 = "5560000003"
+
+# The policy sandbox's question of issue 15 (docs/sandbox.md): 30 days instead of 14, a 20 000
+# SEK bonus, förstärkt at 5 000 — from 2026-01-01, as a scenario.
+QUESTION: dict[str, Any] = {
+    "name": "30 dagar, 20 000 kr bonus, förstärkt 5 000 kr",
+    "changes": [
+        {
+            "effective_from": "2026-01-01",
+            "min_days_before_payment": 30,
+            "bonus": {"grund": "20000.00", "forstarkt": "20000.00", "sai": "20000.00"},
+            "monthly": {"forstarkt": "5000.00"},
+        }
+    ],
+}
 
 
 class Log(EventLog):

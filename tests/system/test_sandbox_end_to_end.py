@@ -14,53 +14,15 @@ from typer.testing import CliRunner
 
 from insats.bootstrap import Container
 from insats.cli import app
-from tests.api import Api
-from tests.conftest import P2
-from tests.system.test_services_wiring import started
+from tests.api import Api, record_the_worked_example
+from tests.payments.paybuild import QUESTION
 
-QUESTION: dict[str, Any] = {
-    "name": "30 dagar, 20 000 kr bonus, förstärkt 5 000 kr",
-    "changes": [
-        {
-            "effective_from": "2026-01-01",
-            "min_days_before_payment": 30,
-            "bonus": {"grund": "20000.00", "forstarkt": "20000.00", "sai": "20000.00"},
-            "monthly": {"forstarkt": "5000.00"},
-        }
-    ],
-}
 MONTHS = "?from=2026-01&to=2026-10"
 
 
 @pytest.fixture
-def closed_year(api: Api, container: Container) -> str:
-    pub = api.as_("publisher")
-    jid = started(api, "w-001", insats="sai")
-    pub.post(f"/v1/journeys/{jid}/provider", {"provider_id": P2, "starts_on": "2026-03-16"})
-    api.as_("provider2").post(
-        f"/v1/journeys/{jid}/exit",
-        {
-            "exited_on": "2026-04-10",
-            "reason": "work",
-            "employment_form": "fixed_term",
-            "contract_months": 12,
-        },
-    )
-    api.as_("provider2").post(
-        f"/v1/journeys/{jid}/follow-up",
-        {
-            "followed_up_on": "2026-10-12",
-            "outcome": "sustained",
-            "evidence": [{"type": "anstallningsbevis", "id": "A-1", "date": "2026-10-01"}],
-        },
-    )
-    api.as_("counsellor").post(
-        f"/v1/journeys/{jid}/bonus-review", {"reviewed_on": "2026-10-14", "decision": "approved"}
-    )
-    for month in [f"2026-{m:02d}" for m in range(1, 11)]:
-        r = api.as_("clerk").post(f"/v1/payouts/{month}/close", None)
-        assert r.status_code in (200, 201), r.text
-    return jid
+def closed_year(api: Api) -> str:
+    return record_the_worked_example(lambda role, path, body: api.as_(role).post(path, body))
 
 
 def store_state(api: Api) -> tuple[Any, Any]:

@@ -4,6 +4,7 @@ final history, and no run pays a period after its own month."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -181,10 +182,20 @@ def test_runs_follow_provider_changes_and_deauthorisations(steps: list[Any]) -> 
     check_runs(steps)
 
 
-def check_runs(steps: list[Any]) -> None:
-    """Close months along the story; then every run's lines, summed per key, must equal the
-    entitlement of the history known at the last closing, and no line's period may be after
-    its run's month."""
+@dataclass
+class Closed:
+    """A story told and its months closed along it."""
+
+    story: Story
+    source: ListEventSource
+    runs: PayoutRuns
+    months: list[str]  # every month the story reached, closed or skipped
+
+
+def close_along(steps: list[Any]) -> Closed:
+    """Apply the story's steps, closing (or skipping) the next month at each close step; the
+    last month reached is closed in any case. Facts told after the last close stay out of the
+    source."""
     story = Story()
     source = ListEventSource()
     db = SQLiteDatabase(":memory:")
@@ -198,23 +209,33 @@ def check_runs(steps: list[Any]) -> None:
         db, runs, feed_catch_up(runner), projection=projection, today=clock.today
     )
 
+    def close(month: str) -> None:
+        source.append(*story.log.events[len(source.events) :])
+        clock.day = last_day(month) + timedelta(days=1)
+        service.close(month)
+
     month = 0
     for step in [*steps, ("close",)]:
         if step[0] in ("close", "skip_month"):
             if month >= len(MONTHS):
                 continue
             if step[0] == "close":
-                source.append(*story.log.events[len(source.events) :])
-                clock.day = last_day(MONTHS[month]) + timedelta(days=1)
-                service.close(MONTHS[month])
+                close(MONTHS[month])
             month += 1
         else:
             story.apply(step)
     final = MONTHS[month - 1]
     if final not in runs.closed():  # the last step skipped: close it now
-        source.append(*story.log.events[len(source.events) :])
-        clock.day = last_day(final) + timedelta(days=1)
-        service.close(final)
+        close(final)
+    return Closed(story, source, runs, MONTHS[:month])
+
+
+def check_runs(steps: list[Any]) -> None:
+    """Close months along the story; then every run's lines, summed per key, must equal the
+    entitlement of the history known at the last closing, and no line's period may be after
+    its run's month."""
+    told = close_along(steps)
+    story, source, runs, final = told.story, told.source, told.runs, told.months[-1]
 
     paid: dict[tuple[str, str, str, str, str], Decimal] = {}
     for closed_month, run in runs.closed().items():

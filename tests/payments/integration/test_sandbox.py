@@ -8,7 +8,7 @@ import hashlib
 import sqlite3
 from collections.abc import Iterable
 from contextlib import closing
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,7 @@ from hypothesis import strategies as st
 from contracts.scenario import ScenarioInvalid, parse_scenario
 from insats.sandbox import SandboxRequest, run_sandbox
 from services.payments.model import Run
-from services.payments.projection import PaymentsProjection
-from services.payments.references import DecisionReferences
-from services.payments.rules import entitlement, last_day, replay
+from services.payments.rules import entitlement, replay
 from services.payments.runs import PayoutRuns
 from services.payments.sandbox import BASELINE, simulate
 from services.payments.service import PaymentsService, feed_catch_up
@@ -30,22 +28,9 @@ from services.platform.db import SQLiteDatabase
 from services.platform.feed import FeedRunner, ListEventSource
 from services.platform.refusal import Invalid
 from tests.payments.integration import test_payments_properties as properties
-from tests.payments.paybuild import P1, P2, Clock, Log, Wired, wire
+from tests.payments.paybuild import P1, P2, QUESTION, Log, Wired, wire
 
 MONTHS = [f"2026-{m:02d}" for m in range(1, 11)]
-
-# The question of the issue: 30 days instead of 14, a 20 000 SEK bonus, förstärkt at 5 000.
-QUESTION: dict[str, Any] = {
-    "name": "30 dagar, 20 000 kr bonus, förstärkt 5 000 kr",
-    "changes": [
-        {
-            "effective_from": "2026-01-01",
-            "min_days_before_payment": 30,
-            "bonus": {"grund": "20000.00", "forstarkt": "20000.00", "sai": "20000.00"},
-            "monthly": {"forstarkt": "5000.00"},
-        }
-    ],
-}
 
 
 def the_year(tmp_path: Path) -> Wired:
@@ -358,39 +343,10 @@ def test_over_random_histories_the_baseline_is_what_was_paid_and_the_scenario_ad
     """Whatever arrives late, is corrected or skipped: every closed month's baseline is its run
     line for line, and the scenario's runs together pay exactly the scenario's entitlement of
     the history known at the last close (computed the long way, from the folded events)."""
-    story = properties.Story()
-    source = ListEventSource()
-    db = SQLiteDatabase(":memory:")
-    projection = PaymentsProjection()
-    runner = FeedRunner(source, db, [projection, DecisionReferences()], batch_size=7)
-    runs = PayoutRuns(
-        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": ":memory:"}
-    )
-    clock = Clock(date(2026, 1, 1))
-    service = PaymentsService(
-        db, runs, feed_catch_up(runner), projection=projection, today=clock.today
-    )
-    month = 0
-    for step in [*steps, ("close",)]:
-        if step[0] in ("close", "skip_month"):
-            if month >= len(properties.MONTHS):
-                continue
-            if step[0] == "close":
-                source.append(*story.log.events[len(source.events) :])
-                clock.day = last_day(properties.MONTHS[month]) + timedelta(days=1)
-                service.close(properties.MONTHS[month])
-            month += 1
-        else:
-            story.apply(step)
-    months = properties.MONTHS[:month]
-    closed = runs.closed()
-    if months[-1] not in closed:
-        source.append(*story.log.events[len(source.events) :])
-        clock.day = last_day(months[-1]) + timedelta(days=1)
-        service.close(months[-1])
-        closed = runs.closed()
-    known_events = story.log.events[: len(source.events)]
-    source.append(*story.log.events[len(source.events) :])  # learnt after the last close
+    told = properties.close_along(steps)
+    source, closed, months = told.source, told.runs.closed(), told.months
+    known_events = told.story.log.events[: len(source.events)]
+    source.append(*told.story.log.events[len(source.events) :])  # learnt after the last close
 
     parsed = parse_scenario(scenario)
     simulation = simulate(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +20,14 @@ from fastapi.testclient import TestClient
 from contracts.permissions import ROLES
 from insats import sandbox
 from insats.ui.permissions import PAGES
-from tests.api import Api
-from tests.conftest import P1, P2, decision_body, person
+from tests.api import Api, record_the_worked_example
+from tests.conftest import P1, P2
+from tests.payments.paybuild import QUESTION
 from tests.ui.conftest import Checks, Site, Visitor
 from tests.ui.e2e.test_ui_pages import sign_in
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-Post = Callable[[str, str, Any], Any]  # (role, path, body) → the response
 
 # The question of the issue as the page's fields (the API's QUESTION in
 # tests/system/test_sandbox_end_to_end.py).
@@ -43,62 +42,8 @@ FIELDS = {
     "from": "2026-01",
     "to": "2026-10",
 }
-QUESTION: dict[str, Any] = {
-    "name": "30 dagar, 20 000 kr bonus, förstärkt 5 000 kr",
-    "changes": [
-        {
-            "effective_from": "2026-01-01",
-            "min_days_before_payment": 30,
-            "bonus": {"grund": "20000.00", "forstarkt": "20000.00", "sai": "20000.00"},
-            "monthly": {"forstarkt": "5000.00"},
-        }
-    ],
-}
 BASELINE, DIFFERENCE = "37\u00a0840,10", "2\u00a0000,00"  # SPEC's worked example, in kronor
 UNKNOWN = '{"name": "Stavfel", "changes": [{"effective_from": "2026-01-01", "min_dayz": 3}]}'
-
-
-def record_the_worked_example(post: Post, closing: Callable[[str], Any] | None = None) -> str:
-    """SPEC §4.2's worked example (tests/system/test_sandbox_end_to_end.py's `closed_year`):
-    an SAI journey at P1 from 2026-01-20, at P2 from 2026-03-16, out to a 12-month job on
-    2026-04-10, followed up and its bonus approved in October; January to October closed."""
-
-    def ok(role: str, path: str, body: Any) -> Any:
-        r = post(role, path, body)
-        assert r.status_code in (200, 201), r.text
-        return r
-
-    r = ok("publisher", "/v1/decisions", decision_body("w-001", person("1990-01-01", "001")))
-    jid = str(r.json()["journey_id"])
-    ok("publisher", f"/v1/journeys/{jid}/provider", {"provider_id": P1, "starts_on": "2026-01-20"})
-    ok("publisher", f"/v1/journeys/{jid}/provider", {"provider_id": P2, "starts_on": "2026-03-16"})
-    ok(
-        "provider2",
-        f"/v1/journeys/{jid}/exit",
-        {
-            "exited_on": "2026-04-10",
-            "reason": "work",
-            "employment_form": "fixed_term",
-            "contract_months": 12,
-        },
-    )
-    ok(
-        "provider2",
-        f"/v1/journeys/{jid}/follow-up",
-        {
-            "followed_up_on": "2026-10-12",
-            "outcome": "sustained",
-            "evidence": [{"type": "anstallningsbevis", "id": "A-1", "date": "2026-10-01"}],
-        },
-    )
-    ok(
-        "counsellor",
-        f"/v1/journeys/{jid}/bonus-review",
-        {"reviewed_on": "2026-10-14", "decision": "approved"},
-    )
-    for month in [f"2026-{m:02d}" for m in range(1, 11)]:
-        (closing or (lambda m: ok("clerk", f"/v1/payouts/{m}/close", None)))(month)
-    return jid
 
 
 def csrf_of(text: str) -> str:

@@ -143,8 +143,10 @@ class Rules(NamedTuple):
                 form == "fixed_term"
                 and (exit_.contract_months or 0) >= self.bonus_fixed_term_min_months
             )
-        return exit_.reason == "studies" and exit_.csn_eligible is True and (
-            self.bonus_csn_studies_count
+        return (
+            exit_.reason == "studies"
+            and exit_.csn_eligible is True
+            and (self.bonus_csn_studies_count)
         )
 
     def self_sufficient(self, exit_: Exit) -> bool:

@@ -52,6 +52,7 @@ _DDL = (
 _TABLES = ("pay_journeys", "pay_providers", "pay_provider_details", "pay_rates")
 _CHUNK = 500  # ids per IN (...) query
 
+
 def decode_facts(journey_id: str, text: str) -> JourneyFacts:
     return model.decode(journey_id, text)
 
@@ -84,9 +85,7 @@ class JourneyRow(NamedTuple):
 _ROW_COLUMNS = "journey_id, facts, changed_at, insats, starts_on, holder, holder_since, extra_until"
 
 
-def row_of(
-    f: JourneyFacts, changed_at: int, parts: frozenset[str] = PAYMENT_PARTS
-) -> JourneyRow:
+def row_of(f: JourneyFacts, changed_at: int, parts: frozenset[str] = PAYMENT_PARTS) -> JourneyRow:
     ongoing = f.withdrawal is None and f.exit is None and bool(f.assignments)
     last = f.assignments[-1] if ongoing else None
     extras = [month_of(v.granted_on) for v in f.vouchers]

@@ -227,9 +227,12 @@ def checkpoint_body(origin: str, size: int, root: bytes, time: str) -> str:
 # --- bundles ------------------------------------------------------------------------------
 
 
-def check_bundle(bundle: dict[str, Any], key: VerifierKey) -> list[str]:
+def check_bundle(
+    bundle: dict[str, Any], key: VerifierKey, witnesses: list[VerifierKey] | None = None
+) -> list[str]:
     """Every problem with `bundle`; an empty list means: these events are, unchanged, in the
-    log the key's checkpoint commits to, and they are the journey's whole history up to it."""
+    log the key's checkpoint commits to, and they are the journey's whole history up to it —
+    and, with `witnesses`, each of them cosigned that checkpoint."""
     if bundle.get("format") != BUNDLE_FORMAT:
         return [f"not an {BUNDLE_FORMAT} bundle"]
     try:
@@ -237,6 +240,11 @@ def check_bundle(bundle: dict[str, Any], key: VerifierKey) -> list[str]:
     except (VerificationError, KeyError, TypeError) as error:
         return [f"checkpoint: {error}"]
     problems, versions = [], []
+    for witness in witnesses or []:
+        try:
+            verify_cosignature(bundle["checkpoint"], witness)
+        except VerificationError as error:
+            problems.append(f"checkpoint: {error}")
     for item in bundle.get("events", []):
         event = item.get("event", {})
         where = f"event at position {event.get('position')}"
@@ -261,10 +269,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Verify an insats audit bundle.")
     parser.add_argument("bundle", help="the bundle (JSON) that `insats audit prove` wrote")
     parser.add_argument("--public-key", required=True, help="the log's C2SP verifier key")
+    parser.add_argument(
+        "--witness-key",
+        action="append",
+        default=[],
+        help="require this witness's cosignature on the checkpoint (repeatable)",
+    )
     args = parser.parse_args(argv)
     with open(args.bundle, encoding="utf-8") as f:
         bundle = json.load(f)
-    problems = check_bundle(bundle, VerifierKey(args.public_key))
+    witnesses = [VerifierKey(k) for k in args.witness_key]
+    problems = check_bundle(bundle, VerifierKey(args.public_key), witnesses)
     for problem in problems:
         print(f"FAIL {problem}")
     if not problems:

@@ -93,6 +93,8 @@ PERMISSIONS: Final[Mapping[str, frozenset[str]]] = {
     "GET /v1/audit/proofs/inclusion": EVERYONE,
     "GET /v1/audit/proofs/consistency": EVERYONE,
     "GET /v1/audit/leaves": AUDITORS,
+    "GET /v1/audit/checkpoints/{checkpoint_id}/note": EVERYONE,
+    "POST /v1/audit/cosignatures": AUDITORS,  # a witness's token (docs/audit.md)
     "GET /metrics": frozenset({"admin", "auditor", "clerk", "counsellor"}),
 }
 

@@ -30,12 +30,13 @@ from services.platform.backup import (
     write_backup,
 )
 from services.transparency.checkpoints import CHECKPOINT_RECORDS
+from services.transparency.cosignatures import COSIGNATURE_RECORDS
 
 LIFECYCLE, PAYOUT_RUNS = "lifecycle", "payout-runs"
 KEYS_FILE = "api-keys.json"
 # The read-model tables that are records: what the alerts service published, the checkpoints
 # the log's key signed.
-RECORDS = (*PUBLISHED, CHECKPOINT_RECORDS)
+RECORDS = (*PUBLISHED, CHECKPOINT_RECORDS, COSIGNATURE_RECORDS)
 PERSON_KEY_PURPOSE, CIPHER_KEY_PURPOSE = "person-ref", "cipher"
 
 

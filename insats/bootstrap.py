@@ -31,6 +31,7 @@ from services.platform.municipality import municipality_org_no
 from services.platform.tasks import BackgroundTask, start_all, stop_all
 from services.statistics.service import StatisticsService
 from services.transparency.checkpoints import Keys, origin_from_env
+from services.transparency.cosignatures import witness_keys_from_env
 from services.transparency.service import Transparency
 
 DEFAULT_DB = Path("var") / "insats.db"
@@ -211,6 +212,7 @@ def _transparency(
         origin,
         now=clock.now,
         today=clock.today,
+        witnesses=witness_keys_from_env(),
     )
 
 

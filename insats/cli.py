@@ -477,11 +477,19 @@ def audit_witness(
     state: Annotated[Path, typer.Option("--state", help="This witness's directory")] = Path(
         "witness"
     ),
+    submit: Annotated[
+        bool,
+        typer.Option(
+            "--submit",
+            help="Give the cosignature back to the log (it must list this witness's key in "
+            "INSATS_WITNESS_KEYS): audit bundles then carry it",
+        ),
+    ] = False,
 ) -> None:
     """Witness the event log: verify the latest checkpoint, its consistency with the last one
     cosigned and every live leaf against it, then cosign it. The API key (role auditor) is read
     from INSATS_WITNESS_TOKEN. Exits 1 on a finding (nothing cosigned), 2 when the log cannot
-    be read."""
+    be read or refuses the cosignature."""
     import os
 
     import httpx
@@ -510,9 +518,13 @@ def audit_witness(
             read[0] += n
             bars.update(task, advance=n, count=f"{read[0]} leaves")
 
-        witness = Witness(HttpAuditLog(client), key, signer, state, progress=advance)
+        log = HttpAuditLog(client)
+        witness = Witness(log, key, signer, state, progress=advance)
+        submitted: dict[str, Any] | None = None
         try:
             result = witness.run()
+            if submit and not result.problems and result.cosigned:
+                submitted = log.submit(result.cosigned)
         except (WitnessError, httpx.HTTPError) as exc:
             fail(str(exc), 2)
         finally:
@@ -526,22 +538,32 @@ def audit_witness(
         f"OK: cosigned the checkpoint of {result.checkpoint.size} events ({result.path})",
         fg=typer.colors.GREEN,
     )
+    if submitted is not None:
+        typer.echo(f"the log keeps the cosignature with checkpoint {submitted['checkpoint_id']}")
 
 
 @audit_app.command("check")
 def audit_check(
     bundle: Annotated[Path, typer.Argument(help="A bundle `insats audit prove` wrote")],
     public_key: Annotated[str, typer.Option("--public-key", help="The log's verifier key")],
+    witness_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness-key", help="Require this witness's cosignature on the checkpoint (repeat)"
+        ),
+    ] = None,
 ) -> None:
-    """Verify a bundle with nothing but the bundle and the log's public key."""
+    """Verify a bundle with nothing but the bundle and the log's public key (and, with
+    --witness-key, that each witness cosigned its checkpoint)."""
     from contracts.audit_verify import VerificationError, VerifierKey, check_bundle
 
     try:
         key = VerifierKey(public_key)
+        witnesses = [VerifierKey(k) for k in witness_key or []]
         data = json.loads(bundle.read_text(encoding="utf-8"))
     except (VerificationError, OSError, ValueError) as exc:
         fail(str(exc), 2)
-    problems = check_bundle(data, key)
+    problems = check_bundle(data, key, witnesses)
     for p in problems:
         typer.secho(f"FAIL: {p}", fg=typer.colors.RED)
     if problems:

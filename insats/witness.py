@@ -10,7 +10,9 @@ machine, with a key of its own. Each run:
    checks that their tree has the checkpoint's root, comparing every leaf with the one it kept
    from its previous run, so that a rewritten, deleted, reordered or cut-off event is named by
    its position;
-4. only if all of that holds, cosigns the checkpoint (C2SP tlog-cosignature, cosignature/v1).
+4. only if all of that holds, cosigns the checkpoint (C2SP tlog-cosignature, cosignature/v1),
+   and with `--submit` gives the cosigned note back to the log, which keeps it with the
+   checkpoint and in audit bundles (`services/transparency/cosignatures.py`).
 
 Its state is a directory: `witness.db` (the leaves it has seen, the last checkpoint it cosigned)
 and `cosigned/`, one file per cosigned checkpoint note. Memory stays flat: leaves stream through.
@@ -71,6 +73,21 @@ class HttpAuditLog:
 
     def leaves(self, after: int, limit: int) -> list[dict[str, Any]]:
         return list(self._get("/v1/audit/leaves", after=after, limit=limit).json()["leaves"])
+
+    def submit(self, cosigned: str) -> dict[str, Any]:
+        """Give the cosigned note back to the log (`POST /v1/audit/cosignatures`), which then
+        serves it with the checkpoint and puts it in audit bundles."""
+        response = self.client.post(
+            "/v1/audit/cosignatures",
+            content=cosigned.encode("utf-8"),
+            headers={"Content-Type": "text/plain; charset=utf-8"},
+        )
+        if response.status_code != 201:
+            raise WitnessError(
+                f"POST /v1/audit/cosignatures: {response.status_code} {response.text[:200]}"
+            )
+        answer: dict[str, Any] = response.json()
+        return answer
 
 
 class WitnessError(Exception):

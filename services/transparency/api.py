@@ -7,9 +7,11 @@ data: leaves and roots are hashes, a checkpoint is a signed tree head.
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, Response
 
 from services.platform.api import COMMON_REFUSALS, permitted, refusals
@@ -68,6 +70,49 @@ def latest_checkpoint(request: Request, _: Principal = Depends(permitted)) -> Re
     if latest is None:
         raise NotFound("checkpoint_not_found", "no checkpoint has been signed yet", "checkpoint")
     return PlainTextResponse(latest.note, headers={"X-Checkpoint-Id": latest.id})
+
+
+@router.get(
+    "/v1/audit/checkpoints/{checkpoint_id}/note",
+    response_class=PlainTextResponse,
+    responses={**refusals(404), 200: {"content": {"text/plain": {}}}},
+)
+def cosigned_checkpoint(
+    request: Request, checkpoint_id: str, _: Principal = Depends(permitted)
+) -> Response:
+    """A checkpoint's C2SP signed note with every witness cosignature the log collected
+    appended (one signature line each, after the log's own)."""
+    if len(checkpoint_id) > 100:
+        raise NotFound("checkpoint_not_found", "no such checkpoint", "checkpoint_id")
+    service = _service(request)
+    stored = service.checkpoints.get(checkpoint_id)
+    return PlainTextResponse(service.cosignatures.cosigned_note(stored))
+
+
+@router.post(
+    "/v1/audit/cosignatures",
+    status_code=201,
+    responses=refusals(404),
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}}
+    },
+)
+async def add_cosignature(request: Request, _: Principal = Depends(permitted)) -> dict[str, Any]:
+    """A witness's cosigned checkpoint note (C2SP tlog-cosignature, text/plain): the log keeps
+    each cosignature of a configured witness (INSATS_WITNESS_KEYS) that verifies on a
+    checkpoint it signed."""
+    body = await request.body()
+    try:
+        note = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid("invalid_note", "a checkpoint note is UTF-8 text", "note") from None
+    service = _service(request)
+    accepted = await run_in_threadpool(service.cosignatures.add, note, int(time.time()))
+    return {
+        "checkpoint_id": accepted.checkpoint_id,
+        "tree_size": accepted.tree_size,
+        "witnesses": accepted.witnesses,
+    }
 
 
 @router.get("/v1/audit/proofs/inclusion", responses=refusals(404))

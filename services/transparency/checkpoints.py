@@ -345,6 +345,14 @@ class Checkpoints:
             ).fetchone()
         return None if row is None else _row(row)
 
+    def with_size(self, tree_size: int) -> list[StoredCheckpoint]:
+        with self.db.transaction() as tx:
+            rows = tx.execute(
+                f"SELECT {_COLUMNS} FROM audit_checkpoints WHERE tree_size = %s ORDER BY seq",
+                (tree_size,),
+            ).fetchall()
+        return [_row(r) for r in rows]
+
     def get(self, checkpoint_id: str) -> StoredCheckpoint:
         with self.db.transaction() as tx:
             row = tx.execute(

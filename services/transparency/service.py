@@ -8,13 +8,19 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
-from contracts.audit_verify import BUNDLE_FORMAT, VerificationError, verify_consistency
+from contracts.audit_verify import (
+    BUNDLE_FORMAT,
+    VerificationError,
+    VerifierKey,
+    verify_consistency,
+)
 from contracts.events import PublicEvent
 from services.platform.daily import DailyTask
 from services.platform.db import Database
 from services.platform.feed import EventSource, FeedRunner, ReadModelStopped
 from services.transparency import tree
 from services.transparency.checkpoints import Checkpoints, Keys, StoredCheckpoint
+from services.transparency.cosignatures import Cosignatures
 from services.transparency.log import MerkleLog, TreeReader, event_leaf
 
 # How many differences `verify` names one by one before it only counts them.
@@ -39,6 +45,7 @@ class Transparency:
         *,
         now: Callable[[], dt.datetime],
         today: Callable[[], dt.date],
+        witnesses: Sequence[VerifierKey] = (),
     ):
         self.source = source
         self.log = MerkleLog(source.record_digests)
@@ -50,6 +57,7 @@ class Transparency:
             db, self.tree, keys, origin, catch_up=self.catch_up, now=now, today=today
         )
         self.daily = DailyCheckpoint(self.checkpoints, now=now)
+        self.cosignatures = Cosignatures(db, self.checkpoints, witnesses)
 
     def catch_up(self) -> None:
         """Append the leaves of every event recorded so far; a stopped Merkle log says so."""
@@ -94,8 +102,12 @@ class Transparency:
         if not events:
             raise LookupError(f"journey {journey_id} has no events")
         self.catch_up()
-        checkpoint = self.checkpoints.latest()
         last = self.tree.leaf(events[-1].position)
+        # A checkpoint a witness cosigned, when one covers the events: the auditor can then
+        # require the witness's cosignature (`audit check --witness-key`).
+        checkpoint = (
+            self.cosignatures.latest_cosigned(last.index + 1) if last is not None else None
+        ) or self.checkpoints.latest()
         if checkpoint is None or last is None or last.index >= checkpoint.tree_size:
             checkpoint = self.checkpoints.write("on_demand")
         records = self.source.record_digests([e.position for e in events])
@@ -113,7 +125,7 @@ class Transparency:
         return {
             "format": BUNDLE_FORMAT,
             "journey_id": journey_id,
-            "checkpoint": checkpoint.note,
+            "checkpoint": self.cosignatures.cosigned_note(checkpoint),
             "public_key": str(self.keys.verifier_for(checkpoint.note)),
             "events": items,
         }

@@ -139,3 +139,79 @@ def test_a_rebuilt_merkle_log_over_a_rewritten_history_is_a_fork(
     c.transparency.checkpoints.write("on_demand")
     assert c.transparency.verify() == []  # the store now agrees with itself
     assert_refused(witnessed, "not consistent", "history was changed")
+
+
+# --- the log collects cosignatures --------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def the_log_knows_the_witness(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The log is configured with the internal audit's verifier key (INSATS_WITNESS_KEYS)."""
+    monkeypatch.setenv("INSATS_WITNESS_KEYS", str(WITNESS.verifier))
+
+
+def test_a_submitted_cosignature_is_kept_served_and_carried_in_bundles(
+    witnessed: Run, api: Api, container: Container
+) -> None:
+    import time
+
+    from contracts.audit_verify import check_bundle
+
+    auditor = api.as_("auditor")
+    note = auditor.get("/v1/audit/checkpoint").text
+    cosigned = WITNESS.cosign(note, int(time.time()))
+    accepted = witnessed.log.submit(cosigned)
+    assert accepted["witnesses"] == [WITNESS.verifier.name]
+    assert witnessed.log.submit(cosigned) == accepted  # again: kept once
+
+    served = api.as_("clerk").get(f"/v1/audit/checkpoints/{accepted['checkpoint_id']}/note").text
+    witness_key = VerifierKey(str(WITNESS.verifier))
+    assert verify_cosignature(served, witness_key) > 0
+    assert verify_note(served, witnessed.key)  # the log's own signature still verifies
+
+    # A later checkpoint nobody cosigned yet: a bundle still carries the cosigned one.
+    container.transparency.checkpoints.write("on_demand")
+    events = [e for e in container.lifecycle.iter_public_events() if e.stream_type == "journey"]
+    jid = events[0].stream_id
+    bundle = container.transparency.bundle(jid, [e for e in events if e.stream_id == jid])
+    assert check_bundle(bundle, witnessed.key, [witness_key]) == []
+    other = VerifierKey(str(Signer.generate("annan.revisor.se", witness=True).verifier))
+    assert check_bundle(bundle, witnessed.key, [other]) == [
+        "checkpoint: the note carries no cosignature of 'annan.revisor.se'"
+    ]
+
+
+def test_a_cosignature_the_log_cannot_trust_is_refused(witnessed: Run, api: Api) -> None:
+    import time
+
+    auditor = api.as_("auditor")
+    note = auditor.get("/v1/audit/checkpoint").text
+
+    def post(text: str) -> tuple[int, str]:
+        r = api.client.post(
+            "/v1/audit/cosignatures",
+            content=text.encode(),
+            headers={"Authorization": f"Bearer {api.tokens['auditor']}"},
+        )
+        return r.status_code, r.json().get("error", "")
+
+    stranger = Signer.generate("annan.revisor.se", witness=True)
+    assert post(stranger.cosign(note, int(time.time()))) == (422, "no_cosignature")
+    impostor = Signer.generate(WITNESS.verifier.name, witness=True)  # the name, not the key
+    assert post(impostor.cosign(note, int(time.time())))[0] == 422
+    assert post(WITNESS.cosign(note, int(time.time()) + 3600)) == (422, "invalid_cosignature")
+    body = note.split("\n\n")[0].split("\n")
+    body[1] = str(int(body[1]) + 1)  # a tree the log never signed
+    forged = "\n".join(body) + "\n\n" + note.split("\n\n", 1)[1]
+    assert post(WITNESS.cosign(forged, int(time.time()))) == (404, "checkpoint_not_found")
+    assert post("not a note") == (422, "invalid_note")
+    assert (
+        api.as_("clerk")
+        .client.post(
+            "/v1/audit/cosignatures",
+            content=WITNESS.cosign(note, int(time.time())).encode(),
+            headers={"Authorization": f"Bearer {api.tokens['clerk']}"},
+        )
+        .status_code
+        == 403
+    )

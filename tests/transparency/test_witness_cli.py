@@ -37,7 +37,9 @@ def test_the_witness_cosigns_an_honest_log_and_names_a_rewritten_event(tmp_path:
     made = insats("audit", "keygen", "internrevisionen", "--witness", env=env)
     key_file = tmp_path / "witness.key"
     key_file.write_text(made.stdout, encoding="utf-8")
+    witness_key = made.stderr.split("verifier key: ", 1)[1].strip()
     witness_env = {**env, "INSATS_WITNESS_TOKEN": tokens["auditor"]}
+    env["INSATS_WITNESS_KEYS"] = witness_key  # the log collects this witness's cosignatures
 
     with insats_serve(["--db", str(db)], env, tmp_path / "server.log") as served:
 
@@ -61,19 +63,49 @@ def test_the_witness_cosigns_an_honest_log_and_names_a_rewritten_event(tmp_path:
             "decided_by": "kv",
             "target_group": "other",
         }
-        assert call("publisher", "/v1/decisions", decision).status_code == 201
+        decided = call("publisher", "/v1/decisions", decision)
+        assert decided.status_code == 201
         assert call("auditor", "/v1/audit/checkpoints").status_code == 201
 
-        def witness() -> subprocess.CompletedProcess[str]:
+        def witness(*extra: str) -> subprocess.CompletedProcess[str]:
             args = ["--url", served.base, "--log-key", log_key, "--key-file", str(key_file)]
             return insats(
-                "audit", "witness", *args, "--state", str(tmp_path / "w"), env=witness_env
+                "audit", "witness", *args, *extra, "--state", str(tmp_path / "w"), env=witness_env
             )
 
-        honest = witness()
+        honest = witness("--submit")
         assert honest.returncode == 0, honest.stdout + honest.stderr
         assert "OK: cosigned the checkpoint of 3 events" in honest.stdout
+        assert "the log keeps the cosignature" in honest.stdout
         (cosigned,) = (tmp_path / "w" / "cosigned").glob("*.checkpoint")
+
+        # An auditor's bundle now carries the witness's cosignature, and can require it.
+        bundle = tmp_path / "bundle.json"
+        jid = decided.json()["journey_id"]
+        proved = insats("audit", "prove", jid, "--out", str(bundle), "--db", str(db), env=env)
+        assert proved.returncode == 0, proved.stdout + proved.stderr
+        key_args = ["--public-key", log_key, "--witness-key", witness_key]
+        checked = insats("audit", "check", str(bundle), *key_args, env=env)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        standalone = subprocess.run(
+            [sys.executable, str(ROOT / "contracts" / "audit_verify.py"), str(bundle), *key_args],
+            capture_output=True,
+            text=True,
+        )
+        assert standalone.returncode == 0 and standalone.stdout.startswith("OK"), standalone
+        other = insats("audit", "keygen", "annan", "--witness", env=env).stderr
+        other_key = other.split("verifier key: ", 1)[1].strip()
+        unvouched = insats(
+            "audit",
+            "check",
+            str(bundle),
+            "--public-key",
+            log_key,
+            "--witness-key",
+            other_key,
+            env=env,
+        )
+        assert unvouched.returncode == 1 and "no cosignature of 'annan'" in unvouched.stdout
 
         with sqlite3.connect(db) as conn:
             rows = conn.execute("SELECT rowid, state FROM stored_events").fetchall()

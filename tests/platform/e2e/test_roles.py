@@ -98,6 +98,8 @@ SAMPLES: dict[str, tuple[dict[str, str], dict | None]] = {
     "GET /v1/audit/proofs/inclusion": ({}, None),
     "GET /v1/audit/proofs/consistency": ({}, None),
     "GET /v1/audit/leaves": ({}, None),
+    "GET /v1/audit/checkpoints/{checkpoint_id}/note": ({"checkpoint_id": "none"}, None),
+    "POST /v1/audit/cosignatures": ({}, None),
     "POST /v1/sandbox/runs": (
         {},
         {

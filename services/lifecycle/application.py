@@ -41,6 +41,7 @@ from services.lifecycle.domain.personnummer import parse_person_id
 from services.lifecycle.domain.provider import Provider, provider_stream_id
 from services.lifecycle.domain.rates import RATES_STREAM_ID, Rates, RateTable
 from services.lifecycle.public_log import PublicDecoder, record_digest
+from services.lifecycle.store import stream_positions
 from services.platform.identifiers import normalise_org_number
 from services.platform.refusal import Conflict, Invalid, NotFound
 
@@ -983,10 +984,19 @@ class LifecycleApp(Application[UUID]):
         return out, notifications
 
     def public_stream(self, stream_id: UUID | str) -> list[PublicEvent]:
-        """One stream's public events with their log positions (for audit bundles). Reads the
-        whole log: the store has no index from a stream to positions."""
-        wanted = str(_uuid(stream_id, "journey_id"))
-        return [e for e in self.iter_public_events(batch=5000) if e.stream_id == wanted]
+        """One stream's public events with their log positions (for audit bundles): the
+        positions by the events table's key, then each record where the log holds it."""
+        wanted = _uuid(stream_id, "journey_id")
+        decode = self.public_decoder.decode
+        out = []
+        for position in stream_positions(self.recorder, wanted):
+            for n in self.recorder.select_notifications(
+                start=position, limit=1, stop=position, topics=PUBLIC_TOPICS
+            ):
+                e = decode(n)
+                if e is not None and e.stream_id == str(wanted):
+                    out.append(e)
+        return out
 
     def record_digests(self, positions: Sequence[int]) -> dict[int, str]:
         """The stored records' digests (public_log.record_digest) at these positions."""

@@ -328,6 +328,18 @@ class FailFastRecorder(PostgresApplicationRecorder):
             ]
 
     select_events = _retried_on_broken_connection(PostgresApplicationRecorder.select_events)
+
+    @_retried_on_broken_connection
+    def stream_positions(self, originator_id: UUID) -> list[int]:
+        """The log positions of one stream's records in version order, by the table's key."""
+        statement = SQL(
+            "SELECT notification_id FROM {schema}.{table} WHERE originator_id = %s "
+            "ORDER BY originator_version"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, (originator_id,))
+            return [int(row["notification_id"]) for row in curs.fetchall()]
+
     select_notifications = _retried_on_broken_connection(
         PostgresApplicationRecorder.select_notifications
     )
@@ -360,3 +372,17 @@ class FailFastPostgresFactory(PostgresFactory):
         pool.kwargs.update(timeouts.connect_kwargs())
         pool.reconnect_timeout = timeouts.reconnect
         pool._check = check_if_idle  # no setting for it either (PRE_PING checks every checkout)
+
+
+def stream_positions(recorder: Any, originator_id: UUID) -> list[int]:
+    """The log positions of one stream's records in version order, read by the events table's
+    primary key (originator, version) on either store: no scan of the log."""
+    if isinstance(recorder, FailFastRecorder):
+        return recorder.stream_positions(originator_id)
+    with recorder.datastore.transaction(commit=False) as c:  # eventsourcing's SQLite recorder
+        c.execute(
+            f"SELECT rowid FROM {recorder.events_table_name} WHERE originator_id = ? "
+            "ORDER BY originator_version",
+            (originator_id.hex,),
+        )
+        return [int(row["rowid"]) for row in c.fetchall()]

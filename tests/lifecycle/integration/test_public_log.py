@@ -13,11 +13,14 @@ import pytest
 from eventsourcing.cryptography import AESCipher
 
 from contracts.events import PAYLOAD_MODELS
+from contracts.journey import Exit, Plan
+from insats.bootstrap import Container
 from services.lifecycle.application import LifecycleApp, PersonRefKey, public_event
 from services.lifecycle.domain.base import INSATS_NS, Fact, event_id, to_json_data
 from services.lifecycle.domain.journey import ExternalRef
 from services.lifecycle.public_log import read_stored_json
 from services.lifecycle.transfer import import_events
+from tests.builders import ctx_of, person
 from tests.given import P1, P2, PERSON_KEY, EventLog, _with_person_ids
 
 PLAIN: dict[str, str] = {}
@@ -121,3 +124,30 @@ def test_the_event_id_is_the_uuid5_of_the_stream_and_version() -> None:
 def test_each_stored_value_reads_as_its_public_form(value: object) -> None:
     transcoder = app_with(PLAIN).mapper.transcoder
     assert read_stored_json(transcoder.encode({"v": value}))["v"] == to_json_data(value)
+
+
+def test_a_streams_public_events_are_read_by_its_key_as_the_log_holds_them(
+    container: Container,
+) -> None:
+    """`public_stream` (audit bundles) reads a journey's positions by the events table's key:
+    the same events, positions and order as filtering the whole log, and nothing of the
+    internal streams (the person lock, idempotency records) or of other journeys."""
+    from tests.builders import authorise, decide, start
+
+    app = container.lifecycle
+    authorise(app)
+    first = decide(app, "S-1", person("1990-01-01", "001"))
+    other = decide(app, "S-2", person("1991-01-01", "002"))
+    start(app, first)
+    start(app, other)
+    app.register_plan(ctx_of(app), first, Plan(date(2026, 2, 10), None, None))
+    app.exit_journey(ctx_of(app), first, Exit(date(2026, 4, 10), "moved"))
+    scanned = [e for e in app.iter_public_events() if e.stream_id == first]
+    assert [e.type for e in scanned] == [
+        "DecisionRegistered",
+        "ProviderChosen",
+        "PlanRegistered",
+        "JourneyExited",
+    ]
+    assert app.public_stream(first) == scanned
+    assert app.public_stream(uuid4()) == []

@@ -952,7 +952,7 @@ def sandbox_run(
     """Replay the months under the baseline and the scenario and compare them: totals and
     differences per month, provider, insats and line type, the journeys whose outcome
     changes, and the self-sufficiency figures under both rules. Writes nothing to the store."""
-    from insats.sandbox import SandboxRequest, months_between, run_sandbox
+    from insats.sandbox import SandboxRequest, month_of_text, months_between, run_sandbox
     from insats.sandbox.report import write_all
     from services.platform.clock import today as today_
     from services.platform.municipality import municipality_name
@@ -971,7 +971,12 @@ def sandbox_run(
             )
         if moment is not None and moment.tzinfo is None:
             fail("--known-at needs a time zone, e.g. 2026-01-31T23:59:59+01:00", 2)
-    request = SandboxRequest(loaded, from_[:7], to[:7], moment)
+    try:
+        request = SandboxRequest(
+            loaded, month_of_text(from_, "--from"), month_of_text(to, "--to"), moment
+        )
+    except Refusal as refused:
+        fail(refused.message, 2)
     with opened(db, postgres, default_rates=False) as c, _progress_bars() as bars:
         total = (
             len(months_between(request.month_from, request.month_to))

@@ -46,6 +46,22 @@ class SandboxRequest:
     known_at: datetime | None = None  # None: what is known now, each closed run as it closed
 
 
+def month_of_text(text: str, field: str) -> str:
+    """A payout month given as YYYY-MM, or as a date YYYY-MM-DD within it (`--from 2025-01-01
+    --to 2025-12-31` names the months January to December); Invalid otherwise."""
+    value = text.strip()
+    if len(value) == 10:
+        try:
+            return month_of(date.fromisoformat(value))
+        except ValueError:
+            pass
+    elif len(value) == 7:
+        return value  # checked with the other bounds in `check_request`
+    raise Invalid(
+        "invalid_month", f"{field} must be a month YYYY-MM or a date, got {value[:20]!r}", field
+    )
+
+
 def months_between(month_from: str, month_to: str) -> list[str]:
     out, month = [], month_from
     while month <= month_to:

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from contracts.bounds import Timestamp
 from contracts.scenario import Scenario
-from insats.sandbox import SandboxRequest, run_sandbox
+from insats.sandbox import SandboxRequest, month_of_text, run_sandbox
 from insats.sandbox.report import render_csv, render_html, render_journeys_csv
 from services.platform.api import COMMON_REFUSALS, permitted
 from services.platform.auth import Principal
@@ -26,15 +26,22 @@ from services.platform.municipality import municipality_name
 router = APIRouter(tags=["sandbox"], responses=COMMON_REFUSALS)
 
 Format = Literal["json", "csv", "journeys.csv", "html"]
-MONTH = r"^\d{4}-\d{2}$"
+MONTH = r"^\d{4}-\d{2}(-\d{2})?$"  # a month, or a date within it
 
 
 @router.post("/v1/sandbox/runs", response_model=None)
 def post_sandbox_run(
     request: Request,
     scenario: Scenario,
-    from_: str = Query(..., alias="from", pattern=MONTH, description="first payout month"),
-    to: str = Query(..., pattern=MONTH, description="last payout month (inclusive)"),
+    from_: str = Query(
+        ...,
+        alias="from",
+        pattern=MONTH,
+        description="first payout month (YYYY-MM, or a date in it)",
+    ),
+    to: str = Query(
+        ..., pattern=MONTH, description="last payout month, inclusive (YYYY-MM, or a date in it)"
+    ),
     known_at: Timestamp | None = Query(
         None,
         description="only what was recorded by then (default: each closed run as it closed, "
@@ -48,13 +55,13 @@ def post_sandbox_run(
     outcome changes, and the self-sufficiency figures under both rules."""
     container = request.app.state.container
     moment: datetime | None = known_at
-    comparison = run_sandbox(
-        container.source,
-        container.payments.runs,
-        SandboxRequest(scenario, from_, to, moment),
-        today=container.clock.today(),
+    request_ = SandboxRequest(
+        scenario, month_of_text(from_, "from"), month_of_text(to, "to"), moment
     )
-    name = f"sandbox-{from_}-{to}"
+    comparison = run_sandbox(
+        container.source, container.payments.runs, request_, today=container.clock.today()
+    )
+    name = f"sandbox-{request_.month_from}-{request_.month_to}"
     if format == "csv":
         return _file(render_csv(comparison), "text/csv; charset=utf-8", f"{name}.csv")
     if format == "journeys.csv":

@@ -67,6 +67,7 @@ def amounts_of(rows: list[dict[str, Any]]) -> dict[str, tuple[str, str]]:
         ),
         ("?from=2026-01&to=2099-12", QUESTION, "to"),
         ("?from=2026-1&to=2026-10", QUESTION, "from"),
+        ("?from=2026-01-32&to=2026-10", QUESTION, "from"),
         (f"{MONTHS}&known_at=2026-05-01T00:00:00", QUESTION, "known_at"),
     ],
 )
@@ -102,6 +103,23 @@ def test_the_same_question_on_the_command_line(
     checked = runner.invoke(app, ["sandbox", "check", str(scenario)])
     assert checked.exit_code == 0, checked.output
     out = tmp_path / "ut"
+    dates = runner.invoke(  # the way: dates, each naming its month
+        app,
+        [
+            "sandbox",
+            "run",
+            str(scenario),
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-10-31",
+            "--db",
+            db,
+            "--json",
+        ],
+    )
+    assert dates.exit_code == 0, dates.output
+    assert json.loads(dates.stdout)["to"] == "2026-10"
     ran = runner.invoke(
         app,
         [

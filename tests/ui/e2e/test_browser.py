@@ -17,11 +17,8 @@ from tests.ui.conftest import P1, P2, Checks, Site, Visitor
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-def seed(site: Site) -> None:
-    """Providers and a few journeys in every state, as the case system and admin would send
-    them through the API (idempotent: a second call changes nothing)."""
-    if site.journeys:
-        return
+def authorise_providers(site: Site) -> None:
+    """P1 and P2, authorised for every insats, as the admin records them."""
     for pid, name in ((P1, "Jobbstart AB"), (P2, "Språkbron AB")):
         r = site.api(
             "admin",
@@ -36,6 +33,14 @@ def seed(site: Site) -> None:
             },
         )
         assert r.status_code in (200, 201), r.text
+
+
+def seed(site: Site) -> None:
+    """Providers and a few journeys in every state, as the case system and admin would send
+    them through the API (idempotent: a second call changes nothing)."""
+    if site.journeys:
+        return
+    authorise_providers(site)
 
     def journey(
         ref: str,

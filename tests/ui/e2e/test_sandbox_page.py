@@ -21,9 +21,9 @@ from contracts.permissions import ROLES
 from insats import sandbox
 from insats.ui.permissions import PAGES
 from tests.api import Api, record_the_worked_example
-from tests.conftest import P1, P2
 from tests.payments.paybuild import QUESTION
 from tests.ui.conftest import Checks, Site, Visitor
+from tests.ui.e2e.test_browser import authorise_providers
 from tests.ui.e2e.test_ui_pages import sign_in
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -165,20 +165,7 @@ def test_a_second_run_while_one_is_computed_is_asked_to_come_back(
 
 
 def set_up(site: Site) -> None:
-    for pid, name in ((P1, "Jobbstart AB"), (P2, "Språkbron AB")):
-        r = site.api(
-            "admin",
-            "POST",
-            "/v1/providers",
-            {
-                "provider_id": pid,
-                "name": name,
-                "insats_types": ["grund", "forstarkt", "sai"],
-                "authorised_from": "2020-01-01",
-                "bankgiro": "5050-1055",
-            },
-        )
-        assert r.status_code in (200, 201), r.text
+    authorise_providers(site)
 
     def close(month: str) -> None:
         # the server's read models follow the log on their own: a close may come before them

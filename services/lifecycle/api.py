@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    TypeAdapter,
     model_serializer,
     model_validator,
 )
@@ -519,19 +520,20 @@ def render_journey(
     return view
 
 
-def respond(
-    app: LifecycleApp,
-    result: CommandResult,
-    principal: Principal,
-    response: Response,
-) -> dict[str, Any]:
+def respond(app: LifecycleApp, result: CommandResult, principal: Principal) -> Response:
     """The response of a command, rebuilt from the resource at the version it produced, so a
     replayed Idempotency-Key gets the same answer."""
-    response.status_code = result.status
+    headers: list[tuple[str, str]] = []
     if result.position is not None:
-        response.headers["X-Insats-Position"] = str(result.position)
+        headers.append(("X-Insats-Position", str(result.position)))
     if result.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
+        headers.append(("Idempotent-Replayed", "true"))
+    return answer(result.status, _resource(app, result, principal, headers), headers)
+
+
+def _resource(
+    app: LifecycleApp, result: CommandResult, principal: Principal, headers: list[tuple[str, str]]
+) -> dict[str, Any]:
     r = result.resource
     if r["kind"] == "journey":
         if isinstance(result.aggregate, Journey):
@@ -539,7 +541,7 @@ def respond(
         else:
             journey, providers = app.journey(r["journey_id"], version=r.get("version")), None
         view = render_journey(app, journey, principal, providers=providers)
-        response.headers["ETag"] = f'"{journey.version}"'
+        headers.append(("ETag", f'"{journey.version}"'))
         if "voucher_id" in r:
             voucher = next(v for v in view["vouchers"] if v["voucher_id"] == r["voucher_id"])
             return {**voucher, "journey_id": view["journey_id"], "version": view["version"]}
@@ -554,27 +556,44 @@ def respond(
     raise AssertionError(f"unknown resource {r}")
 
 
+# What a command answers: FastAPI's rendering of an endpoint's `dict[str, Any]` (its
+# response model), done here so that FastAPI neither validates the dict again nor sends it
+# to its thread pool a second time to do so: the same bytes and headers.
+_ANSWER = TypeAdapter(dict[str, Any])
+
+
+def answer(status: int, body: dict[str, Any], headers: list[tuple[str, str]]) -> Response:
+    response = Response(_ANSWER.dump_json(body), status, media_type="application/json")
+    for name, value in headers:
+        response.headers.append(name, value)
+    return response
+
+
 # --- providers and rates ------------------------------------------------------------------------
 
 
 @router.post(
-    "/v1/providers", status_code=201, tags=["providers"], responses=refusals(408, 409, 413)
+    "/v1/providers",
+    response_model=dict[str, Any],
+    status_code=201,
+    tags=["providers"],
+    responses=refusals(408, 409, 413),
 )
 def authorise_provider(
     body: ProviderIn,
     request: Request,
-    response: Response,
     principal: Principal = Depends(permitted),
-) -> dict[str, Any]:
+) -> Response:
     app = lifecycle(request)
     result = app.authorise_provider(
         command_context(request, principal), idempotency(request, body), **body.model_dump()
     )
-    return respond(app, result, principal, response)
+    return respond(app, result, principal)
 
 
 @router.post(
     "/v1/providers/{provider_id}/deauthorisation",
+    response_model=dict[str, Any],
     tags=["providers"],
     responses=refusals(404, 408, 409, 413),
 )
@@ -582,9 +601,8 @@ def deauthorise_provider(
     provider_id: str,
     body: DeauthorisationIn,
     request: Request,
-    response: Response,
     principal: Principal = Depends(permitted),
-) -> dict[str, Any]:
+) -> Response:
     app = lifecycle(request)
     result = app.deauthorise_provider(
         command_context(request, principal),
@@ -593,11 +611,12 @@ def deauthorise_provider(
         reason=body.reason,
         idem=idempotency(request, body),
     )
-    return respond(app, result, principal, response)
+    return respond(app, result, principal)
 
 
 @router.post(
     "/v1/providers/{provider_id}/details",
+    response_model=dict[str, Any],
     tags=["providers"],
     responses=refusals(404, 408, 409, 413),
 )
@@ -605,9 +624,8 @@ def change_provider_details(
     provider_id: str,
     body: ProviderDetailsIn,
     request: Request,
-    response: Response,
     principal: Principal = Depends(permitted),
-) -> dict[str, Any]:
+) -> Response:
     """Name and/or payment account from effective_from (a dated new version; payout runs
     closed before keep the details they were closed with)."""
     app = lifecycle(request)
@@ -619,7 +637,7 @@ def change_provider_details(
         changes=body.changes(),
         idem=idempotency(request, body),
     )
-    return respond(app, result, principal, response)
+    return respond(app, result, principal)
 
 
 @router.get("/v1/providers", tags=["providers"])
@@ -636,13 +654,18 @@ def get_provider(
     return lifecycle(request).provider(provider_id).view(lifecycle(request).today())
 
 
-@router.post("/v1/rates", status_code=201, tags=["rates"], responses=refusals(408, 413))
+@router.post(
+    "/v1/rates",
+    response_model=dict[str, Any],
+    status_code=201,
+    tags=["rates"],
+    responses=refusals(408, 413),
+)
 def set_rates(
     body: RatesIn,
     request: Request,
-    response: Response,
     principal: Principal = Depends(permitted),
-) -> dict[str, Any]:
+) -> Response:
     app = lifecycle(request)
     result = app.set_rates(
         command_context(request, principal),
@@ -654,7 +677,7 @@ def set_rates(
         voucher_max=body.voucher_max,
         min_days_before_payment=body.min_days_before_payment,
     )
-    return respond(app, result, principal, response)
+    return respond(app, result, principal)
 
 
 @router.get("/v1/rates", tags=["rates"])
@@ -668,17 +691,20 @@ def list_rates(request: Request, principal: Principal = Depends(permitted)) -> d
 
 
 @router.post(
-    "/v1/decisions", status_code=201, tags=["journeys"], responses=refusals(404, 408, 409, 413)
+    "/v1/decisions",
+    response_model=dict[str, Any],
+    status_code=201,
+    tags=["journeys"],
+    responses=refusals(404, 408, 409, 413),
 )
 def register_decision(
     body: DecisionIn,
     request: Request,
-    response: Response,
     principal: Principal = Depends(permitted),
-) -> dict[str, Any]:
+) -> Response:
     app = lifecycle(request)
     result = body.send(app, command_context(request, principal), idempotency(request, body))
-    return respond(app, result, principal, response)
+    return respond(app, result, principal)
 
 
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
@@ -764,10 +790,9 @@ def _register(command: JourneyCommand) -> None:
         journey_id: str,
         body: Any,
         request: Request,
-        response: Response,
         if_match_header: IfMatch = None,
         principal: Principal = Depends(permitted),
-    ) -> dict[str, Any]:
+    ) -> Response:
         app = lifecycle(request)
         call = JourneyCall(
             command_context(request, principal),
@@ -776,12 +801,13 @@ def _register(command: JourneyCommand) -> None:
             idem=idempotency(request, body),
         )
         result = body.send(app, call)
-        return respond(app, result, principal, response)
+        return respond(app, result, principal)
 
     endpoint.__name__ = command.name
     endpoint.__annotations__ = {**endpoint.__annotations__, "body": command.body_model}
     router.post(
         f"/v1/journeys/{{journey_id}}/{command.path}",
+        response_model=dict[str, Any],
         status_code=command.status,
         tags=["journeys"],
         summary=command.summary,

@@ -35,12 +35,11 @@ class StoreEventSource:
         self._channel = channel
         self._timeouts = timeouts or PgTimeouts()
         self._notified = threading.Event()
+        self._listening = threading.Event()
         self._listener: threading.Thread | None = None
+        self._listener_lock = threading.Lock()
         self._stopping = threading.Event()
         self._page = threading.local()  # the stored records of the page this thread last read
-        if postgres_url and channel:
-            self._listener = threading.Thread(target=self._listen, name="pg-listen", daemon=True)
-            self._listener.start()
 
     def read(self, after: int, limit: int) -> Sequence[PublicEvent]:
         events, records = self.app.public_page(after, limit)
@@ -63,11 +62,24 @@ class StoreEventSource:
         return self.app.public_head()
 
     def wait_for_new(self, timeout: float) -> None:
-        if self._listener is not None:
+        if not (self._postgres_url and self._channel):
+            self.app.wait_for_save(timeout)
+        elif self._start_listener():
+            # What was saved before it listened is in the log: the caller reads it next.
+            self._listening.wait(timeout)
+        else:
             self._notified.wait(timeout)
             self._notified.clear()
-        else:
-            self.app.wait_for_save(timeout)
+
+    def _start_listener(self) -> bool:
+        """Listens from the first wait on (a process that runs no feed, such as an API
+        instance beside `insats worker`, is not woken by every save); True if it started now."""
+        with self._listener_lock:
+            if self._listener is not None:
+                return False
+            self._listener = threading.Thread(target=self._listen, name="pg-listen", daemon=True)
+            self._listener.start()
+            return True
 
     def _listen(self) -> None:
         assert self._postgres_url is not None
@@ -87,6 +99,7 @@ class StoreEventSource:
                     conn.execute(
                         psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(self._channel))
                     )
+                    self._listening.set()
                     while not self._stopping.is_set():
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             self._notified.set()

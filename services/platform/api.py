@@ -10,14 +10,23 @@ from fastapi import Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
+from starlette.requests import HTTPConnection
 
 from contracts.permissions import PERMISSIONS, roles_for
 from services.platform.auth import KeyStore, Principal
 from services.platform.refusal import Forbidden, Invalid, Refusal, Unauthenticated
 
+
+class _DeclaredBearer(HTTPBearer):
+    """The bearer scheme, declared; the header is read once, by `current_principal`."""
+
+    async def __call__(self, request: HTTPConnection) -> HTTPAuthorizationCredentials | None:
+        return None  # what HTTPBearer(auto_error=False) may answer; `permitted` never reads it
+
+
 # Declares the scheme in the OpenAPI document (and "Authorize" in /docs); the token itself is
 # checked by `current_principal`, which answers API.md's error body rather than FastAPI's.
-bearer = HTTPBearer(
+bearer = _DeclaredBearer(
     auto_error=False,
     scheme_name="bearer",
     description="An API key made with `insats keys add`: `Authorization: Bearer <token>`.",

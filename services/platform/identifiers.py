@@ -6,12 +6,15 @@ Luhn check digit)."""
 
 from __future__ import annotations
 
+import functools
+
 from stdnum.exceptions import ValidationError
 from stdnum.se import orgnr
 
 from services.platform.refusal import Invalid
 
 
+@functools.lru_cache(maxsize=1024)  # every journey command reads its providers' numbers
 def normalise_org_number(raw: str, field: str = "provider_id") -> str:
     """Organisation number as 10 digits, checked by python-stdnum."""
     try:

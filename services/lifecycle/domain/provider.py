@@ -8,6 +8,7 @@ recorded one holds). Payout runs pay to the details in force on the day they clo
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from datetime import date
@@ -69,6 +70,7 @@ def normalise_iban(raw: str) -> str:
     return number
 
 
+@functools.lru_cache(maxsize=1024)  # read by every journey command, for each of its providers
 def provider_stream_id(provider_id: str) -> UUID:
     return stable_id("provider", provider_id)
 

@@ -333,16 +333,7 @@ def bench_in_process(url: str, schema: str, journeys: int, concurrency: int) -> 
         person_key=PersonRefKey(bytes.fromhex("cd" * 32)),
         today=lambda: date(2026, 11, 23),
     )
-    ctx = app.context("publisher:bench", "bench", "bench")
-    app.authorise_provider(
-        ctx,
-        provider_id=PROVIDER,
-        name="Bench AB",
-        insats_types=["grund"],
-        authorised_from=date(2020, 1, 1),
-        bankgiro="5050-1055",
-        iban=None,
-    )
+    ctx = authorise_bench_provider(app)
     steps: tuple[Callable[[str], object], ...] = (
         lambda jid: app.choose_provider(
             ctx, jid, provider_id=PROVIDER, starts_on=date(2026, 1, 20)
@@ -377,6 +368,23 @@ def bench_in_process(url: str, schema: str, journeys: int, concurrency: int) -> 
     return Result(
         "insats application in process (no HTTP)", concurrency, journeys * 4, seconds, latencies
     )
+
+
+def authorise_bench_provider(app: Any) -> Any:
+    """The benchmark's one provider, authorised for grund; returns the command context."""
+    from datetime import date
+
+    ctx = app.context("publisher:bench", "bench", "bench")
+    app.authorise_provider(
+        ctx,
+        provider_id=PROVIDER,
+        name="Bench AB",
+        insats_types=["grund"],
+        authorised_from=date(2020, 1, 1),
+        bankgiro="5050-1055",
+        iban=None,
+    )
+    return ctx
 
 
 def bench_person(n: int) -> str:

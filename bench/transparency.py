@@ -96,7 +96,7 @@ def command_throughput(tmp: Path, journeys: int, *, merkle: bool, run: int) -> f
     one at a time, on a fresh SQLite store with the background tasks running."""
     from datetime import date
 
-    from bench.commands import PROVIDER, bench_person
+    from bench.commands import PROVIDER, authorise_bench_provider, bench_person
     from contracts.journey import Exit, Plan
     from services.lifecycle.domain.journey import ExternalRef
 
@@ -106,16 +106,7 @@ def command_throughput(tmp: Path, journeys: int, *, merkle: bool, run: int) -> f
         task.start()
     try:
         app = c.lifecycle
-        ctx = app.context("publisher:bench", "bench", "bench")
-        app.authorise_provider(
-            ctx,
-            provider_id=PROVIDER,
-            name="Bench AB",
-            insats_types=["grund"],
-            authorised_from=date(2020, 1, 1),
-            bankgiro="5050-1055",
-            iban=None,
-        )
+        ctx = authorise_bench_provider(app)
         start = time.perf_counter()
         for i in range(journeys):
             jid = app.register_decision(

@@ -65,7 +65,7 @@ from contracts import journey as model  # noqa: E402
 from contracts.events import PublicEvent  # noqa: E402
 from contracts.journey import PARTS  # noqa: E402
 from contracts.scenario import parse_scenario  # noqa: E402
-from insats.sandbox import SandboxRequest, run_sandbox  # noqa: E402
+from insats.sandbox import SandboxRequest, months_between, run_sandbox  # noqa: E402
 from services.payments.model import Run, RunLine  # noqa: E402
 from services.payments.projection import PaymentsProjection  # noqa: E402
 from services.payments.references import DecisionReferences  # noqa: E402
@@ -98,14 +98,6 @@ SCENARIO: dict[str, Any] = {
         }
     ],
 }
-
-
-def months_between(first: str, last: str) -> list[str]:
-    out, month = [], first
-    while month <= last:
-        out.append(month)
-        month = next_month(month)
-    return out
 
 
 # --- the log -----------------------------------------------------------------------------------

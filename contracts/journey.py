@@ -146,7 +146,7 @@ class Rules(NamedTuple):
         return (
             exit_.reason == "studies"
             and exit_.csn_eligible is True
-            and (self.bonus_csn_studies_count)
+            and self.bonus_csn_studies_count
         )
 
     def self_sufficient(self, exit_: Exit) -> bool:
@@ -166,7 +166,7 @@ class Exit(NamedTuple):
 
     @property
     def self_sufficient(self) -> bool:
-        return self.reason in SELF_SUFFICIENT_REASONS
+        return SPEC_RULES.self_sufficient(self)
 
     @property
     def subsidised(self) -> bool:
@@ -369,7 +369,7 @@ class JourneyFacts(NamedTuple):
         exit_ = self.exit
         if exit_ is None or not rules.qualifies_for_bonus(exit_):
             return None
-        if exit_.qualifies_for_bonus:
+        if rules is SPEC_RULES or exit_.qualifies_for_bonus:
             return self.bonus_approved_on
         return self.bonus_claimable_on
 

@@ -978,11 +978,7 @@ def sandbox_run(
     except Refusal as refused:
         fail(refused.message, 2)
     with opened(db, postgres, default_rates=False) as c, _progress_bars() as bars:
-        total = (
-            len(months_between(request.month_from, request.month_to))
-            if request.month_from <= request.month_to
-            else 0
-        )
+        total = len(months_between(request.month_from, request.month_to))
         task = bars.add_task("sandbox: replaying", total=total or None, count="")
 
         def advance(month: str) -> None:

@@ -26,7 +26,7 @@ from typing import Any, Literal, NamedTuple, Protocol
 from contracts import journey as model
 from contracts.bounds import MAX_AMOUNT
 from contracts.events import PublicEvent
-from contracts.journey import JourneyFacts, ProviderFacts, Providers, Rules
+from contracts.journey import SPEC_RULES, JourneyFacts, ProviderFacts, Providers, Rules
 
 LineType = Literal["monthly", "bonus", "voucher"]
 LINE_TYPES: tuple[LineType, ...] = ("monthly", "bonus", "voucher")  # display order
@@ -370,12 +370,10 @@ def journey_entitlement(
 
     lowest = after or ""  # bonus and vouchers: periods in (after, through]
     policy = rates.policy
-    if exit_ is None:
-        approved = None
-    elif policy is None:
-        approved = facts.bonus_approved_on if exit_.qualifies_for_bonus else None
-    else:
-        approved = facts.bonus_earned_on(policy.rules_on(exit_.exited_on))
+    approved = None
+    if exit_ is not None:
+        rules = SPEC_RULES if policy is None else policy.rules_on(exit_.exited_on)
+        approved = facts.bonus_earned_on(rules)
     if approved is not None and exit_ is not None and exit_on is not None:
         period = _period_of_ordinal(approved.toordinal())
         if lowest < period <= through:

@@ -123,17 +123,13 @@ class Cosignatures:
                 "note",
             )
         with self.db.transaction() as tx:
-            for name, (line, timestamp) in sorted(accepted.items()):
-                if tx.scalar(
-                    "SELECT 1 FROM audit_cosignatures WHERE checkpoint_id = %s AND witness = %s",
-                    (stored.id, name),
-                ):
-                    continue  # the first cosignature of a witness stays: evidence is not rewritten
-                tx.execute(
-                    "INSERT INTO audit_cosignatures (checkpoint_id, witness, line, cosigned_at)"
-                    " VALUES (%s, %s, %s, %s)",
-                    (stored.id, name, line, timestamp),
-                )
+            # The first cosignature of a witness stays (evidence is not rewritten), decided by
+            # the key in the database: instances receiving the same one at once keep one.
+            tx.executemany(
+                "INSERT INTO audit_cosignatures (checkpoint_id, witness, line, cosigned_at)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (checkpoint_id, witness) DO NOTHING",
+                [(stored.id, name, line, ts) for name, (line, ts) in sorted(accepted.items())],
+            )
         return Accepted(stored.id, stored.tree_size, sorted(accepted))
 
     def _stored(self, body: str, checkpoint: Checkpoint) -> StoredCheckpoint:

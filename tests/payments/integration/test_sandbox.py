@@ -381,3 +381,42 @@ def summed(runs: Iterable[Run]) -> dict[tuple[str, str, str, str, str], Decimal]
             key = (ln.journey_id, ln.provider_id, ln.period, ln.type, ln.voucher_id)
             paid[key] = paid.get(key, Decimal(0)) + ln.amount
     return {k: v for k, v in paid.items() if v != 0}
+
+
+def test_the_extreme_values_a_scenario_may_hold_break_neither_the_run_nor_its_files(
+    tmp_path: Path,
+) -> None:
+    """Every bound at its edge: the largest amounts, the longest waiting period, the widest
+    dates, the longest text (with markup in it). The run and every file are still made."""
+    from contracts.bounds import MAX_NAME, MAX_REASON
+    from insats.sandbox.report import render_csv, render_html, render_journeys_csv, render_json
+
+    top = "1000000.00"
+    name = ("<b>&" * MAX_NAME)[:MAX_NAME]
+    scenario = {
+        "name": name,
+        "description": "x" * (MAX_REASON * 4),
+        "changes": [
+            {
+                "effective_from": "2009-01-01",
+                "reason": "r" * MAX_REASON,
+                "monthly": {"grund": top, "forstarkt": top, "sai": top},
+                "bonus": {"grund": top, "forstarkt": top, "sai": top},
+                "min_days_before_payment": 366,
+                "voucher_min": "0.00",
+                "voucher_max": top,
+                "rules": {"bonus_fixed_term_min_months": 0},
+            },
+            {
+                "effective_from": "2099-12-31",
+                "min_days_before_payment": 1,
+                "rules": {"bonus_fixed_term_min_months": 120},
+            },
+        ],
+    }
+    result = sandbox(the_year(tmp_path), scenario)
+    assert result["totals"]["baseline_matches_paid"] is True
+    for render in (render_json, render_csv, render_journeys_csv):
+        assert render(result)
+    page = render_html(result).decode()
+    assert "<b>&" not in page and "&lt;b&gt;&amp;" in page

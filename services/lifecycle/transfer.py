@@ -11,7 +11,6 @@ locks from it.
 
 from __future__ import annotations
 
-import json
 import typing
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -163,7 +162,9 @@ def read_lines(
 ) -> Iterator[dict[str, Any]]:
     """Each non-blank line as checked JSON data (with its line number under "_line");
     `progress(n)` hears of each batch of lines read."""
-    loads = json.loads
+    # orjson reads the same JSON as json.loads at a third of the cost; it refuses what no
+    # UTF-8 store can hold (lone surrogates) and numbers beyond 64 bits, with a clear message.
+    loads = orjson.loads
     batch = 0
     for number, text in enumerate(lines, start=1):
         if progress is not None:
@@ -175,7 +176,7 @@ def read_lines(
             continue
         try:
             data = loads(text)
-        except json.JSONDecodeError as exc:
+        except orjson.JSONDecodeError as exc:
             raise ImportError_(f"line {number}: not JSON ({exc.msg})") from None
         # The fast check only ever says "valid" of a valid envelope; otherwise the schema
         # validator decides and words the problem.
@@ -260,5 +261,5 @@ def import_events(
     if progress is not None:
         progress("save", len(events))
     if events:
-        app.save(*events)
+        app.record(events)
     return sum(1 for e in events if isinstance(e, Fact))

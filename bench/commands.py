@@ -59,12 +59,52 @@ KIND_OF_LABEL = {
 }
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int | None = None) -> float:
+    """CPU seconds (user + system) of a process so far: this one, or another by its pid."""
+    if pid is None:
+        return time.process_time()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, all) CPU seconds of the whole machine so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values) - idle) / TICK, sum(values) / TICK
+
+
+class Measured:
+    """CPU spent while commands ran: by the process executing them (the API server, or this
+    process in process) and by the whole machine (client, server and PostgreSQL together)."""
+
+    def __init__(self, pid: int | None = None):
+        self.pid = pid
+        self.cpu0, (self.busy0, self.all0) = process_cpu(pid), machine_busy()
+
+    def done(self) -> tuple[float, float]:
+        """(CPU seconds of the process, fraction of the machine's cores busy)."""
+        busy, total = machine_busy()
+        cpu = process_cpu(self.pid) - self.cpu0
+        return cpu, (busy - self.busy0) / max(total - self.all0, 1e-9)
+
+
 class Result:
     def __init__(
-        self, label: str, concurrency: int, commands: int, seconds: float, latencies: list[float]
+        self,
+        label: str,
+        concurrency: int,
+        commands: int,
+        seconds: float,
+        latencies: list[float],
+        cpu: tuple[float, float] = (float("nan"), float("nan")),
     ):
         self.label, self.concurrency, self.commands = label, concurrency, commands
         self.seconds, self.latencies = seconds, sorted(latencies)
+        self.cpu_seconds, self.busy = cpu
 
     @property
     def kind(self) -> str:
@@ -81,7 +121,13 @@ class Result:
             "p50_ms": round(self.pct(50), 2),
             "p95_ms": round(self.pct(95), 2),
             "p99_ms": round(self.pct(99), 2),
+            "cpu_ms_per_command": round(self.cpu_ms, 3),
+            "machine_busy": round(self.busy, 3),
         }
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.cpu_seconds / self.commands * 1000
 
     @property
     def rate(self) -> float:
@@ -96,7 +142,8 @@ class Result:
     def row(self) -> str:
         return (
             f"| {self.label} | {self.concurrency} | {self.commands} | {self.rate:,.0f} | "
-            f"{self.pct(50):.1f} | {self.pct(95):.1f} | {self.pct(99):.1f} |"
+            f"{self.pct(50):.1f} | {self.pct(95):.1f} | {self.pct(99):.1f} | "
+            f"{self.cpu_ms:.2f} | {self.busy:.0%} |"
         )
 
 
@@ -223,8 +270,11 @@ def bench_api(url: str, schema: str, journeys: int, concurrency: int, offset: in
                 },
             )
             journey = http_journey(port, publisher, schema, offset, prefix="/v1")
+            measured = Measured(server.pid)
             seconds, latencies = run_parallel(concurrency, journeys, journey)
-            return Result("HTTP API (insats)", concurrency, journeys * 4, seconds, latencies)
+            return Result(
+                "HTTP API (insats)", concurrency, journeys * 4, seconds, latencies, measured.done()
+            )
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -308,9 +358,15 @@ def bench_baseline_api(url: str, schema: str, journeys: int, concurrency: int) -
     try:
         wait_ready(f"http://127.0.0.1:{port}")
         journey = http_journey(port, "none", schema, 0, prefix="")
+        measured = Measured(server.pid)
         seconds, latencies = run_parallel(concurrency, journeys, journey)
         return Result(
-            "FastAPI + plain Application (baseline)", concurrency, journeys * 4, seconds, latencies
+            "FastAPI + plain Application (baseline)",
+            concurrency,
+            journeys * 4,
+            seconds,
+            latencies,
+            measured.done(),
         )
     finally:
         server.terminate()
@@ -362,11 +418,18 @@ def bench_in_process(url: str, schema: str, journeys: int, concurrency: int) -> 
         return lat
 
     try:
+        measured = Measured()
         seconds, latencies = run_parallel(concurrency, journeys, journey)
+        cpu = measured.done()
     finally:
         app.close()
     return Result(
-        "insats application in process (no HTTP)", concurrency, journeys * 4, seconds, latencies
+        "insats application in process (no HTTP)",
+        concurrency,
+        journeys * 4,
+        seconds,
+        latencies,
+        cpu,
     )
 
 
@@ -437,10 +500,14 @@ def bench_plain_app(url: str, schema: str, journeys: int, concurrency: int) -> R
         return lat
 
     try:
+        measured = Measured()
         seconds, latencies = run_parallel(concurrency, journeys, journey)
+        cpu = measured.done()
     finally:
         app.close()
-    return Result("plain eventsourcing Application", concurrency, journeys * 4, seconds, latencies)
+    return Result(
+        "plain eventsourcing Application", concurrency, journeys * 4, seconds, latencies, cpu
+    )
 
 
 def bench_raw_inserts(url: str, schema: str, journeys: int, concurrency: int) -> Result:
@@ -474,8 +541,11 @@ def bench_raw_inserts(url: str, schema: str, journeys: int, concurrency: int) ->
             lat.append(time.perf_counter() - t)
         return lat
 
+    measured = Measured()
     seconds, latencies = run_parallel(concurrency, journeys, journey)
-    return Result("raw psycopg INSERT", concurrency, journeys * 4, seconds, latencies)
+    return Result(
+        "raw psycopg INSERT", concurrency, journeys * 4, seconds, latencies, measured.done()
+    )
 
 
 KINDS = ("api", "baseline", "inproc", "app", "raw")
@@ -543,8 +613,9 @@ def main() -> None:
             for schema in schemas:
                 c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     header = (
-        "| what | concurrency | commands | commands/s | p50 ms | p95 ms | p99 ms |\n"
-        "|---|---|---|---|---|---|---|"
+        "| what | concurrency | commands | commands/s | p50 ms | p95 ms | p99 ms "
+        "| CPU ms per command (executing process) | machine's cores busy |\n"
+        "|---|---|---|---|---|---|---|---|---|"
     )
     table = "\n".join([header, *(r.row() for r in results)])
     text = (

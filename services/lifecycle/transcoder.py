@@ -12,9 +12,9 @@ bits) is written by the library's own encoder, as before. Decoding is the librar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 

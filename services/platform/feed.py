@@ -262,6 +262,7 @@ class FeedRunner:
         projections: Iterable[Projection],
         *,
         batch_size: int = 1000,
+        rebuild_batch_size: int = 5000,
         poll_interval: float = 1.0,
         on_batch: Callable[[Projection, Sequence[PublicEvent]], None] | None = None,
     ):
@@ -269,6 +270,9 @@ class FeedRunner:
         self.db = db
         self.projections = {p.name: p for p in projections}
         self.batch_size = batch_size
+        # A rebuild reads the whole log: larger pages, fewer commits (each rewrites the pages
+        # of every read model it touched), memory still bounded by the page.
+        self.rebuild_batch_size = rebuild_batch_size
         self.poll_interval = poll_interval
         self.on_batch = on_batch
         self._stop = threading.Event()
@@ -328,7 +332,10 @@ class FeedRunner:
         return applied
 
     def _catch_up_together(
-        self, projections: Sequence[Projection], progress: Callable[[int], None] | None = None
+        self,
+        projections: Sequence[Projection],
+        progress: Callable[[int], None] | None = None,
+        batch_size: int | None = None,
     ) -> int:
         """One pass over the log for all `projections`: each page is read (and decoded) once
         and applied to every projection that has not yet applied it, in one transaction per
@@ -336,6 +343,7 @@ class FeedRunner:
         the one that cannot apply an event stops alone (`_catch_up_one`)."""
         applied = 0
         pending = list(projections)
+        size = batch_size or self.batch_size
         while pending:
             try:
                 with self.db.transaction() as tx:
@@ -347,7 +355,7 @@ class FeedRunner:
                     pending = [p for p in pending if p.name in positions]
                     if not pending:
                         return applied
-                    events = self.source.read(min(positions.values()), self.batch_size)
+                    events = self.source.read(min(positions.values()), size)
                     if not events:
                         return applied
                     done = []
@@ -368,7 +376,7 @@ class FeedRunner:
                     self.on_batch(projection, mine)
             if progress is not None:
                 progress(events[-1].position)
-            if len(events) < self.batch_size:
+            if len(events) < size:
                 return applied
         return applied
 
@@ -445,7 +453,7 @@ class FeedRunner:
                     projection.setup(tx)
                     tx.execute("DELETE FROM feed_tracking WHERE name = %s", (projection.name,))
                     tx.execute("DELETE FROM feed_failures WHERE name = %s", (projection.name,))
-            return self._catch_up_together(selected, progress)
+            return self._catch_up_together(selected, progress, self.rebuild_batch_size)
 
     def wait_until(self, position: int, timeout: float = 10.0) -> None:
         """Block until every projection has applied the log up to `position` (read your writes).

@@ -173,7 +173,7 @@ def test_rebuilding_every_read_model_reads_each_page_of_the_log_once(
         before = {n: sorted(tx.execute(f"SELECT * FROM {n}").fetchall()) for n in ("journey_list",)}
     reads = CountingReads(container.source)
     runner = FeedRunner(reads, container.readmodel_db, container.feed.projections.values())
-    runner.batch_size = 25
+    runner.rebuild_batch_size = 25  # pages of the rebuild
     # when all of them are rebuilt together
     applied = runner.rebuild()
     # then each page was read once for all of them, and every one is at the head again

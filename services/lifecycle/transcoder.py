@@ -19,7 +19,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 # Values orjson writes exactly as the library's encoder does.
 _PLAIN = (str, int, bool, type(None))
@@ -29,6 +29,11 @@ _TRANSCODED = (UUID, date, datetime, Decimal)
 
 class _Unusual(Exception):
     """A value the fast way does not write exactly as the library does."""
+
+
+def _transcoded_form(transcoding: Transcoding) -> Callable[[Any], dict[str, Any]]:
+    name, encode = transcoding.name, transcoding.encode
+    return lambda value: {"_type_": name, "_data_": encode(value)}
 
 
 class StoredJSONTranscoder(JSONTranscoder):
@@ -47,10 +52,7 @@ class StoredJSONTranscoder(JSONTranscoder):
         for kind in _TRANSCODED:
             transcoding = self.types.get(kind)
             if transcoding is not None:
-                forms[kind] = lambda v, n=transcoding.name, e=transcoding.encode: {
-                    "_type_": n,
-                    "_data_": e(v),
-                }
+                forms[kind] = _transcoded_form(transcoding)
         forms[dict] = self._prepared_dict
         forms[list] = forms[tuple] = lambda v: [self._prepared(item) for item in v]
         self._forms = forms

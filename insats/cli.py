@@ -152,6 +152,7 @@ def serve(
 
     from insats.logs import install, log_config
     from insats.web import create_app
+    from services.platform.collector import startup_frozen
     from services.platform.limits import RequestLimits, uvicorn_options
 
     limits = RequestLimits.from_env()
@@ -173,9 +174,11 @@ def serve(
         typer.echo(
             "insats: no API keys yet — create one with `insats keys add --role admin --name me`"
         )
+    api = create_app(container, run_feed=projections, limits=limits)
+    startup_frozen()
     try:
         uvicorn.run(
-            create_app(container, run_feed=projections, limits=limits),
+            api,
             host=host,
             port=port,
             log_level="info",

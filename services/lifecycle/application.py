@@ -159,6 +159,9 @@ class StreamsRead:
         return facts_of_providers(self.provider, provider_ids)
 
 
+_REREAD = object()  # LifecycleApp._forward: the stream must be read again
+
+
 class LifecycleApp(Application[UUID]):
     name = "Lifecycle"
     # The cache fast-forwards from the store on every read, so it stays right with many
@@ -234,10 +237,9 @@ class LifecycleApp(Application[UUID]):
 
     def _read(self, stream_ids: Iterable[UUID]) -> dict[UUID, Any]:
         """The current state of several aggregates, read in one query: what `repository.get`
-        does one stream at a time (fast-forward the cached aggregate under its lock by the
-        events recorded since, or fold the stream; hand out a copy). Streams that do not
-        exist are left out. The locks are the repository's own, taken in id order. Without
-        `select_streams` (SQLite) the streams are read one by one in the order given."""
+        does one stream at a time (fast-forward the cached aggregate by the events recorded
+        since, or fold the stream; hand out a copy). Streams that do not exist are left out.
+        Without `select_streams` (SQLite) the streams are read one by one in the order given."""
         in_order = list(dict.fromkeys(stream_ids))
         wanted = sorted(in_order)
         repo, cache = self.repository, self.repository.cache
@@ -251,40 +253,73 @@ class LifecycleApp(Application[UUID]):
                 except AggregateNotFoundError:
                     continue
             return found
-        locks = [repo._use_fastforward_lock(i) for i in wanted]
-        try:
-            for lock in locks:
-                lock.acquire()
-            try:
-                return self._fast_forward(wanted, cache, select)
-            finally:
-                for lock in reversed(locks):
-                    lock.release()
-        finally:
-            for stream_id in wanted:
-                repo._disuse_fastforward_lock(stream_id)
+        return self._fast_forward(wanted, cache, select)
 
     def _fast_forward(
         self, wanted: list[UUID], cache: Any, select: Callable[..., Any]
     ) -> dict[UUID, Any]:
+        """What was recorded since the cached states is read without holding any stream's
+        lock: every command reads the shared streams (its provider's, the rates'), and holding
+        their locks across the round trip to the database made concurrent commands queue on
+        each other's reads. Each state is then brought forward under its stream's lock (the
+        repository's own), by the events newer than it, and copied: the result is each stream
+        as recorded when it was read (or later), as `repository.get` gives."""
         cached: dict[UUID, Any] = {}
         for stream_id in wanted:
             try:
                 cached[stream_id] = cache.get(stream_id)
             except KeyError:
                 continue
+        base = {i: cached[i].version if i in cached else 0 for i in wanted}
         new: dict[UUID, list[Any]] = {}
-        for stored in select([(i, cached[i].version if i in cached else 0) for i in wanted]):
+        for stored in select(list(base.items())):
             new.setdefault(stored.originator_id, []).append(self.mapper.to_domain_event(stored))
+        repo = self.repository
         found: dict[UUID, Any] = {}
         for stream_id in wanted:
-            agg = project_aggregate(cached.get(stream_id), new.get(stream_id, ()))
-            if agg is None:
-                continue
-            if stream_id not in cached:
-                cache.put(stream_id, agg)
-            found[stream_id] = _copied(agg)
+            lock = repo._use_fastforward_lock(stream_id)
+            try:
+                with lock:
+                    agg = self._forward(stream_id, cache, cached.get(stream_id), base, new)
+            finally:
+                repo._disuse_fastforward_lock(stream_id)
+            if agg is _REREAD:
+                # Replaced meanwhile by an older state (a save's): the events between it and
+                # the version read from were not read, so read the stream the library's way.
+                try:
+                    agg = repo.get(stream_id)
+                except AggregateNotFoundError:
+                    continue
+            if agg is not None:
+                found[stream_id] = agg
         return found
+
+    def _forward(
+        self,
+        stream_id: UUID,
+        cache: Any,
+        held: Any,
+        base: dict[UUID, int],
+        new: dict[UUID, list[Any]],
+    ) -> Any:
+        """Under the stream's lock: its state brought forward by the events read after its
+        version in `base`, as a copy; None if the stream does not exist; `_REREAD` if it must
+        be read again."""
+        try:
+            current = cache.get(stream_id)
+        except KeyError:
+            current = held  # evicted meanwhile: the state read is still the one to go on from
+        if current is not None and current.version < base[stream_id]:
+            return _REREAD
+        events = new.get(stream_id, ())
+        if current is not None:
+            events = [e for e in events if e.originator_version > current.version]
+        agg = project_aggregate(current, events) if events or current is None else current
+        if agg is None:
+            return None
+        if current is None:
+            cache.put(stream_id, agg)
+        return _copied(agg)
 
     def _cached(self, stream_id: UUID) -> Any:
         """The cached aggregate itself (no copy, not fast-forwarded), or None: a hint of which

@@ -199,7 +199,10 @@ class LifecycleApp(Application[UUID]):
             self._saved.wait(timeout)
 
     def _save(self, *aggregates: Aggregate) -> int | None:
-        recordings = self.save(*aggregates)
+        # The store's own `put` of the aggregates' new events, as `save` does with this
+        # application's settings (no snapshots, a fast-forwarding cache), without its runtime
+        # protocol check of each object (about 6 % of a command's CPU).
+        recordings = self.events.put([e for a in aggregates for e in a.collect_events()])
         cache = self.repository.cache
         if cache is not None and self.repository.fastforward:
             # The state just recorded is the cache's best start for the next command (the

@@ -8,6 +8,7 @@ import inspect
 import os
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 from psycopg.conninfo import conninfo_to_dict
@@ -211,7 +212,7 @@ def _broken_connection(exc: BaseException) -> bool:
 
 _ATTEMPTS = 3
 # Statements of up to this many rows are composed (and prepared) once (`FailFastRecorder`).
-_CACHED_ROWS = 16
+_CACHED_ROWS = 64
 
 
 def _retried_on_broken_connection(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -232,6 +233,103 @@ def _retried_on_broken_connection(method: Callable[..., Any]) -> Callable[..., A
         raise AssertionError("unreachable")
 
     return retried
+
+
+class _Command:
+    """One command's records waiting for a group commit, and how it went."""
+
+    __slots__ = ("done", "error", "events", "ids")
+
+    def __init__(self, events: Sequence[StoredEvent]):
+        self.events = events
+        self.ids: Sequence[int] = ()
+        self.error: BaseException | None = None
+        self.done = False
+
+    def outcome(self) -> Sequence[int]:
+        if self.error is not None:
+            raise self.error
+        return self.ids
+
+
+class GroupCommit:
+    """Concurrent commands of one process recorded in one transaction (group commit).
+
+    A command's records join a queue. If no transaction is being written, the command writes
+    the queue, its own records and those of every command that joined meanwhile, in one
+    transaction; otherwise it waits: for the writer to have written its records, or to take
+    over the queue when the writer is done. A command alone is written at once, as before; under
+    load, one transaction — one table lock, one INSERT, one commit — carries many commands.
+
+    Each command stays all or nothing, and optimistic concurrency is unchanged: if the
+    transaction fails on a unique key (some command's stream version is stale, or an
+    idempotency or person-lock record exists already), nothing of it is kept, and the commands
+    are written again one transaction each, so only the stale one fails, with the error it
+    would have had alone. Any other failure (the database away) is every command's of the
+    transaction, as if each had been written alone at that moment."""
+
+    # Records per transaction at most (a few hundred commands): the statement stays small.
+    MAX_EVENTS = 512
+
+    def __init__(
+        self,
+        write_one: Callable[[Sequence[StoredEvent]], Sequence[int]],
+        write_many: Callable[[Sequence[Sequence[StoredEvent]]], list[list[int]]],
+    ):
+        self._write_one, self._write_many = write_one, write_many
+        self._queue: list[_Command] = []
+        self._writing = False
+        self._changed = threading.Condition(threading.Lock())
+
+    def record(self, events: Sequence[StoredEvent]) -> Sequence[int]:
+        command = _Command(events)
+        with self._changed:
+            self._queue.append(command)
+        while True:
+            with self._changed:
+                while self._writing and not command.done:
+                    self._changed.wait()
+                if command.done:
+                    return command.outcome()
+                self._writing = True
+                group = self._take()
+            try:
+                self._write(group)
+            finally:
+                with self._changed:
+                    for member in group:
+                        member.done = True
+                    self._writing = False
+                    self._changed.notify_all()
+
+    def _take(self) -> list[_Command]:
+        """The queue's first commands, up to `MAX_EVENTS` records (at least one command)."""
+        group: list[_Command] = []
+        size = 0
+        while self._queue and (not group or size + len(self._queue[0].events) <= self.MAX_EVENTS):
+            group.append(self._queue.pop(0))
+            size += len(group[-1].events)
+        return group
+
+    def _write(self, group: list[_Command]) -> None:
+        if len(group) > 1:
+            try:
+                for member, ids in zip(
+                    group, self._write_many([m.events for m in group]), strict=True
+                ):
+                    member.ids = ids
+                return
+            except IntegrityError:
+                pass  # one of them is stale: each alone, so only that one fails
+            except BaseException as error:
+                for member in group:
+                    member.error = error
+                return
+        for member in group:
+            try:
+                member.ids = self._write_one(member.events)
+            except BaseException as error:
+                member.error = error
 
 
 class FailFastRecorder(PostgresApplicationRecorder):
@@ -271,6 +369,7 @@ class FailFastRecorder(PostgresApplicationRecorder):
             "ORDER BY e.originator_id, e.originator_version"
         ).format(table)
         self._statements: dict[tuple[str, int, str], bytes] = {}
+        self._group = GroupCommit(self._insert_now, self._insert_together)
 
     def _statement(self, kind: str, conn: psycopg.Connection[Any], rows: int) -> bytes:
         """The statement `kind` ("insert" or "select") for `rows` rows of values, composed once
@@ -296,7 +395,6 @@ class FailFastRecorder(PostgresApplicationRecorder):
                 self._statements[key] = statement
         return statement
 
-    @_retried_on_broken_connection
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -306,6 +404,19 @@ class FailFastRecorder(PostgresApplicationRecorder):
             or self.datastore.enable_db_functions
         ):
             return _library_insert_events(self, stored_events, **kwargs)
+        return self._group.record(stored_events)
+
+    def _insert_together(self, commands: Sequence[Sequence[StoredEvent]]) -> list[list[int]]:
+        """Several commands' records in one transaction, each command's positions apart."""
+        ids = self._insert_now([e for events in commands for e in events])
+        out, start = [], 0
+        for events in commands:
+            out.append(list(ids[start : start + len(events)]))
+            start += len(events)
+        return out
+
+    @_retried_on_broken_connection
+    def _insert_now(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
         params = [
             value
             for e in stored_events

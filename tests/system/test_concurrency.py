@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from insats.bootstrap import Container
+from services.lifecycle.application import Idempotency
 from services.lifecycle.domain.journey import ExternalRef
 from services.lifecycle.store import StoreConfig
 from services.platform.refusal import Conflict
@@ -157,3 +158,42 @@ def test_instances_starting_at_the_same_moment_on_a_new_database_all_start(
 def drop_schema(schema: str) -> None:
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_concurrent_commands_on_different_journeys_are_each_recorded_whole(
+    container: Container,
+) -> None:
+    # given journeys of different persons (on PostgreSQL their commands share transactions:
+    # services.lifecycle.store.GroupCommit)
+    app = container.lifecycle
+    authorise(app)
+    journeys = [decide(app, f"race{i}", person(f"1980-01-{i + 10:02d}")) for i in range(WRITERS)]
+    for jid in journeys:
+        start(app, jid)
+    # when each gets a voucher and a second one at the same moment
+    results = race(2 * WRITERS, lambda i: grant_voucher(container, journeys[i % WRITERS], f"v{i}"))
+    # then every command was recorded, each journey has both, at distinct log positions
+    assert all(not isinstance(r, Exception) for r in results), results
+    for n, jid in enumerate(journeys):
+        assert sorted(v.purpose for v in app.journey(jid).facts.vouchers) == sorted(
+            [f"v{n}", f"v{n + WRITERS}"]
+        )
+    positions = [e.position for e in app.iter_public_events()]
+    assert positions == sorted(set(positions))
+    assert sorted({r.position for r in results}) == sorted(r.position for r in results)
+
+
+def test_concurrent_requests_with_one_idempotency_key_record_once(container: Container) -> None:
+    app = container.lifecycle
+    jid = started_journey(container)
+    ctx = app.context("publisher:test", "test", "race")
+    idem = Idempotency("same-request", "fingerprint")
+    results = race(
+        WRITERS,
+        lambda i: app.grant_voucher(
+            ctx, jid, amount="5000", purpose="once", granted_on=date(2026, 2, 1), idem=idem
+        ),
+    )
+    assert all(not isinstance(r, Exception) for r in results), results
+    assert len({repr(r.resource) for r in results}) == 1  # every answer the first one's
+    assert [v.purpose for v in app.journey(jid).facts.vouchers] == ["once"]

@@ -648,6 +648,10 @@ def main() -> None:
     print(text)
     if args.write:
         args.write.parent.mkdir(parents=True, exist_ok=True)
+        # What was measured against earlier code, written by hand, follows the run's figures.
+        notes = args.write.with_name(f"{args.write.stem}-notes.md")
+        if notes.exists():
+            text += "\n" + notes.read_text(encoding="utf-8")
         args.write.write_text(text, encoding="utf-8")
         from bench.figures import save
 

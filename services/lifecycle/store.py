@@ -23,6 +23,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composable, Identifier
 from psycopg_pool import PoolClosed, PoolTimeout, TooManyRequests
 
@@ -425,12 +426,12 @@ class FailFastRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn:
             try:
                 # Bound on the client: one simple-query message holds all the statements.
-                with psycopg.ClientCursor(conn) as curs:
+                with psycopg.ClientCursor(conn, row_factory=tuple_row) as curs:
                     curs.execute(self._statement("insert", conn, len(stored_events)), params)
                     while not (curs.statusmessage or "").startswith("INSERT"):
                         if not curs.nextset():
                             raise AssertionError("no INSERT result")
-                    return [row["notification_id"] for row in curs.fetchall()]
+                    return [notification_id for (notification_id,) in curs.fetchall()]
             except BaseException:
                 if conn.info.transaction_status != TransactionStatus.IDLE:
                     with contextlib.suppress(psycopg.Error):  # a broken one is discarded
@@ -443,7 +444,11 @@ class FailFastRecorder(PostgresApplicationRecorder):
         in one query (one snapshot of the table)."""
         if not after:
             return []
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        # Rows as tuples: the pool's dict rows cost a dict per row and their names per query.
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row) as curs,
+        ):
             rows = len(after)
             curs.execute(
                 self._statement("select", conn, rows),
@@ -452,12 +457,12 @@ class FailFastRecorder(PostgresApplicationRecorder):
             )
             return [
                 StoredEvent(
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
+                    originator_id=stream_id,
+                    originator_version=version,
+                    topic=topic,
+                    state=bytes(state),
                 )
-                for row in curs.fetchall()
+                for stream_id, version, topic, state in curs.fetchall()
             ]
 
     select_events = _retried_on_broken_connection(PostgresApplicationRecorder.select_events)

@@ -13,7 +13,7 @@ from typing import Any
 
 from insats.bootstrap import Container
 from services.platform.db import Database, SQLiteDatabase, Tx
-from services.platform.feed import FEED_TABLES, FeedRunner, Projection, UpTo
+from services.platform.feed import FEED_TABLES, REBUILD_PAGE, FeedRunner, Projection, UpTo
 
 
 def _tables(tx: Tx, db: Database) -> set[str]:
@@ -35,8 +35,15 @@ def _normalise(value: Any) -> Any:
     return value
 
 
+# Types `_normalise` leaves as they are (exact types: a bool is an int to isinstance).
+_AS_IS = frozenset({str, int, type(None), bytes})
+
+
 def _row_hash(row: tuple[Any, ...]) -> int:
-    text = repr(tuple(_normalise(v) for v in row)).encode()
+    # Most rows hold only text, integers and nulls: hashed as they are, without a call per value.
+    if type(row) is not tuple or not all(type(v) in _AS_IS for v in row):
+        row = tuple(_normalise(v) for v in row)
+    text = repr(row).encode()
     return int.from_bytes(blake2b(text, digest_size=16).digest(), "big")
 
 
@@ -95,7 +102,9 @@ def verify_read_models(
         fresh_db = SQLiteDatabase(Path(tmp) / "replay.db")
         try:
             projections = fresh_projections()
-            runner = FeedRunner(UpTo(container.source, bound), fresh_db, projections)
+            runner = FeedRunner(
+                UpTo(container.source, bound), fresh_db, projections, batch_size=REBUILD_PAGE
+            )
             runner.catch_up(progress=progress)
             with fresh_db.transaction() as tx:
                 fresh_tables = _tables(tx, fresh_db)

@@ -56,6 +56,11 @@ SOURCES_DDL = (
     "CREATE TABLE IF NOT EXISTS feed_sources (name TEXT PRIMARY KEY, source TEXT NOT NULL)"
 )
 
+# Events per page (and transaction) of a replay of the whole log: a rebuild, or a verify's
+# replay into a new database. Larger pages mean fewer commits, each rewriting the pages of every
+# read model it touched; memory is still bounded by the page.
+REBUILD_PAGE = 5000
+
 # The longest pause between attempts while the database is away.
 MAX_BACKOFF_SECONDS = 15.0
 
@@ -262,7 +267,7 @@ class FeedRunner:
         projections: Iterable[Projection],
         *,
         batch_size: int = 1000,
-        rebuild_batch_size: int = 5000,
+        rebuild_batch_size: int = REBUILD_PAGE,
         poll_interval: float = 1.0,
         on_batch: Callable[[Projection, Sequence[PublicEvent]], None] | None = None,
     ):
@@ -270,8 +275,6 @@ class FeedRunner:
         self.db = db
         self.projections = {p.name: p for p in projections}
         self.batch_size = batch_size
-        # A rebuild reads the whole log: larger pages, fewer commits (each rewrites the pages
-        # of every read model it touched), memory still bounded by the page.
         self.rebuild_batch_size = rebuild_batch_size
         self.poll_interval = poll_interval
         self.on_batch = on_batch

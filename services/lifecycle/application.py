@@ -40,7 +40,12 @@ from services.lifecycle.domain.person import PersonJourneys, person_stream_id
 from services.lifecycle.domain.personnummer import parse_person_id
 from services.lifecycle.domain.provider import Provider, provider_stream_id
 from services.lifecycle.domain.rates import RATES_STREAM_ID, Rates, RateTable
-from services.lifecycle.public_log import PublicDecoder, record_digest
+from services.lifecycle.public_log import (
+    PublicDecoder,
+    StoredRecord,
+    read_records,
+    record_digest,
+)
 from services.lifecycle.store import stream_positions
 from services.lifecycle.transcoder import StoredJSONTranscoder
 from services.platform.identifiers import normalise_org_number
@@ -1017,12 +1022,10 @@ class LifecycleApp(Application[UUID]):
 
     def public_page(
         self, after: int, limit: int, *, include_person_id: bool = False
-    ) -> tuple[list[PublicEvent], Sequence[Notification]]:
+    ) -> tuple[list[PublicEvent], Sequence[Notification | StoredRecord]]:
         """The public events after `after`, and the stored records they were decoded from
         (the Merkle log digests those without reading them again)."""
-        notifications = self.recorder.select_notifications(
-            start=after, limit=limit, topics=PUBLIC_TOPICS, inclusive_of_start=False
-        )
+        notifications = read_records(self.recorder, after, limit, PUBLIC_TOPICS)
         decode = self.public_decoder.decode
         out = []
         for n in notifications:

@@ -209,7 +209,10 @@ class LifecycleApp(Application[UUID]):
         # protocol check of each object (about 6 % of a command's CPU).
         recordings = self.events.put([e for a in aggregates for e in a.collect_events()])
         cache = self.repository.cache
-        if cache is not None and self.repository.fastforward:
+        if cache is not None and not self.repository.fastforward:
+            for aggregate in aggregates:  # what `save` does for a cache that is not fast-forwarded
+                cache.put(aggregate.id, aggregate)
+        elif cache is not None:
             # The state just recorded is the cache's best start for the next command (the
             # library keeps the state read before it), so the next one reads nothing it knows
             # and its hint of what to read with the journey (`_streams_for`) is current. A copy:
